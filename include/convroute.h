@@ -133,6 +133,39 @@ typedef struct cr_mem {
  * no-op. */
 CR_EXTERN void cr_mem_free(const cr_mem *mem, void *ptr);
 
+/* ======================================================================
+ * Time and channels
+ *
+ * Time is always an argument. cr_time is milliseconds on the host's clock
+ * from any fixed origin (a Unix epoch in ms, or a simulation's zero); the
+ * library only ever compares and subtracts values. Durations in planning
+ * functions (staffing) are seconds as double, as planners state them.
+ *
+ * Channels are a fixed set so per-channel capacity and figures are arrays,
+ * not lookups. "chat" is web chat; the messaging apps have their own value
+ * because their customers behave differently (asynchronous, long-lived).
+ * ====================================================================== */
+
+typedef int64_t cr_time;
+
+typedef enum cr_channel {
+  CR_CHANNEL_VOICE = 0,
+  CR_CHANNEL_CHAT = 1,
+  CR_CHANNEL_WHATSAPP = 2,
+  CR_CHANNEL_SMS = 3,
+  CR_CHANNEL_MESSENGER = 4,
+  CR_CHANNEL_EMAIL = 5,
+  CR_CHANNEL_TASK = 6,
+  CR_CHANNEL_COUNT = 7 /* not a channel: the number of them */
+} cr_channel;
+
+/* "voice", "chat", "whatsapp", "sms", "messenger", "email", "task"; NULL
+ * for a value outside the enum. */
+CR_EXTERN const char *cr_channel_name(int channel);
+/* The channel named s[0..len) (ASCII, case-insensitive; "webchat" and
+ * "web" are accepted for chat, "call" and "phone" for voice), or CR_EINVAL. */
+CR_EXTERN int cr_channel_parse(const char *s, size_t len);
+
 /* @@SECTION metrics@@ */
 
 /* @@SECTION staffing@@ */

@@ -115,6 +115,23 @@ static void test_oom_sweep(void **state) {
   assert_int_equal(cr_test_oom_sweep_persistent(build_list, &n), 10);
 }
 
+static void test_channels(void **state) {
+  (void)state;
+  for (int c = 0; c < CR_CHANNEL_COUNT; c++) {
+    const char *n = cr_channel_name(c);
+    assert_non_null(n);
+    assert_int_equal(cr_channel_parse(n, strlen(n)), c);
+  }
+  assert_null(cr_channel_name(CR_CHANNEL_COUNT));
+  assert_null(cr_channel_name(-1));
+  assert_int_equal(cr_channel_parse("WhatsApp", 8), CR_CHANNEL_WHATSAPP);
+  assert_int_equal(cr_channel_parse("webchat", 7), CR_CHANNEL_CHAT);
+  assert_int_equal(cr_channel_parse("voicemail", 9), CR_EINVAL);
+  assert_int_equal(cr_channel_parse("voice", 4), CR_EINVAL); /* "voic" */
+  assert_int_equal(cr_channel_parse("", 0), CR_EINVAL);
+  assert_int_equal(cr_channel_parse(NULL, 3), CR_EINVAL);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_version),
@@ -122,6 +139,7 @@ int main(void) {
       cmocka_unit_test(test_mem_init),
       cmocka_unit_test(test_grow_and_calloc),
       cmocka_unit_test(test_oom_sweep),
+      cmocka_unit_test(test_channels),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
