@@ -1,0 +1,636 @@
+/* The intent model: prediction, rules, the out-of-scope threshold. */
+#include "intent.h"
+#include "text.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void merr(cr_intent_model *m, const char *msg, size_t line) {
+  if (line)
+    snprintf(m->errmsg, sizeof m->errmsg, "line %zu: %s", line, msg);
+  else
+    snprintf(m->errmsg, sizeof m->errmsg, "%s", msg);
+}
+
+int cr__model_alloc(cr_intent_model **out, const cr_mem *mem) {
+  cr_mem mm;
+  if (cr__mem_init(&mm, mem) != 0)
+    return CR_EINVAL;
+  cr_intent_model *m = cr__calloc(&mm, 1, sizeof *m);
+  if (!m)
+    return CR_ENOMEM;
+  m->mem = mm;
+  m->oos = -1;
+  m->temperature = 1.0;
+  *out = m;
+  return 0;
+}
+
+static void rule_free(const cr_mem *mm, cr__rule *r) {
+  cr__free(mm, r->phrase);
+  cr__free(mm, r->pool);
+  cr__free(mm, r->words);
+}
+
+void cr_intent_model_del(cr_intent_model *m) {
+  if (!m)
+    return;
+  const cr_mem *mm = &m->mem;
+  for (size_t i = 0; i < m->n_labels; i++)
+    cr__free(mm, m->labels[i]);
+  cr__free(mm, m->labels);
+  for (size_t i = 0; i < m->n_rules; i++)
+    rule_free(mm, &m->rules[i]);
+  cr__free(mm, m->rules);
+  cr__free(mm, m->keys);
+  cr__free(mm, m->idf);
+  cr__free(mm, m->w);
+  cr__free(mm, m->bias);
+  cr__free(mm, m->tab);
+  cr__free(mm, m->norm);
+  cr__free(mm, m->cnt);
+  cr__free(mm, m->rows);
+  cr__free(mm, m->scores);
+  cr__free(mm, m->prob);
+  cr__free(mm, m);
+}
+
+const char *cr_intent_model_errmsg(const cr_intent_model *m) {
+  return m ? m->errmsg : "";
+}
+
+int cr__model_find_label(const cr_intent_model *m, const char *s, size_t n) {
+  for (size_t i = 0; i < m->n_labels; i++)
+    if (strlen(m->labels[i]) == n && memcmp(m->labels[i], s, n) == 0)
+      return (int)i;
+  return -1;
+}
+
+int cr__model_add_label(cr_intent_model *m, const char *s, size_t n,
+                        size_t *idx) {
+  if (cr__grow(&m->mem, (void **)&m->labels, &m->labels_cap,
+               m->n_labels + 1, sizeof *m->labels))
+    return CR_ENOMEM;
+  char *c = cr__strndup(&m->mem, s, n);
+  if (!c)
+    return CR_ENOMEM;
+  if (idx)
+    *idx = m->n_labels;
+  m->labels[m->n_labels++] = c;
+  return 0;
+}
+
+static inline size_t tab_slot(const cr_intent_model *m, uint32_t key) {
+  return ((size_t)key * 2654435761u) & m->tab_mask;
+}
+
+/* Builds the bucket -> row table (load factor <= 1/2) and the scratch
+ * predict needs, so predict itself allocates only for long messages. */
+int cr__model_finish(cr_intent_model *m) {
+  const cr_mem *mm = &m->mem;
+  size_t cap = 16;
+  while (cap < m->n_feat * 2)
+    cap *= 2;
+  uint32_t *tab = cr__calloc(mm, cap, sizeof *tab);
+  uint32_t *cnt = cr__calloc(mm, m->n_feat ? m->n_feat : 1, sizeof *cnt);
+  uint32_t *rows = cr__malloc(mm, (m->n_feat ? m->n_feat : 1) * sizeof *rows);
+  float *scores = cr__malloc(mm, (m->n_cls ? m->n_cls : 1) * sizeof *scores);
+  double *prob = cr__malloc(mm, (m->n_cls ? m->n_cls : 1) * sizeof *prob);
+  if (!tab || !cnt || !rows || !scores || !prob) {
+    cr__free(mm, tab);
+    cr__free(mm, cnt);
+    cr__free(mm, rows);
+    cr__free(mm, scores);
+    cr__free(mm, prob);
+    return CR_ENOMEM;
+  }
+  m->tab = tab;
+  m->tab_mask = cap - 1;
+  for (size_t r = 0; r < m->n_feat; r++) {
+    size_t h = tab_slot(m, m->keys[r]);
+    while (tab[h])
+      h = (h + 1) & m->tab_mask;
+    tab[h] = (uint32_t)r + 1;
+  }
+  m->cnt = cnt;
+  m->rows = rows;
+  m->scores = scores;
+  m->prob = prob;
+  return 0;
+}
+
+static void count_emit(void *ctx, uint32_t bucket) {
+  cr_intent_model *m = ctx;
+  size_t h = tab_slot(m, bucket);
+  uint32_t r;
+  while ((r = m->tab[h]) != 0) {
+    if (m->keys[r - 1] == bucket) {
+      if (m->cnt[r - 1]++ == 0)
+        m->rows[m->n_rows++] = r - 1;
+      return;
+    }
+    h = (h + 1) & m->tab_mask;
+  }
+}
+
+/* The same TF-IDF as training (intent_train.c build_x), in float, then
+ * the sparse product with the feature-major weights. */
+int cr__model_scores(cr_intent_model *m, const char *norm, size_t n) {
+  const size_t ncls = m->n_cls;
+  float *s = m->scores;
+  m->n_rows = 0;
+  cr__features(&m->cfg, norm, n, count_emit, m);
+  double ss = 0;
+  float *val = (float *)m->prob; /* reuse: n_rows may exceed ncls, so no */
+  (void)val;
+  for (size_t k = 0; k < m->n_rows; k++) {
+    uint32_t r = m->rows[k];
+    double v = (1.0 + log((double)m->cnt[r])) * m->idf[r];
+    ss += v * v;
+  }
+  float inv = ss > 0 ? (float)(1.0 / sqrt(ss)) : 0.0f;
+  memcpy(s, m->bias, ncls * sizeof *s);
+  for (size_t k = 0; k < m->n_rows; k++) {
+    uint32_t r = m->rows[k];
+    float v = (float)((1.0 + log((double)m->cnt[r])) * m->idf[r]) * inv;
+    m->cnt[r] = 0;
+    const float *w = m->w + (size_t)r * ncls;
+    for (size_t c = 0; c < ncls; c++)
+      s[c] += v * w[c];
+  }
+  return 0;
+}
+
+void cr__softmax(const float *s, size_t n, double temperature, double *p) {
+  double mx = s[0];
+  for (size_t c = 1; c < n; c++)
+    if (s[c] > mx)
+      mx = s[c];
+  double z = 0, beta = 1.0 / temperature;
+  for (size_t c = 0; c < n; c++) {
+    p[c] = exp(beta * (s[c] - mx));
+    z += p[c];
+  }
+  for (size_t c = 0; c < n; c++)
+    p[c] /= z;
+}
+
+/* ---------------------------------------------------------------------
+ * Rules */
+
+#define HEB(cp) (0xD7 == (uint8_t)(cp))
+
+static int is_proclitic(const uint8_t *p) {
+  /* ו U+05D5, ה 05D4, ב 05D1, ל 05DC, מ 05DE, ש 05E9, כ 05DB (UTF-8 D7 xx) */
+  if (p[0] != 0xD7)
+    return 0;
+  switch (p[1]) {
+  case 0x95: case 0x94: case 0x91: case 0x9C: case 0x9E: case 0xA9: case 0x9B:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+static int word_match(const uint8_t *tok, size_t tn, const uint8_t *rw,
+                      size_t rn, int prefix) {
+  for (int strip = 0; strip <= 3; strip++) {
+    if (tn >= rn && (prefix ? 1 : tn == rn) && memcmp(tok, rw, rn) == 0)
+      return 1;
+    /* Hebrew glues ו ה ב ל מ ש כ to the next word; only strip them in
+     * front of a Hebrew rule word and keep two letters behind. */
+    if (rn < 2 || rw[0] != 0xD7 || tn < 2 + 4 || !is_proclitic(tok))
+      return 0;
+    tok += 2, tn -= 2;
+  }
+  return 0;
+}
+
+/* Token boundaries of the normalised message, computed on the fly. */
+static int rule_matches(const cr__rule *r, const char *norm, size_t n) {
+  const uint8_t *u = (const uint8_t *)norm;
+  size_t i = 0;
+  while (i < n) {
+    size_t p = i, w = 0;
+    while (w < r->n_words && p < n) {
+      size_t e = p;
+      while (e < n && u[e] != ' ')
+        e++;
+      const cr__rule_word *rw = &r->words[w];
+      if (!word_match(u + p, e - p, (const uint8_t *)r->pool + rw->off,
+                      rw->len, rw->prefix))
+        break;
+      w++;
+      p = e + 1;
+    }
+    if (w == r->n_words)
+      return 1;
+    while (i < n && u[i] != ' ')
+      i++;
+    i++;
+  }
+  return 0;
+}
+
+static int rule_parse(const cr_mem *mm, cr__rule *r, const char *ph,
+                      size_t n) {
+  memset(r, 0, sizeof *r);
+  r->phrase = cr__strndup(mm, ph, n);
+  r->pool = cr__malloc(mm, n + 1);
+  r->words = cr__malloc(mm, (n / 2 + 1) * sizeof *r->words);
+  if (!r->phrase || !r->pool || !r->words) {
+    rule_free(mm, r);
+    return CR_ENOMEM;
+  }
+  r->phrase_len = n;
+  /* Split on white space first so a trailing '*' can be seen, then
+   * normalise each raw word (which may itself split, "e-mail"). */
+  size_t i = 0, pl = 0;
+  while (i < n) {
+    while (i < n && (ph[i] == ' ' || ph[i] == '\t'))
+      i++;
+    size_t e = i;
+    while (e < n && ph[e] != ' ' && ph[e] != '\t')
+      e++;
+    if (e == i)
+      break;
+    int star = ph[e - 1] == '*';
+    size_t k = cr__normalize(ph + i, e - i - (size_t)star, r->pool + pl);
+    size_t q = pl;
+    while (q < pl + k) {
+      size_t z = q;
+      while (z < pl + k && r->pool[z] != ' ')
+        z++;
+      r->words[r->n_words].off = (uint32_t)q;
+      r->words[r->n_words].len = (uint32_t)(z - q);
+      r->words[r->n_words].prefix = (uint8_t)(star && z == pl + k);
+      r->n_words++;
+      q = z + 1;
+    }
+    pl += k;
+    i = e;
+  }
+  if (r->n_words == 0) {
+    rule_free(mm, r);
+    return CR_EINVAL;
+  }
+  return 0;
+}
+
+int cr_intent_model_add_rule(cr_intent_model *m, const char *label,
+                             size_t label_len, const char *phrase,
+                             size_t phrase_len, int priority) {
+  if (!m || (!phrase && phrase_len))
+    return CR_EINVAL;
+  m->errmsg[0] = 0;
+  int rc = cr__label_check(label, label_len);
+  if (rc) {
+    merr(m, "bad rule label", 0);
+    return rc;
+  }
+  if (cr__utf8_check(phrase, phrase_len)) {
+    merr(m, "rule phrase is not valid UTF-8", 0);
+    return CR_EUTF8;
+  }
+  if (m->n_rules >= 65535)
+    return CR_EFULL;
+  if (cr__grow(&m->mem, (void **)&m->rules, &m->rules_cap, m->n_rules + 1,
+               sizeof *m->rules))
+    return CR_ENOMEM;
+  cr__rule r;
+  if ((rc = rule_parse(&m->mem, &r, phrase, phrase_len)) != 0) {
+    if (rc == CR_EINVAL)
+      merr(m, "rule phrase has no words", 0);
+    return rc;
+  }
+  int li = cr__model_find_label(m, label, label_len);
+  if (li < 0) {
+    size_t idx;
+    if ((rc = cr__model_add_label(m, label, label_len, &idx)) != 0) {
+      rule_free(&m->mem, &r);
+      return rc;
+    }
+    li = (int)idx;
+  }
+  r.label = (uint32_t)li;
+  r.priority = priority;
+  m->rules[m->n_rules++] = r;
+  return 0;
+}
+
+size_t cr_intent_model_rule_count(const cr_intent_model *m) {
+  return m ? m->n_rules : 0;
+}
+
+/* Built-in phrase lists. Kept short and unambiguous: a rule overrides the
+ * model, so a false match costs more than a miss the model can catch. */
+static const char *const human_phrases[] = {
+    "human", "humans", "agent", "agents", "live agent*", "representative*",
+    "operator", "real person", "live person", "a person", "talk to someone",
+    "speak to someone", "speak with someone", "talk to somebody",
+    "speak to somebody", "customer service rep", "customer support rep",
+    /* Hebrew: נציג/נציגה/נציגים, with ל/ה/ש... in front via proclitics */
+    "נציג*", "בן אדם", "בנאדם", "אדם אמיתי", "מוקדן*", "מוקדנית*",
+    "לדבר עם מישהו", "לדבר עם אדם",
+    /* Russian (a large share of Israeli callers) */
+    "оператор*", "живой человек", "живым человеком"};
+
+static const char *const emergency_phrases[] = {
+    "emergency", "fraud", "fraudulent", "stolen card", "card was stolen",
+    "card stolen", "identity theft", "account was hacked", "account hacked",
+    "been hacked", "gas leak",
+    "חירום", "הונאה", "הונאת", "גניבת זהות", "כרטיס גנוב", "נגנב לי",
+    "נגנב הכרטיס", "נפרץ", "פרצו לי", "דליפת גז"};
+
+static int add_list(cr_intent_model *m, const char *label, size_t len,
+                    const char *const *list, size_t n, int prio) {
+  for (size_t i = 0; i < n; i++) {
+    int rc = cr_intent_model_add_rule(m, label, len, list[i], strlen(list[i]),
+                                      prio);
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
+int cr_intent_model_add_builtin_rules(cr_intent_model *m,
+                                      const char *human_label,
+                                      size_t human_len,
+                                      const char *emergency_label,
+                                      size_t emergency_len) {
+  if (!m)
+    return CR_EINVAL;
+  if ((human_label && human_len && cr__label_check(human_label, human_len)) ||
+      (emergency_label && emergency_len &&
+       cr__label_check(emergency_label, emergency_len)))
+    return CR_EINVAL;
+  /* All or nothing: remember the counts and roll back on failure. */
+  size_t r0 = m->n_rules, l0 = m->n_labels;
+  int rc = 0;
+  if (human_label && human_len)
+    rc = add_list(m, human_label, human_len, human_phrases,
+                  sizeof human_phrases / sizeof *human_phrases, 100);
+  if (!rc && emergency_label && emergency_len)
+    rc = add_list(m, emergency_label, emergency_len, emergency_phrases,
+                  sizeof emergency_phrases / sizeof *emergency_phrases, 200);
+  if (rc) {
+    while (m->n_rules > r0)
+      rule_free(&m->mem, &m->rules[--m->n_rules]);
+    while (m->n_labels > l0)
+      cr__free(&m->mem, m->labels[--m->n_labels]);
+  }
+  return rc;
+}
+
+/* ---------------------------------------------------------------------
+ * Predict */
+
+static int ensure_norm(cr_intent_model *m, size_t need) {
+  if (need <= m->norm_cap)
+    return 0;
+  char *p = cr__malloc(&m->mem, need);
+  if (!p)
+    return CR_ENOMEM;
+  cr__free(&m->mem, m->norm);
+  m->norm = p;
+  m->norm_cap = need;
+  return 0;
+}
+
+/* Keep at most this much normalisation scratch between calls, so one
+ * 1 MB message does not pin a megabyte for the model's lifetime. */
+#define NORM_KEEP 4096
+
+static void fill(const cr_intent_model *m, cr_intent_match *o, size_t li,
+                 double conf, double score, int rule) {
+  o->label = m->labels[li];
+  o->label_len = strlen(m->labels[li]);
+  o->label_index = li;
+  o->confidence = conf;
+  o->score = score;
+  o->rule = rule;
+  o->out_of_scope =
+      rule < 0 && ((int)li == m->oos || conf < m->threshold) ? 1 : 0;
+}
+
+static int best_rule(const cr_intent_model *m, const char *norm, size_t n) {
+  int best = -1;
+  for (size_t i = 0; i < m->n_rules; i++) {
+    if (best >= 0 && m->rules[i].priority <= m->rules[best].priority)
+      continue;
+    if (rule_matches(&m->rules[i], norm, n))
+      best = (int)i;
+  }
+  return best;
+}
+
+int cr_intent_predict(cr_intent_model *m, const char *text, size_t len,
+                      cr_intent_match *out, size_t k, size_t *n_out) {
+  if (!m || (!text && len) || (!out && k) || !n_out || len >= SIZE_MAX)
+    return CR_EINVAL;
+  if (cr__utf8_check(text, len))
+    return CR_EUTF8;
+  if (ensure_norm(m, len + 1))
+    return CR_ENOMEM;
+  size_t n = cr__normalize(text, len, m->norm);
+  size_t w = 0;
+  int rule = m->n_rules ? best_rule(m, m->norm, n) : -1;
+  size_t rule_label = rule >= 0 ? m->rules[rule].label : SIZE_MAX;
+  if (rule >= 0 && w < k)
+    fill(m, &out[w++], rule_label, 1.0, 0.0, rule);
+  if (m->n_cls && w < k) {
+    cr__model_scores(m, m->norm, n);
+    cr__softmax(m->scores, m->n_cls, m->temperature, m->prob);
+    /* Top-k by selection: k is small and n_cls is a few hundred. */
+    while (w < k) {
+      size_t bi = SIZE_MAX;
+      for (size_t c = 0; c < m->n_cls; c++) {
+        if (c == rule_label || m->prob[c] < 0)
+          continue;
+        if (bi == SIZE_MAX || m->scores[c] > m->scores[bi])
+          bi = c;
+      }
+      if (bi == SIZE_MAX)
+        break;
+      fill(m, &out[w++], bi, m->prob[bi], m->scores[bi], -1);
+      m->prob[bi] = -1; /* taken */
+    }
+  }
+  if (m->norm_cap > NORM_KEEP) {
+    cr__free(&m->mem, m->norm);
+    m->norm = NULL;
+    m->norm_cap = 0;
+  }
+  *n_out = w;
+  return 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Accessors and the threshold */
+
+size_t cr_intent_model_label_count(const cr_intent_model *m) {
+  return m ? m->n_labels : 0;
+}
+
+const char *cr_intent_model_label(const cr_intent_model *m, size_t i) {
+  return m && i < m->n_labels ? m->labels[i] : NULL;
+}
+
+const char *cr_intent_model_oos_label(const cr_intent_model *m) {
+  return m && m->oos >= 0 ? m->labels[m->oos] : NULL;
+}
+
+double cr_intent_model_temperature(const cr_intent_model *m) {
+  return m ? m->temperature : 1.0;
+}
+
+int cr_intent_model_set_threshold(cr_intent_model *m, double t) {
+  if (!m)
+    return CR_EINVAL;
+  if (!(t >= 0 && t <= 1))
+    return CR_ERANGE;
+  m->threshold = t;
+  return 0;
+}
+
+double cr_intent_model_threshold(const cr_intent_model *m) {
+  return m ? m->threshold : 0;
+}
+
+typedef struct tune_row {
+  double conf;
+  uint8_t oos;     /* row is out of scope */
+  uint8_t right;   /* in scope, top label right and not the oos label */
+  uint8_t reject;  /* rejected whatever the threshold (oos label, no rule) */
+  uint8_t rule;    /* decided by a rule: never rejected by threshold */
+} tune_row;
+
+static int cmp_conf(const void *a, const void *b) {
+  double x = ((const tune_row *)a)->conf, y = ((const tune_row *)b)->conf;
+  return (x > y) - (x < y);
+}
+
+/* Parses rows and predicts each. On failure the model is unchanged. */
+static int tune_collect(cr_intent_model *m, const char *tsv, size_t len,
+                        tune_row **rows_out, size_t *n_out) {
+  tune_row *rows = NULL;
+  size_t n = 0, cap = 0, line = 0, i = 0;
+  double saved = m->threshold;
+  m->threshold = 0;
+  int rc = 0;
+  while (i < len && !rc) {
+    line++;
+    size_t e = i;
+    while (e < len && tsv[e] != '\n')
+      e++;
+    size_t end = e > i && tsv[e - 1] == '\r' ? e - 1 : e;
+    const char *s = tsv + i;
+    size_t sn = end - i;
+    i = e + 1;
+    if (sn == 0)
+      continue;
+    const char *tab = memchr(s, '\t', sn);
+    if (!tab || cr__label_check(s, (size_t)(tab - s))) {
+      merr(m, "expected label<TAB>text", line);
+      rc = CR_EINVAL;
+      break;
+    }
+    if (cr__grow(&m->mem, (void **)&rows, &cap, n + 1, sizeof *rows)) {
+      rc = CR_ENOMEM;
+      break;
+    }
+    cr_intent_match top;
+    size_t got;
+    rc = cr_intent_predict(m, tab + 1, sn - (size_t)(tab - s) - 1, &top, 1,
+                           &got);
+    if (rc) {
+      merr(m, cr_strerror(rc), line);
+      break;
+    }
+    int gold = cr__model_find_label(m, s, (size_t)(tab - s));
+    tune_row *r = &rows[n++];
+    r->oos = gold < 0 || gold == m->oos;
+    r->conf = got ? top.confidence : 0;
+    r->rule = got && top.rule >= 0;
+    r->reject = got && !r->rule && (int)top.label_index == m->oos;
+    r->right = !r->oos && got && (int)top.label_index == gold && !r->reject;
+  }
+  m->threshold = saved;
+  if (rc) {
+    cr__free(&m->mem, rows);
+    return rc;
+  }
+  *rows_out = rows;
+  *n_out = n;
+  return 0;
+}
+
+int cr_intent_model_tune_threshold(cr_intent_model *m, const char *tsv,
+                                   size_t len, double *threshold) {
+  if (!m || (!tsv && len))
+    return CR_EINVAL;
+  m->errmsg[0] = 0;
+  tune_row *rows;
+  size_t n;
+  int rc = tune_collect(m, tsv, len, &rows, &n);
+  if (rc)
+    return rc;
+  size_t n_in = 0, n_oos = 0;
+  for (size_t i = 0; i < n; i++)
+    rows[i].oos ? n_oos++ : n_in++;
+  if (!n_in || !n_oos) {
+    cr__free(&m->mem, rows);
+    merr(m, "need both in-scope and out-of-scope rows", 0);
+    return CR_ENODATA;
+  }
+  qsort(rows, n, sizeof *rows, cmp_conf);
+  /* Threshold t rejects rows with conf < t. Sweep t over the gaps
+   * between sorted confidences; start with t = 0 (reject nothing). */
+  size_t right = 0, oos_hit = 0;
+  for (size_t i = 0; i < n; i++) {
+    right += rows[i].right;
+    oos_hit += rows[i].oos && rows[i].reject;
+  }
+  double best = 0.5 * ((double)right / n_in + (double)oos_hit / n_oos);
+  double best_t = 0;
+  for (size_t i = 0; i < n; i++) {
+    /* now also reject rows[i] (unless a rule decided it) */
+    if (!rows[i].rule) {
+      right -= rows[i].right;
+      oos_hit += rows[i].oos && !rows[i].reject;
+    }
+    if (i + 1 < n && rows[i + 1].conf == rows[i].conf)
+      continue;
+    double t = i + 1 < n ? 0.5 * (rows[i].conf + rows[i + 1].conf)
+                         : rows[i].conf + (1 - rows[i].conf) * 0.5;
+    double v = 0.5 * ((double)right / n_in + (double)oos_hit / n_oos);
+    if (v > best) {
+      best = v;
+      best_t = t;
+    }
+  }
+  cr__free(&m->mem, rows);
+  m->threshold = best_t > 1 ? 1 : best_t;
+  if (threshold)
+    *threshold = m->threshold;
+  return 0;
+}
+
+/* CRC-32 (IEEE 802.3, reflected 0xEDB88320), four bits at a time from a
+ * 16-entry table: small, no global state, fast enough for a model. */
+uint32_t cr__crc32(uint32_t crc, const void *buf, size_t n) {
+  static const uint32_t t[16] = {
+      0x00000000, 0x1DB71064, 0x3B6E20C8, 0x26D930AC, 0x76DC4190, 0x6B6B51F4,
+      0x4DB26158, 0x5005713C, 0xEDB88320, 0xF00F9344, 0xD6D6A3E8, 0xCB61B38C,
+      0x9B64C2B0, 0x86D3D2D4, 0xA00AE278, 0xBDBDF21C};
+  const uint8_t *p = buf;
+  crc = ~crc;
+  for (size_t i = 0; i < n; i++) {
+    crc ^= p[i];
+    crc = (crc >> 4) ^ t[crc & 15];
+    crc = (crc >> 4) ^ t[crc & 15];
+  }
+  return ~crc;
+}
