@@ -187,11 +187,10 @@ void cr_metrics_del(cr_metrics *m) {
       group_free(m, m->byid[d][i]);
     cr__free(&m->mem, m->byid[d]);
   }
-  cr__mfcr *e, *tmp;
-  HASH_ITER(hh, m->fcr, e, tmp) {
-    HASH_DEL(m->fcr, e);
-    cr__free(&m->mem, e);
-  }
+  /* Every entry is in the heap; only open ones are in the hash. */
+  HASH_CLEAR(hh, m->fcr);
+  for (size_t i = 0; i < m->nheap; i++)
+    cr__free(&m->mem, m->heap[i]);
   cr__free(&m->mem, m->heap);
   group_free(m, m->all);
   cr__free(&m->mem, m);
@@ -459,8 +458,9 @@ static void fcr_expire(cr_metrics *m, cr_time now) {
   while (m->nheap && m->heap[0]->expiry < m->clock) {
     cr__mfcr *e = m->heap[0];
     heap_remove(m, e);
-    fcr_settle(m, e, 0);
-    HASH_DEL(m->fcr, e);
+    fcr_settle(m, e, e->repeated);
+    if (e->hashed)
+      HASH_DEL(m->fcr, e);
     cr__free(&m->mem, e);
   }
 }
@@ -513,6 +513,9 @@ static int fcr_new(cr_metrics *m, const char *key, size_t klen,
   memset(e, 0, sizeof *e);
   memcpy(e->key, key, klen);
   e->klen = klen;
+  e->hashed = 1;
+  /* The key may equal an open entry's: uthash allows that, and the caller
+   * deletes the old one before anything can look it up. */
   HASH_ADD_KEYPTR(hh, m->fcr, e->key, e->klen, e);
   if (cr__hoom) {
     cr__free(&m->mem, e);
@@ -697,7 +700,7 @@ int cr_metrics_record_add(cr_metrics *m, const cr_metrics_record *r) {
     }
     fcr_key(r, g[CR_METRICS_INTENT], key, klen);
     HASH_FIND(hh, m->fcr, key, klen, old);
-    if (!old && r->resolved == 1)
+    if (r->resolved == 1)
       rc = fcr_new(m, key, klen, &fresh);
     if (key != kbuf)
       cr__free(&m->mem, key);
@@ -709,16 +712,15 @@ int cr_metrics_record_add(cr_metrics *m, const cr_metrics_record *r) {
 
   /* From here on nothing can fail. */
   if (old) {
-    /* This contact is a repeat if it arrived within the old window (the
-     * edge included); otherwise the old one was resolved first time. */
-    heap_remove(m, old);
-    fcr_settle(m, old, r->arrived_at <= old->expiry);
-    if (r->resolved == 1) {
-      fresh = old;
-    } else {
-      HASH_DEL(m->fcr, old);
-      cr__free(&m->mem, old);
-    }
+    /* The old resolution is no longer the open one for this customer and
+     * intent. If this contact arrived inside its window (the edge
+     * included) it was repeated -- but it stays pending until the window
+     * closes, so that "no repeat" and "repeat" are decided at the same age
+     * and early repeats do not bias FCR low. */
+    HASH_DEL(m->fcr, old);
+    old->hashed = 0;
+    if (r->arrived_at <= old->expiry)
+      old->repeated = 1;
   }
   fcr_expire(m, r->arrived_at);
   delta dl;
@@ -798,6 +800,12 @@ static double ratio(double num, double den) {
   return den > 0 ? num / den : NAN;
 }
 
+void cr__metrics_nps(double p, double d, double n, double *nps, double *moe) {
+  *nps = 100.0 * (p - d);
+  double var = 1e4 * (p + d - (p - d) * (p - d)) / n;
+  *moe = 1.96 * sqrt(var > 0 ? var : 0);
+}
+
 static void fill_surveys(const cr__macc *a, cr_metrics_report *r) {
   uint64_t n = 0, top2 = a->csat[3] + a->csat[4];
   double sum = 0;
@@ -819,14 +827,11 @@ static void fill_surveys(const cr__macc *a, cr_metrics_report *r) {
   for (int i = 0; i <= 6; i++)
     det += a->nps[i];
   r->nps_n = n, r->nps_promoters = pro, r->nps_detractors = det;
-  if (n) {
-    double p = (double)pro / (double)n, d = (double)det / (double)n;
-    r->nps = 100.0 * (p - d);
-    double var = 1e4 * (p + d - (p - d) * (p - d)) / (double)n;
-    r->nps_moe95 = 1.96 * sqrt(var > 0 ? var : 0);
-  } else {
+  if (n)
+    cr__metrics_nps((double)pro / (double)n, (double)det / (double)n,
+                    (double)n, &r->nps, &r->nps_moe95);
+  else
     r->nps = r->nps_moe95 = NAN;
-  }
 
   n = 0, sum = 0;
   for (int i = 0; i < 7; i++)

@@ -41,12 +41,15 @@ typedef struct cr__mgroup {
   cr__mslot slot[]; /* nslots */
 } cr__mgroup;
 
-/* A resolved contact whose repeat window is still open. Keyed by intent
- * (length-prefixed) + customer bytes. */
+/* A resolved contact whose repeat window is still open. All are in the
+ * expiry heap; the latest one per customer + intent is also in the hash,
+ * keyed by intent (length-prefixed) + customer bytes. */
 typedef struct cr__mfcr {
   UT_hash_handle hh;
   cr_time expiry;  /* ended_at + window: a repeat arriving <= expiry */
   size_t heap;     /* index in the expiry heap */
+  int repeated;    /* a repeat arrived inside the window */
+  int hashed;      /* still the open resolution for its key */
   uint32_t gid[CR_METRICS_DIM_COUNT];
   size_t klen;
   char key[];
@@ -66,6 +69,10 @@ struct cr_metrics {
   cr_time clock;         /* latest time seen (arrivals, advance) */
   char errmsg[160];
 };
+
+/* NPS and its 95 % margin from the promoter and detractor shares p, d of n
+ * answers (see fill_surveys in metrics.c). */
+void cr__metrics_nps(double p, double d, double n, double *nps, double *moe);
 
 void cr__metrics_fill(const cr__macc *a, const cr_metrics_options *o,
                       cr_metrics_report *r);

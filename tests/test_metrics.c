@@ -157,6 +157,13 @@ static void test_fcr_edges(void **state) {
   assert_true(isnan(r.fcr));
   cr_metrics_record b = bot_contact(S(60) + 7 * DAY, "c1", "billing", 0);
   add(m, &b);
+  /* Repeated, but counted only when its window closes, like the contacts
+   * that are not repeated (no early-repeat bias). */
+  r = rep(m);
+  assert_int_equal(r.fcr_repeat, 0);
+  assert_int_equal(r.fcr_pending, 1);
+  assert_true(isnan(r.fcr));
+  assert_int_equal(cr_metrics_advance(m, S(60) + 7 * DAY + 1), 0);
   r = rep(m);
   assert_int_equal(r.fcr_repeat, 1);
   assert_int_equal(r.fcr_yes, 0);
