@@ -21,12 +21,21 @@ typedef struct cr__feat_cfg {
   unsigned char_min, char_max; /* 0,0 = no char n-grams */
 } cr__feat_cfg;
 
+/* 0 for a word feature, 1 for a char n-gram. */
+static inline unsigned cr__bucket_group(const cr__feat_cfg *c, uint32_t b) {
+  return (b >> (c->hash_bits - 1)) & 1u;
+}
+
 typedef void (*cr__emit_fn)(void *ctx, uint32_t bucket);
 
 /* Calls emit(ctx, bucket) for every feature occurrence of the normalised,
  * space-separated text norm[0..n). */
 void cr__features(const cr__feat_cfg *cfg, const char *norm, size_t n,
                   cr__emit_fn emit, void *ctx);
+
+typedef void (*cr__axpy_fn)(float *s, const int8_t *wq, size_t stride,
+                            const uint32_t *rows, const float *vals,
+                            size_t n);
 
 /* One rule word: pool[off..off+len), prefix = ended in '*'. */
 typedef struct cr__rule_word {
@@ -52,17 +61,27 @@ struct cr_intent_model {
   size_t n_labels, labels_cap, n_cls;
   int oos; /* label index of the out-of-scope class, or -1 */
   double temperature, threshold;
-  /* features: sorted bucket keys; row r has idf[r] and weights
-   * w[r * n_cls .. +n_cls) (feature-major: one feature's weights for every
-   * class are contiguous, so a message touches ~150 short rows). */
-  size_t n_feat;
+  /* features: sorted bucket keys; row r has idf[r] and int8 weights
+   * wq[r * stride .. + n_cls) worth wscale[r] / 127 each (feature-major:
+   * one feature's weights for every class are contiguous, so a message
+   * touches ~100 short rows; int8 keeps the matrix a quarter of the float
+   * size so it stays in cache). stride = n_cls rounded up to 16, zero
+   * padded, so the inner loop is whole blocks of 16. */
+  size_t n_feat, stride;
   uint32_t *keys;
   float *idf;
-  float *w;
+  int8_t *wq;
+  float *wscale;
   float *bias;
-  /* bucket -> row + 1 (0 = empty), open addressing, power of two */
-  uint32_t *tab;
+  /* bucket -> row, open addressing, power of two; key1 = bucket + 1
+   * (0 = empty) so a lookup touches one cache line */
+  struct cr__slot {
+    uint32_t key1, row;
+  } *tab;
   size_t tab_mask;
+  float *meta; /* per row: idf, wscale / 127 (derived at finish) */
+  float *vals; /* scratch: TF-IDF value of each distinct row */
+  cr__axpy_fn axpy; /* the SIMD flavour of the hot loop for this CPU */
   /* rules */
   cr__rule *rules;
   size_t n_rules, rules_cap;
@@ -70,9 +89,9 @@ struct cr_intent_model {
   char *norm;
   size_t norm_cap;
   uint32_t *cnt;   /* n_feat counters, all zero between calls */
-  uint32_t *rows;  /* distinct rows of the current message */
+  uint32_t *rows;  /* distinct rows of the message; bit 31 = char group */
   size_t n_rows;
-  float *scores;   /* n_cls */
+  float *scores;   /* stride */
   double *prob;    /* n_cls */
   char errmsg[CR__ERRMSG];
 };
@@ -82,6 +101,8 @@ int cr__model_alloc(cr_intent_model **out, const cr_mem *mem);
 int cr__model_add_label(cr_intent_model *m, const char *s, size_t n,
                         size_t *idx);
 int cr__model_finish(cr_intent_model *m); /* lookup table + scratch */
+/* Quantises float weights w (n_feat x n_cls, feature-major) into m. */
+int cr__model_set_weights(cr_intent_model *m, const float *w);
 int cr__model_find_label(const cr_intent_model *m, const char *s, size_t n);
 /* Class scores of the normalised text (m->scores), bias included. */
 int cr__model_scores(cr_intent_model *m, const char *norm, size_t n);

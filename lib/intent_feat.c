@@ -26,8 +26,14 @@ static inline uint32_t fmix32(uint32_t h) {
 /* Distinct seeds keep the feature kinds apart in the one hash space. */
 enum { K_WORD = 0x57, K_BIGRAM = 0xB1, K_CHAR = 0xC4, K_NUM = 0x23 };
 
+/* Word features hash into the lower half of the space and char n-grams
+ * into the upper half, so the group of a bucket is its top bit and each
+ * group can be L2-normalised on its own (cr__bucket_group). */
 static inline uint32_t bucket(const cr__feat_cfg *c, uint32_t h) {
-  return fmix32(h) >> (32 - c->hash_bits);
+  return fmix32(h) >> (33 - c->hash_bits);
+}
+static inline uint32_t cbucket(const cr__feat_cfg *c, uint32_t h) {
+  return (fmix32(h) >> (33 - c->hash_bits)) | (1u << (c->hash_bits - 1));
 }
 
 static uint32_t word_hash(const uint8_t *w, size_t n, int *numeric) {
@@ -79,7 +85,7 @@ static void char_ngrams(const cr__feat_cfg *c, const uint8_t *w, size_t n,
       for (size_t k = b0; k < b1; k++)
         h = fnv_byte(h, k == 0 ? 0x01 : k == n + 1 ? 0x02 : w[k - 1]);
       if (len >= c->char_min && !(len == ncp && len <= 2))
-        emit(ctx, bucket(c, h));
+        emit(ctx, cbucket(c, h));
     }
   }
 }

@@ -8,7 +8,7 @@
  *   u32 n_labels, u32 n_cls, i32 oos
  *   n_labels x (u16 length, bytes)
  *   u32 n_feat, n_feat x u32 key (strictly increasing), n_feat x f32 idf,
- *   n_feat * n_cls x f32 weight, n_cls x f32 bias
+ *   n_feat x f32 scale, n_feat rows of n_cls x i8 weight, n_cls x f32 bias
  *   u32 n_rules, n_rules x (u32 label, i32 priority, u32 length, bytes)
  * The loader checks every count against the bytes left before it
  * allocates, so a corrupt length cannot ask for gigabytes. */
@@ -77,8 +77,10 @@ static void payload(const cr_intent_model *m, wbuf *b) {
     put_u32(b, m->keys[i]);
   for (size_t i = 0; i < m->n_feat; i++)
     put_f32(b, m->idf[i]);
-  for (size_t i = 0; i < m->n_feat * m->n_cls; i++)
-    put_f32(b, m->w[i]);
+  for (size_t i = 0; i < m->n_feat; i++)
+    put_f32(b, m->wscale[i]);
+  for (size_t i = 0; i < m->n_feat; i++)
+    put(b, m->wq + i * m->stride, m->n_cls);
   for (size_t i = 0; i < m->n_cls; i++)
     put_f32(b, m->bias[i]);
   put_u32(b, (uint32_t)m->n_rules);
@@ -218,10 +220,26 @@ static int load_features(cr_intent_model *m, rbuf *r) {
   int rc = load_floats(mm, r, nf, &m->idf);
   if (rc)
     return rc;
-  if (m->n_cls && nf > SIZE_MAX / 4 / m->n_cls)
-    return CR_ECORRUPT;
-  if ((rc = load_floats(mm, r, (size_t)nf * m->n_cls, &m->w)) != 0)
+  if ((rc = load_floats(mm, r, nf, &m->wscale)) != 0)
     return rc;
+  for (uint32_t i = 0; i < nf; i++)
+    if (m->wscale[i] < 0)
+      return CR_ECORRUPT;
+  m->stride = (m->n_cls + 15) & ~(size_t)15;
+  if (m->n_cls && !room(r, nf, m->n_cls))
+    return CR_ECORRUPT;
+  m->wq = cr__calloc(mm, (size_t)nf * m->stride, 1);
+  if (!m->wq)
+    return CR_ENOMEM;
+  for (uint32_t i = 0; i < nf; i++) {
+    const uint8_t *row = take(r, m->n_cls);
+    if (!row)
+      return CR_ECORRUPT;
+    memcpy(m->wq + (size_t)i * m->stride, row, m->n_cls);
+    for (size_t c = 0; c < m->n_cls; c++)
+      if (m->wq[(size_t)i * m->stride + c] == -128)
+        return CR_ECORRUPT;
+  }
   return load_floats(mm, r, m->n_cls, &m->bias);
 }
 

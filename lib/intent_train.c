@@ -17,6 +17,10 @@
 #include "text.h"
 
 #include <math.h>
+
+#ifndef M_SQRT1_2
+#define M_SQRT1_2 0.70710678118654752440
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -531,9 +535,13 @@ static int build_x(cr_intent_trainer *t, const raw *r, xmat *x,
         idf[order[b.id[s]]] =
             (float)(log((1.0 + (double)t->n) / (1.0 + df[b.id[s]])) + 1.0);
     size_t w = 0;
+    /* Word and char features are L2-normalised as two groups and then
+     * scaled by 1/sqrt(2) (a scikit-learn FeatureUnion of two TfidfVectorizers
+     * does the same up to the scale), so long words cannot drown the
+     * word evidence in char n-grams. */
     for (size_t i = 0; i < t->n; i++) {
       size_t w0 = w;
-      double ss = 0;
+      double ss[2] = {0, 0};
       for (size_t k = r->start[i]; k < r->start[i + 1]; k++) {
         uint32_t row = order[b.id[bmap_slot(&b, r->bucket[k])]];
         if (row == UINT32_MAX)
@@ -542,14 +550,14 @@ static int build_x(cr_intent_trainer *t, const raw *r, xmat *x,
         double v = (1.0 + log((double)r->tf[k])) * idf[row];
         x->idx[w] = row;
         x->val[w] = (float)v;
-        ss += v * v;
+        ss[cr__bucket_group(&t->cfg, keys[row])] += v * v;
         w++;
       }
-      if (ss > 0) {
-        float inv = (float)(1.0 / sqrt(ss));
-        for (size_t k = w0; k < w; k++)
-          x->val[k] *= inv;
-      }
+      float inv[2];
+      for (int g = 0; g < 2; g++)
+        inv[g] = ss[g] > 0 ? (float)(M_SQRT1_2 / sqrt(ss[g])) : 0.0f;
+      for (size_t k = w0; k < w; k++)
+        x->val[k] *= inv[cr__bucket_group(&t->cfg, keys[x->idx[k]])];
       x->start[i + 1] = w;
     }
     x->n = t->n;
@@ -873,11 +881,10 @@ static int build_model(train_ctx *tc, uint32_t *keys, float *idf,
   m->n_feat = tc->x.d;
   m->keys = keys;
   m->idf = idf;
-  m->w = tc->wt;
   m->bias = tc->bias;
-  tc->wt = NULL;
   tc->bias = NULL;
-  if ((rc = cr__model_finish(m)) != 0) {
+  rc = cr__model_set_weights(m, tc->wt);
+  if (rc || (rc = cr__model_finish(m)) != 0) {
     m->keys = NULL; /* the caller still owns keys/idf on failure */
     m->idf = NULL;
     cr_intent_model_del(m);
