@@ -24,6 +24,9 @@
 
 #define LN_2PI 1.8378770664093454836
 #define SLACK 1e-12 /* targets compare with this much rounding room */
+/* Series and continued fraction need O(sqrt(s)) terms; s <= ~1e10 here
+ * (check_a_range), so this cap is never reached, only a guard. */
+#define MAX_TERMS 1e7
 
 /* ---------------------------------------------------------------- gamma */
 
@@ -73,7 +76,7 @@ static double log1pexp(double t) {
  * returned as s * sum (starts at 1, terms fall since z < s + 1). */
 static double lower_series(double s, double z) {
   double term = 1.0, sum = 1.0;
-  for (double n = 1.0; n < 1e9; n += 1.0) {
+  for (double n = 1.0; n < MAX_TERMS; n += 1.0) {
     term *= z / (s + n);
     sum += term;
     if (term < sum * 1e-17)
@@ -87,7 +90,7 @@ static double lower_series(double s, double z) {
 static double ln_upper_cf(double s, double z) {
   const double tiny = 1e-300;
   double b = z + 1.0 - s, c = 1.0 / tiny, d = 1.0 / b, h = d;
-  for (double i = 1.0; i < 1e9; i += 1.0) {
+  for (double i = 1.0; i < MAX_TERMS; i += 1.0) {
     double an = -i * (i - s);
     b += 2.0;
     d = an * d + b;
@@ -99,7 +102,7 @@ static double ln_upper_cf(double s, double z) {
     d = 1.0 / d;
     double del = d * c;
     h *= del;
-    if (fabs(del - 1.0) < 1e-16)
+    if (fabs(del - 1.0) < 1e-15) /* ~4.5 ulp: converged */
       break;
   }
   return log(h);
@@ -216,46 +219,51 @@ static double dl_ds(double s, double y) {
 /* Erlang A for n >= 1 agents, given b = B(n) at load a.
  *
  * With x = N mu / theta, y = lambda / theta, E = B(N), A1 = A(x+1, y):
- *   A(x, y) - 1   = y/(x+1) A1
- *   pi_N          = E / (1 + (A(x,y) - 1) E)     P(N busy, none waiting)
- *   p_wait        = pi_N A(x, y)
+ *   A = A(x, y)   = 1 + y/(x+1) A1
+ *   pi_N          = E / (1 + (A - 1) E)          P(N busy, none waiting)
+ *   p_wait        = pi_N A
  *   P(delayed, served)          = pi_N x/(x+1) A1
  *   p_abandon     = pi_N [1 + (y - x)/(x+1) A1]
  *   P(delayed, served, W > T)   = pi_N x/(x+1) H,  H = A1 with the
  *                                 integral cut at u = e^(-theta T)
  *   service_level = 1 - p_abandon - P(delayed, served, W > T)
- *   asa_s         = p_abandon / theta  (theta Lq = lambda p_abandon) */
+ *   asa_s         = p_abandon / theta  (theta Lq = lambda p_abandon)
+ * Overloaded, ln A1 is as large as y (1e7 and more), so exp() of
+ * differences of such logs would cost |ln A1| * 1e-16 of precision. Hence
+ * everything is written as shares of the delayed contacts that need only
+ * r = (x+1) / A1 (tiny exactly when A1 is huge):
+ *   served share  = x/(x+1) A1 / A = x / (y + r)
+ *   abandon share = (y - x + r) / (y + r)
+ *   late share    = served share * H / A1
+ *   1 - p_wait    = q / (1 + q),  q = (1 - E) / (E A)  */
 static void eval_a(const model *m, int32_t n, double b, cr_staffing *f) {
   double mu = 1.0 / m->aht;
   double x = (double)n * mu / m->theta, y = m->lambda / m->theta;
   double ln_a1 = ln_scaled_lower(x + 1.0, y, 0.0);
   double ln_h = ln_scaled_lower(x + 1.0, y, -m->theta * m->t);
-  double ln_am1 = log(y / (x + 1.0)) + ln_a1; /* ln(A - 1) */
-  double ln_pin = log(b) - log1pexp(ln_am1 + log(b));
-  double ln_frac = log(x / (x + 1.0));
-  double served_delayed = exp(ln_pin + ln_frac + ln_a1);
-  double late = exp(ln_pin + ln_frac + ln_h);
-  double pab;
-  if (y >= x)
-    pab = exp(ln_pin + log1pexp(log((y - x) / (x + 1.0)) + ln_a1));
-  else
-    pab = exp(ln_pin) * -expm1(log((x - y) / (x + 1.0)) + ln_a1);
-  if (pab < 0.0)
-    pab = 0.0;
+  double ln_a = log1pexp(log(y / (x + 1.0)) + ln_a1);
+  double r = (x + 1.0) * exp(-ln_a1);
+  double q = exp(log1p(-b) - log(b) - ln_a); /* +inf when b underflows */
+  double no_wait = isinf(q) ? 1.0 : q / (1.0 + q);
+  double p_wait = 1.0 / (1.0 + q);
+  double served = x / (y + r);
+  double aband = fmax(0.0, (y - x + r) / (y + r));
+  double in_time = served * -expm1(ln_h - ln_a1); /* served and W <= T */
   *f = (cr_staffing){.load_erlangs = m->a, .agents = n,
                      .agents_with_shrinkage = n};
-  f->p_wait = exp(ln_pin + log1pexp(ln_am1));
-  f->p_abandon = pab;
-  f->service_level = fmax(0.0, 1.0 - pab - late);
-  f->asa_s = pab / m->theta;
+  f->p_wait = p_wait;
+  f->p_abandon = p_wait * aband;
+  f->service_level = no_wait + p_wait * in_time;
+  f->asa_s = f->p_abandon / m->theta;
   f->queue_len = m->lambda * f->asa_s;
-  f->occupancy = m->a * (1.0 - pab) / (double)n;
+  double answered = no_wait + p_wait * served; /* 1 - p_abandon */
+  f->occupancy = m->a * answered / (double)n;
   /* Mean wait of the answered: E[W; served] / P(served), where the
    * delayed-and-served part has mean -L'(x+1)/theta. */
-  double served = 1.0 - pab;
   f->asa_answered_s =
-      served > 0.0 ? served_delayed * (-dl_ds(x + 1.0, y) / m->theta) / served
-                   : 0.0;
+      answered > 0.0
+          ? p_wait * served * (-dl_ds(x + 1.0, y) / m->theta) / answered
+          : 0.0;
 }
 
 /* Erlang A needs patience_s <= CR__PATIENCE_RATIO * aht_s: the series and

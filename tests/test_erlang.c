@@ -512,6 +512,45 @@ static void test_large_centre_erlang_a(void **state) {
   }
 }
 
+/* Random planner inputs across the whole domain (loads 1e-6 .. 2e4 E,
+ * 1 .. 22,000 agents, patience 1e-5 .. 9e3 x AHT, deeply overloaded
+ * included): the figures stay finite and keep their identities. */
+static double log_uniform(uint64_t *st, double lo, double hi) {
+  *st = *st * 6364136223846793005ULL + 1442695040888963407ULL;
+  double u = (double)(*st >> 11) / 9007199254740992.0;
+  return exp(log(lo) + (log(hi) - log(lo)) * u);
+}
+
+static void test_random_invariants(void **state) {
+  (void)state;
+  uint64_t st = 42;
+  for (int i = 0; i < 3000; i++) {
+    double aht = log_uniform(&st, 1, 3600), iv = log_uniform(&st, 60, 86400);
+    double a = log_uniform(&st, 1e-6, 20000);
+    double t = i % 4 ? log_uniform(&st, 0.01, 3600) : 0.0;
+    cr_staffing_req r = req(a * iv / aht, iv, aht, t,
+                            aht * log_uniform(&st, 1e-5, 9e3));
+    int32_t n = (int32_t)log_uniform(&st, 1, 22000);
+    cr_staffing f;
+    assert_int_equal(cr_erlang_a(&r, n, &f), 0);
+    assert_prob(f.p_wait);
+    assert_prob(f.p_abandon);
+    assert_prob(f.service_level);
+    assert_true(f.p_abandon <= f.p_wait * (1 + 1e-12));
+    assert_true(f.service_level <= 1 - f.p_abandon + 1e-9);
+    assert_true(f.service_level >= 1 - f.p_wait - 1e-9);
+    assert_true(f.occupancy >= 0 && f.occupancy <= 1 + 1e-12);
+    assert_true(isfinite(f.asa_s) && isfinite(f.asa_answered_s));
+    assert_true(f.asa_answered_s >= 0);
+    if (f.load_erlangs < n) {
+      assert_int_equal(cr_erlang_c(&r, n, &f), 0);
+      assert_prob(f.p_wait);
+      assert_prob(f.service_level);
+      assert_true(isfinite(f.asa_s) && f.asa_s >= 0);
+    }
+  }
+}
+
 /* ------------------------------------------------------- agents needed */
 
 static void check_minimal(int is_a, const cr_staffing_req *r,
@@ -736,6 +775,7 @@ int main(void) {
       cmocka_unit_test(test_erlang_a_patient_limit),
       cmocka_unit_test(test_large_centre_erlang_c),
       cmocka_unit_test(test_large_centre_erlang_a),
+      cmocka_unit_test(test_random_invariants),
       cmocka_unit_test(test_agents_minimal),
       cmocka_unit_test(test_agents_match_linear_scan),
       cmocka_unit_test(test_shrinkage),
