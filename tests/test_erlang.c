@@ -763,6 +763,12 @@ static void test_bad_input(void **state) {
   assert_true(b == 7.0 && lines == 7);
   assert_int_equal(cr_erlang_b_lines(10, 1.0, &lines), 0);
   assert_int_equal(lines, 0);
+  /* 999,999 Erlangs at 80/20 needs more than CR_STAFFING_MAX_AGENTS. */
+  cr_staffing_req huge = req(999999, 3600, 3600, 20, 0);
+  assert_int_equal(cr_erlang_c_agents(&huge, &g, &f), CR_EINFEASIBLE);
+  cr_staffing_goal occ = {.max_occupancy = 0.5};
+  assert_int_equal(cr_erlang_c_agents(&huge, &occ, &f), CR_EINFEASIBLE);
+  assert_memory_equal(&f, &keep, sizeof f);
 }
 
 int main(void) {
