@@ -28,6 +28,8 @@ static int fail(cr_metrics *m, int rc, const char *fmt, ...) {
 /* Strict UTF-8 (RFC 3629): no overlongs, no surrogates, <= U+10FFFF. */
 static int utf8_ok(const unsigned char *s, size_t n) {
   size_t i = 0;
+  while (i < n && s[i] < 0x80) /* keys are mostly ASCII */
+    i++;
   while (i < n) {
     unsigned c = s[i];
     if (c < 0x80) {
@@ -117,29 +119,14 @@ static int opt_ok(const cr_metrics_options *o) {
   return 1;
 }
 
-static cr__mgroup *group_new(const cr_metrics *m, const char *s, size_t n) {
+static cr__mgroup *group_new(const cr_metrics *m) {
   size_t sz = sizeof(cr__mgroup) + m->nslots * sizeof(cr__mslot);
   cr__mgroup *g = cr__calloc(&m->mem, 1, sz);
   if (!g)
     return NULL;
-  if (s) {
-    g->name = cr__strndup(&m->mem, s, n);
-    if (!g->name) {
-      cr__free(&m->mem, g);
-      return NULL;
-    }
-    g->len = n;
-  }
   for (size_t i = 0; i < m->nslots; i++)
     g->slot[i].stamp = INT64_MIN;
   return g;
-}
-
-static void group_free(const cr_metrics *m, cr__mgroup *g) {
-  if (!g)
-    return;
-  cr__free(&m->mem, g->name);
-  cr__free(&m->mem, g);
 }
 
 int cr_metrics_new(cr_metrics **out, const cr_mem *mem,
@@ -168,7 +155,7 @@ int cr_metrics_new(cr_metrics **out, const cr_mem *mem,
                                      o.bucket_ms)
                           : 0;
   m->clock = INT64_MIN;
-  m->all = group_new(m, NULL, 0);
+  m->all = group_new(m);
   if (!m->all) {
     cr__free(&mm, m);
     return CR_ENOMEM;
@@ -182,9 +169,13 @@ void cr_metrics_del(cr_metrics *m) {
     return;
   const cr_mem *cr__hmem = &m->mem;
   for (int d = 0; d < CR_METRICS_DIM_COUNT; d++) {
-    HASH_CLEAR(hh, m->hash[d]);
+    cr__mkey *k, *tmp;
+    HASH_ITER(hh, m->hash[d], k, tmp) {
+      HASH_DEL(m->hash[d], k);
+      cr__free(&m->mem, k);
+    }
     for (size_t i = 0; i < m->nid[d]; i++)
-      group_free(m, m->byid[d][i]);
+      cr__free(&m->mem, m->byid[d][i]);
     cr__free(&m->mem, m->byid[d]);
   }
   /* Every entry is in the heap; only open ones are in the hash. */
@@ -192,7 +183,7 @@ void cr_metrics_del(cr_metrics *m) {
   for (size_t i = 0; i < m->nheap; i++)
     cr__free(&m->mem, m->heap[i]);
   cr__free(&m->mem, m->heap);
-  group_free(m, m->all);
+  cr__free(&m->mem, m->all);
   cr__free(&m->mem, m);
 }
 
@@ -204,9 +195,9 @@ const char *cr_metrics_errmsg(const cr_metrics *m) {
 
 static cr__mgroup *key_find(const cr_metrics *m, int d, const char *s,
                             size_t n) {
-  cr__mgroup *g = NULL;
-  HASH_FIND(hh, m->hash[d], s, n, g);
-  return g;
+  cr__mkey *k = NULL;
+  HASH_FIND(hh, m->hash[d], s, n, k);
+  return k ? k->g : NULL;
 }
 
 /* Adds a new key; the caller knows it is absent. On failure nothing
@@ -220,14 +211,25 @@ static int key_add(cr_metrics *m, int d, const char *s, size_t n,
                sizeof(cr__mgroup *)))
     return fail(m, CR_ENOMEM, "%s: out of memory", dim_names[d]);
   m->byid[d] = arr;
-  cr__mgroup *g = group_new(m, s, n);
-  if (!g)
+  cr__mgroup *g = group_new(m);
+  cr__mkey *k = g ? cr__malloc(&m->mem, sizeof *k + n + 1) : NULL;
+  if (!k) {
+    cr__free(&m->mem, g);
     return fail(m, CR_ENOMEM, "%s: out of memory", dim_names[d]);
+  }
+  memset(k, 0, sizeof *k);
+  memcpy(k->name, s, n);
+  k->name[n] = '\0';
+  k->len = n;
+  k->g = g;
+  g->name = k->name;
+  g->len = n;
   const cr_mem *cr__hmem = &m->mem;
   int cr__hoom = 0;
-  HASH_ADD_KEYPTR(hh, m->hash[d], g->name, g->len, g);
+  HASH_ADD_KEYPTR(hh, m->hash[d], k->name, k->len, k);
   if (cr__hoom) {
-    group_free(m, g);
+    cr__free(&m->mem, k);
+    cr__free(&m->mem, g);
     return fail(m, CR_ENOMEM, "%s: out of memory", dim_names[d]);
   }
   g->id = (uint32_t)(m->nid[d] + 1);
@@ -240,8 +242,11 @@ static int key_add(cr_metrics *m, int d, const char *s, size_t n,
 static void key_pop(cr_metrics *m, int d) {
   const cr_mem *cr__hmem = &m->mem;
   cr__mgroup *g = m->byid[d][--m->nid[d]];
-  HASH_DEL(m->hash[d], g);
-  group_free(m, g);
+  cr__mkey *k = NULL;
+  HASH_FIND(hh, m->hash[d], g->name, g->len, k);
+  HASH_DEL(m->hash[d], k);
+  cr__free(&m->mem, k);
+  cr__free(&m->mem, g);
 }
 
 static int dim_on(const cr_metrics *m, int d) {
@@ -800,6 +805,10 @@ static double ratio(double num, double den) {
   return den > 0 ? num / den : NAN;
 }
 
+/* Each answer scores +100 (promoter), 0 or -100 (detractor), so one
+ * answer's variance is 100^2 (p + d - (p - d)^2); the NPS is their mean,
+ * with variance Var = that / n, and the 95 % margin is 1.96 sqrt(Var)
+ * (normal approximation). p = 1/2, d = 1/6, n = 100: 33.3 +- 14.6. */
 void cr__metrics_nps(double p, double d, double n, double *nps, double *moe) {
   *nps = 100.0 * (p - d);
   double var = 1e4 * (p + d - (p - d) * (p - d)) / n;
@@ -815,11 +824,7 @@ static void fill_surveys(const cr__macc *a, cr_metrics_report *r) {
   r->csat_top2 = ratio((double)top2, (double)n);
   r->csat_mean = ratio(sum, (double)n);
 
-  /* NPS (Reichheld 2003): promoters 9-10, detractors 0-6. Each answer
-   * scores +100 / 0 / -100, so the variance of one answer is
-   * 100^2 (p + d - (p - d)^2) and of the mean that over n; the 95 % margin
-   * is 1.96 sqrt(Var/n) in those terms -- written in the header as
-   * Var = 100^2 (p + d - (p - d)^2) / n, MoE = 1.96 sqrt(Var). */
+  /* NPS (Reichheld 2003): promoters 9-10, detractors 0-6. */
   n = 0;
   for (int i = 0; i <= 10; i++)
     n += a->nps[i];

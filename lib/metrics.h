@@ -33,13 +33,21 @@ typedef struct cr__mslot {
 
 /* One key of one dimension (and the overall target, unnamed). */
 typedef struct cr__mgroup {
-  UT_hash_handle hh;
-  char *name;
+  const char *name; /* in its cr__mkey */
   size_t len;
   uint32_t id;
   cr__macc total;
   cr__mslot slot[]; /* nslots */
 } cr__mgroup;
+
+/* The name -> group index, kept apart from the (large) groups so that a
+ * lookup by string touches a few small nodes, not kilobytes of counters. */
+typedef struct cr__mkey {
+  UT_hash_handle hh;
+  cr__mgroup *g;
+  size_t len;
+  char name[];
+} cr__mkey;
 
 /* A resolved contact whose repeat window is still open. All are in the
  * expiry heap; the latest one per customer + intent is also in the hash,
@@ -60,7 +68,7 @@ struct cr_metrics {
   cr_metrics_options opt;
   size_t nslots;
   cr__mgroup *all;
-  cr__mgroup *hash[CR_METRICS_DIM_COUNT];   /* by name */
+  cr__mkey *hash[CR_METRICS_DIM_COUNT];     /* by name */
   cr__mgroup **byid[CR_METRICS_DIM_COUNT];  /* id - 1 -> group */
   size_t nid[CR_METRICS_DIM_COUNT], capid[CR_METRICS_DIM_COUNT];
   cr__mfcr *fcr;         /* hash of pending resolutions */
