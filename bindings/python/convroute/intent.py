@@ -221,10 +221,12 @@ class IntentTrainer:
             raise
 
     # -- lifetime --
-    def close(self) -> None:
+    def close(self, _del=_trainer_del) -> None:
         """Frees the C trainer; later calls raise ValueError. Idempotent."""
+        # _del is bound at definition time so that __del__ still works
+        # while the interpreter tears module globals down.
         if self._t:
-            _trainer_del(self._t)
+            _del(self._t)
             self._t = None
 
     def __enter__(self) -> "IntentTrainer":
@@ -399,10 +401,10 @@ class IntentModel:
             _lib.cr_mem_free(None, buf)
 
     # -- lifetime --
-    def close(self) -> None:
+    def close(self, _del=_model_del) -> None:
         """Frees the C model; later calls raise ValueError. Idempotent."""
         if getattr(self, "_m", None):
-            _model_del(self._m)
+            _del(self._m)
             self._m = None
 
     def __enter__(self) -> "IntentModel":
