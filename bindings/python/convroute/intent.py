@@ -244,6 +244,9 @@ class IntentTrainer:
         return self._t
 
     def _check(self, rc: int) -> int:
+        # Only for calls that reset the C errmsg on entry (add, add_tsv,
+        # train); the others use plain check() so that a message left by
+        # an earlier failure is never attached to a new error.
         return check(rc, lambda: self.errmsg)
 
     @property
@@ -311,27 +314,27 @@ class IntentTrainer:
         h = self._h()
         if oos_label is not None:
             lab = _utf8(oos_label, "oos_label")
-            self._check(_set_oos_label(h, lab, len(lab)))
+            check(_set_oos_label(h, lab, len(lab)))
         if seed is not None:
             if not 0 <= seed < 2 ** 64:
                 raise ValueError("seed must be in 0 .. 2**64 - 1")
-            self._check(_set_seed(h, seed))
+            check(_set_seed(h, seed))
         if hash_bits is not None:
-            self._check(_set_hash_bits(h, hash_bits))
+            check(_set_hash_bits(h, hash_bits))
         if word_ngrams is not None:
-            self._check(_set_word_ngrams(h, word_ngrams))
+            check(_set_word_ngrams(h, word_ngrams))
         if char_ngrams is not None:
             lo, hi = char_ngrams
-            self._check(_set_char_ngrams(h, lo, hi))
+            check(_set_char_ngrams(h, lo, hi))
         if min_df is not None:
-            self._check(_set_min_df(h, min_df))
+            check(_set_min_df(h, min_df))
         if c is not None:
-            self._check(_set_c(h, c))
+            check(_set_c(h, c))
         if solver is not None:
             epochs, tol = solver
-            self._check(_set_solver(h, int(epochs), float(tol)))
+            check(_set_solver(h, int(epochs), float(tol)))
         if calibration is not None:
-            self._check(_set_calibration(h, calibration))
+            check(_set_calibration(h, calibration))
 
     def train(self) -> "IntentModel":
         """Trains a model on the examples added so far.
@@ -394,7 +397,7 @@ class IntentModel:
         """The model and its rules as bytes (versioned, little-endian,
         CRC-32 checked); load() gives bit-identical predictions."""
         buf, n = _P(), _SZ(0)
-        self._check(_save(self._h(), None, _c.byref(buf), _c.byref(n)))
+        check(_save(self._h(), None, _c.byref(buf), _c.byref(n)))
         try:
             return _c.string_at(buf, n.value)
         finally:
@@ -426,11 +429,14 @@ class IntentModel:
         return self._m
 
     def _check(self, rc: int) -> int:
+        # Only for calls that reset the C errmsg on entry (add_rule,
+        # tune_threshold); see IntentTrainer._check.
         return check(rc, lambda: self.errmsg)
 
     @property
     def errmsg(self) -> str:
-        """Why the last call on the model failed; "" if none."""
+        """Why the last add_rule() or tune_threshold() failed; "" if
+        none (other calls do not set it)."""
         return _model_errmsg(self._h()).decode("utf-8", "replace")
 
     # -- labels --
@@ -462,7 +468,7 @@ class IntentModel:
         if len(self._buf) < k:
             self._buf = (_Match * k)()
         n = _SZ(0)
-        self._check(_predict(h, data, len(data), self._buf, k, _c.byref(n)))
+        check(_predict(h, data, len(data), self._buf, k, _c.byref(n)))
         return [self._match(self._buf[i]) for i in range(n.value)]
 
     def classify(self, text: TextLike) -> IntentMatch:
@@ -488,7 +494,7 @@ class IntentModel:
 
     @threshold.setter
     def threshold(self, value: float) -> None:
-        self._check(_set_threshold(self._h(), float(value)))
+        check(_set_threshold(self._h(), float(value)))
 
     def tune_threshold(self, rows: Union[PathOrData,
                                          Iterable[Tuple[TextLike, TextLike]]]
@@ -538,8 +544,8 @@ class IntentModel:
         el = b"" if emergency_label is None else _utf8(emergency_label,
                                                        "label")
         before = _rule_count(h)
-        self._check(_add_builtin_rules(h, hl or None, len(hl),
-                                       el or None, len(el)))
+        check(_add_builtin_rules(h, hl or None, len(hl),
+                                 el or None, len(el)))
         return _rule_count(h) - before
 
     @property

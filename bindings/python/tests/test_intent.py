@@ -306,9 +306,17 @@ class ModelTest(unittest.TestCase):
             with self.assertRaises(ConvrouteError) as cm:
                 m.tune_threshold([("bad\tlabel", "x")])
             self.assertEqual(cm.exception.name, "EINVAL")
-            with self.assertRaises(ConvrouteError):
+            with self.assertRaises(ConvrouteError) as cm:
                 m.tune_threshold(b"password_reset\tok\nno tab\n")
+            self.assertIn("line 2", str(cm.exception))
+            self.assertIn("line 2", m.errmsg)
             self.assertEqual(m.threshold, t)          # failures changed nothing
+            # A later error must not carry that stale message along.
+            with self.assertRaises(ConvrouteError) as cm:
+                m.predict(b"\xff")
+            self.assertNotIn("line 2", str(cm.exception))
+            m.add_rule("talk_to_human", "נציג")       # resets the message
+            self.assertEqual(m.errmsg, "")
 
     def test_save_load_round_trip(self):
         blob = self.model.save()
