@@ -23,7 +23,7 @@ use one IntentModel per thread, e.g. load each from the same saved bytes.
 import ctypes
 import os
 from dataclasses import dataclass
-from typing import (Iterable, Iterator, List, Optional, Sequence, Tuple,
+from typing import (Iterable, Iterator, List, Optional, Tuple,
                     Union)
 
 from . import _lib
