@@ -156,7 +156,7 @@ static int csv_row(csv *c) {
   size_t starts[256];
   size_t nf = 0;
   starts[nf++] = 0;
-  int q = 0, err = 0;
+  int q = 0, err = 0, wide = 0;
   while (c->p < c->end) {
     char ch = *c->p++;
     if (q) {
@@ -177,8 +177,9 @@ static int csv_row(csv *c) {
     } else if (ch == ',') {
       err |= push(&c->buf, &c->blen, &c->bcap, '\0');
       if (nf == 256)
-        return -1;
-      starts[nf++] = c->blen;
+        wide = 1; /* keep reading to the end of the row, then reject it */
+      else
+        starts[nf++] = c->blen;
     } else if (ch == '\n') {
       c->next++;
       break;
@@ -187,7 +188,7 @@ static int csv_row(csv *c) {
     }
   }
   err |= push(&c->buf, &c->blen, &c->bcap, '\0');
-  if (err || q)
+  if (err || q || wide)
     return -1;
   if (nf > c->cap) {
     char **f = realloc(c->field, nf * sizeof *f);
@@ -657,8 +658,6 @@ int main(int argc, char **argv) {
       status = 1;
       break;
     }
-    if (rc < 0)
-      break; /* cannot resynchronise after a broken quote */
   }
   if (!rej) {
     fprintf(stderr, "cr-kpi: out of memory\n");

@@ -546,11 +546,26 @@ static int answers_check(cr_metrics *m, int csat, int nps, int ces, int fcr) {
   return 0;
 }
 
+/* Times beyond +-2^62 ms (146 million years) are refused so that every
+ * difference and window end fits in int64_t. */
+#define TIME_LIMIT ((cr_time)1 << 62)
+
+static int time_ok(cr_time t) {
+  return t == CR_TIME_NONE || (t > -TIME_LIMIT && t < TIME_LIMIT);
+}
+
 static int times_check(cr_metrics *m, const cr_metrics_record *r) {
   if (r->arrived_at == CR_TIME_NONE)
     return fail(m, CR_EINVAL, "arrived_at: required");
   if (r->ended_at == CR_TIME_NONE)
     return fail(m, CR_EINVAL, "ended_at: required");
+  const cr_time *t[4] = {&r->arrived_at, &r->queued_at, &r->answered_at,
+                         &r->ended_at};
+  static const char *const tn[4] = {"arrived_at", "queued_at", "answered_at",
+                                    "ended_at"};
+  for (int i = 0; i < 4; i++)
+    if (!time_ok(*t[i]))
+      return fail(m, CR_ERANGE, "%s: beyond +-2^62 ms", tn[i]);
   cr_time start = r->arrived_at;
   if (r->queued_at != CR_TIME_NONE) {
     if (r->queued_at < r->arrived_at)
@@ -589,8 +604,8 @@ static int record_check(cr_metrics *m, const cr_metrics_record *r) {
   if (r->resolved != CR_METRICS_NONE && !flag_ok(r->resolved))
     return fail(m, CR_EINVAL, "resolved: %d is not 0, 1 or unknown",
                 r->resolved);
-  if (r->wrap_ms < 0)
-    return fail(m, CR_ERANGE, "wrap_ms: negative");
+  if (r->wrap_ms < 0 || r->wrap_ms >= TIME_LIMIT)
+    return fail(m, CR_ERANGE, "wrap_ms: negative or beyond 2^62 ms");
   if (r->customer_len && !r->customer)
     return fail(m, CR_EINVAL, "customer: NULL with a length");
   if (r->customer_len &&
@@ -621,7 +636,8 @@ static void add_answers(cr__macc *a, int csat, int nps, int ces, int fcr) {
 typedef struct delta {
   int handled, bot, contained, escalated, transferred, resolved;
   int has_wait, sl_in, short_ab, abandon_in, has_handle;
-  int64_t wait, handle;
+  int64_t wait;
+  uint64_t handle;
 } delta;
 
 static void delta_of(const cr_metrics *m, const cr_metrics_record *r,
@@ -639,7 +655,7 @@ static void delta_of(const cr_metrics *m, const cr_metrics_record *r,
     d->wait = r->answered_at - start;
     d->sl_in = d->wait <= m->opt.sl_threshold_ms;
     d->has_handle = 1;
-    d->handle = (r->ended_at - r->answered_at) + r->wrap_ms;
+    d->handle = (uint64_t)(r->ended_at - r->answered_at) + (uint64_t)r->wrap_ms;
   } else if (r->handled_by == CR_HANDLED_ABANDONED) {
     int64_t w = r->ended_at - start;
     d->short_ab = m->opt.short_abandon_ms > 0 && w < m->opt.short_abandon_ms;
@@ -666,7 +682,7 @@ static void add_delta(cr__macc *a, const delta *d, const cr_metrics_record *r) {
     a->unresolved++;
   if (d->has_wait) {
     a->wait_n++;
-    a->wait_sum += d->wait;
+    a->wait_sum += (uint64_t)d->wait;
     a->sl_in += (uint64_t)d->sl_in;
     a->handle_n++;
     a->handle_sum += d->handle;
@@ -793,8 +809,8 @@ int cr_metrics_agent_time(cr_metrics *m, const cr_metrics_keyref *agent,
     return rc;
   int64_t b = bucket_of(m, at);
   FOR_TARGETS(m, g, b, a, {
-    a->busy += busy_ms;
-    a->logged += logged_in_ms;
+    a->busy += (uint64_t)busy_ms;
+    a->logged += (uint64_t)logged_in_ms;
   });
   return 0;
 }

@@ -17,13 +17,13 @@ typedef struct cr__macc {
   uint64_t resolved, unresolved, fcr_yes, fcr_repeat;
   int64_t fcr_pending;           /* a gauge: entries still in the window */
   uint64_t wait_n, sl_in;        /* answered with a known wait; of which <= T */
-  int64_t wait_sum;
+  uint64_t wait_sum;             /* ms; sums of validated non-negative */
   uint64_t abandon_in;           /* abandoned with wait <= T */
   uint64_t handle_n;
-  int64_t handle_sum;
+  uint64_t handle_sum;           /* durations: unsigned, so no UB ever */
   uint64_t csat[5], nps[11], ces[7];
   uint64_t fcr_said_yes, fcr_said_no;
-  int64_t busy, logged;
+  uint64_t busy, logged;
 } cr__macc;
 
 typedef struct cr__mslot {

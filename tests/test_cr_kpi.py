@@ -170,6 +170,14 @@ class CrKpiTest(unittest.TestCase):
         self.assertIn("line 8:", r.stderr)
         self.assertEqual(r.stdout, "")
 
+    def test_wide_row_and_broken_quote(self):
+        wide = "w1," + ",".join(["x"] * 300) + "\n"
+        text = GOOD + wide + "b8,,voice,,,,0,,,10,bot,0,,0,,,,\n" + \
+            '"broken,,voice,,,,0,,,10,bot,0,,0,,,,\n'
+        j = kpis(self.tmp(text))
+        self.assertEqual(j["contacts"], 7)  # the row after the wide one
+        self.assertEqual([x["line"] for x in j["rejected"]], [8, 10])
+
     def test_usage_errors(self):
         p = self.tmp(GOOD)
         for args in [[], ["--log"], ["--log", p, "--by", "colour"],

@@ -442,6 +442,17 @@ static void test_window(void **state) {
       cr_metrics_window_get(m, CR_METRICS_TOTAL, 0, S(10 * 60), &w), 0);
   assert_int_equal(w.contacts, 5);
   assert_float_equal(w.service_level, 1.0 / 5, 1e-12);
+
+  /* per group: a queue's window holds only its own contacts */
+  cr_metrics_record qr = answered(600, 1, 1);
+  key(&qr.key[CR_METRICS_QUEUE], "vip");
+  add(m, &qr);
+  assert_int_equal(
+      cr_metrics_window_get(m, CR_METRICS_QUEUE, 1, S(10 * 60), &w), 0);
+  assert_int_equal(w.contacts, 1);
+  assert_int_equal(
+      cr_metrics_window_get(m, CR_METRICS_QUEUE, 2, S(10 * 60), &w),
+      CR_ENOTFOUND);
   cr_metrics_del(m);
 
   /* windows off */
@@ -496,6 +507,7 @@ static void test_bad_input(void **state) {
       {"bad utf8 key", CR_EUTF8, "queue"},
       {"bad utf8 customer", CR_EUTF8, "customer"},
       {"unknown id", CR_ENOTFOUND, "agent"},
+      {"time beyond 2^62", CR_ERANGE, "ended_at"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     cr_metrics_record r = answered(1000, 5, 10);
@@ -526,6 +538,7 @@ static void test_bad_input(void **state) {
     case 18: key(&r.key[CR_METRICS_QUEUE], "\xc3\x28"); break;
     case 19: r.customer = "\xed\xa0\x80"; r.customer_len = 3; break;
     case 20: r.key[CR_METRICS_AGENT].id = 99; break;
+    case 21: r.ended_at = INT64_MAX; break;
     }
     int rc = cr_metrics_record_add(m, &r);
     if (rc != cases[i].rc)
