@@ -26,7 +26,7 @@
 #include <time.h>
 
 typedef struct opts {
-  const char *cmd, *train, *test, *val, *out, *model, *oos, *rules;
+  const char *cmd, *train, *test, *val, *out, *model, *oos, *rules, *dump;
   int top, json, have_seed;
   unsigned long long seed;
   double c, calib, tol;
@@ -100,6 +100,7 @@ static int parse(int argc, char **argv, opts *o) {
     STR("--model", model)
     STR("--oos-label", oos)
     STR("--rules", rules)
+    STR("--dump", dump)
 #undef STR
     if (!strcmp(a, "--json")) {
       o->json = 1;
@@ -384,6 +385,7 @@ static int cmd_eval(const opts *o) {
   /* accuracy over all rows, in-scope accuracy, oos recall, ECE (15 equal
    * bins of top confidence, in-scope rows, Guo et al. 2017) */
   size_t ok = 0, n_in = 0, ok_in = 0, n_oos = 0, ok_oos = 0, bad = 0;
+  FILE *dump = o->dump ? fopen(o->dump, "w") : NULL;
   double bconf[15] = {0}, bacc[15] = {0};
   size_t bn[15] = {0};
   for (size_t i = 0; i < n; i++) {
@@ -396,6 +398,21 @@ static int cmd_eval(const opts *o) {
     }
     int gold_oos = (rows[i].llen == strlen(oos_name) &&
                     !memcmp(rows[i].label, oos_name, rows[i].llen));
+    if (dump) {
+      /* per-row diagnostics: gold oos?, top right?, top 2 confidences and
+       * scores (for studying out-of-scope detectors) */
+      cr_intent_match t2[2];
+      size_t g2;
+      cr_intent_predict(m, rows[i].text, rows[i].tlen, t2, 2, &g2);
+      int right = !gold_oos && t2[0].label_len == rows[i].llen &&
+                  !memcmp(t2[0].label, rows[i].label, rows[i].llen);
+      fprintf(dump, "%d\t%d\t%.6f\t%.6f\t%.6f\t%.6f\t%d\n", gold_oos, right,
+              t2[0].confidence, g2 > 1 ? t2[1].confidence : 0, t2[0].score,
+              g2 > 1 ? t2[1].score : 0,
+              t2[0].out_of_scope && t2[0].rule < 0 &&
+                  cr_intent_model_oos_label(m) &&
+                  !strcmp(t2[0].label, cr_intent_model_oos_label(m)));
+    }
     if (gold_oos) {
       n_oos++;
       ok_oos += mt.out_of_scope;
@@ -413,6 +430,8 @@ static int cmd_eval(const opts *o) {
     bconf[b] += mt.confidence;
     bacc[b] += same;
   }
+  if (dump)
+    fclose(dump);
   double ece = 0;
   for (int b = 0; b < 15; b++)
     if (bn[b])
