@@ -348,11 +348,15 @@ static void keys_undo(cr_metrics *m, unsigned added) {
 /* The slot for bucket b in g, reset if it held an older bucket; NULL when
  * the slot already moved on to a newer bucket (a record too late for the
  * window: it still counts in the totals). */
-static cr__macc *slot_at(const cr_metrics *m, cr__mgroup *g, int64_t b) {
-  if (!m->nslots)
-    return NULL;
+static size_t slot_index(const cr_metrics *m, int64_t b) {
+  if (b == INT64_MIN)
+    return 0;
   int64_t n = (int64_t)m->nslots;
-  cr__mslot *s = &g->slot[(size_t)(b - floordiv(b, n) * n)];
+  return (size_t)(b - floordiv(b, n) * n);
+}
+
+static cr__macc *slot_at(cr__mgroup *g, int64_t b, size_t idx) {
+  cr__mslot *s = &g->slot[idx];
   if (s->stamp == b)
     return &s->acc;
   if (s->stamp > b)
@@ -368,12 +372,13 @@ static cr__macc *slot_at(const cr_metrics *m, cr__mgroup *g, int64_t b) {
   do {                                                                       \
     cr__mgroup *t_[1 + CR_METRICS_DIM_COUNT] = {(m)->all, (g)[0], (g)[1],    \
                                                 (g)[2], (g)[3]};             \
+    size_t ix_ = slot_index((m), (b));                                       \
     for (int i_ = 0; i_ <= CR_METRICS_DIM_COUNT; i_++) {                     \
       if (!t_[i_])                                                           \
         continue;                                                            \
       cr__macc *acc = &t_[i_]->total;                                        \
       body;                                                                  \
-      acc = (b) == INT64_MIN ? NULL : slot_at((m), t_[i_], (b));             \
+      acc = (b) == INT64_MIN ? NULL : slot_at(t_[i_], (b), ix_);             \
       if (acc) {                                                             \
         body;                                                                \
       }                                                                      \
