@@ -185,7 +185,12 @@ static int load_labels(cr_intent_model *m, rbuf *r, uint32_t n) {
   return 0;
 }
 
-static int load_floats(const cr_mem *mm, rbuf *r, size_t n, float **out) {
+/* Values are bounded as well as finite, so no corrupt-but-resealed model
+ * can overflow a score to infinity and a confidence to NaN: idf is at most
+ * ln(n + 1) + 1 (< 100 for any real n), weight scales and biases of a
+ * trained SVM are O(1). */
+static int load_floats(const cr_mem *mm, rbuf *r, size_t n, float lo,
+                       float hi, float **out) {
   if (!room(r, n, 4))
     return CR_ECORRUPT;
   float *f = cr__malloc(mm, (n ? n : 1) * sizeof *f);
@@ -193,7 +198,7 @@ static int load_floats(const cr_mem *mm, rbuf *r, size_t n, float **out) {
     return CR_ENOMEM;
   for (size_t i = 0; i < n; i++) {
     f[i] = get_f32(r);
-    if (!isfinite(f[i])) {
+    if (!(f[i] >= lo && f[i] <= hi)) { /* also rejects NaN */
       cr__free(mm, f);
       return CR_ECORRUPT;
     }
@@ -217,14 +222,11 @@ static int load_features(cr_intent_model *m, rbuf *r) {
       return CR_ECORRUPT;
   }
   m->n_feat = nf;
-  int rc = load_floats(mm, r, nf, &m->idf);
+  int rc = load_floats(mm, r, nf, 0.0f, 100.0f, &m->idf);
   if (rc)
     return rc;
-  if ((rc = load_floats(mm, r, nf, &m->wscale)) != 0)
+  if ((rc = load_floats(mm, r, nf, 0.0f, 1e6f, &m->wscale)) != 0)
     return rc;
-  for (uint32_t i = 0; i < nf; i++)
-    if (m->wscale[i] < 0)
-      return CR_ECORRUPT;
   m->stride = (m->n_cls + 15) & ~(size_t)15;
   if (m->n_cls && !room(r, nf, m->n_cls))
     return CR_ECORRUPT;
@@ -240,7 +242,7 @@ static int load_features(cr_intent_model *m, rbuf *r) {
       if (m->wq[(size_t)i * m->stride + c] == -128)
         return CR_ECORRUPT;
   }
-  return load_floats(mm, r, m->n_cls, &m->bias);
+  return load_floats(mm, r, m->n_cls, -1e6f, 1e6f, &m->bias);
 }
 
 static int load_rules(cr_intent_model *m, rbuf *r) {
@@ -279,7 +281,7 @@ static int load_payload(cr_intent_model *m, rbuf *r) {
       c->word_n > 3 ||
       !((c->char_min == 0 && c->char_max == 0) ||
         (c->char_min >= 1 && c->char_min <= c->char_max && c->char_max <= 8)) ||
-      !(m->temperature > 0 && m->temperature < 1e6) ||
+      !(m->temperature >= 1e-4 && m->temperature <= 1e4) ||
       !(m->threshold >= 0 && m->threshold <= 1) || n_cls > n_labels ||
       oos < -1 || (oos >= 0 && (uint32_t)oos >= n_cls))
     return CR_ECORRUPT;
