@@ -533,7 +533,11 @@ static void human(FILE *o, const cr_metrics_report *r) {
     fprintf(o, "  %-28s %.1f +- %.1f (n = %llu)\n", "NPS", r->nps,
             r->nps_moe95, (unsigned long long)r->nps_n);
   human_line(o, "CES mean (1-7)", r->ces_mean, 0, "");
-  human_line(o, "estimated cost / contact", r->cost_per_contact, 0, " $");
+  if (isnan(r->cost_per_contact))
+    fprintf(o, "  %-28s -\n", "estimated cost / contact");
+  else
+    fprintf(o, "  %-28s $%.2f\n", "estimated cost / contact",
+            r->cost_per_contact);
 }
 
 /* ---------- main ---------- */
