@@ -1,0 +1,3241 @@
+/* The router: skill-based queueing. The model is documented in
+ * include/convroute.h (router section) and docs/router.md; the indexes in
+ * router.h. Everything here is deterministic and clock-free: time comes in
+ * as `now`, and deadlines run in (time, kind, sequence) order at their own
+ * times, so results do not depend on how often the host ticks. */
+#include "router.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+enum { PH_MEMB, PH_WAIT, PH_TIMER };
+enum { TT_CONV = 0, TT_OFFER = 1, TT_AGENT = 2 };
+#define TT_SHIFT 30
+#define TT_MASK ((1u << TT_SHIFT) - 1)
+#define RTOP_PRIO (4 * CR_ROUTER_MAX_PRIORITY)
+#define RMAX_RING 64
+
+static const char *const event_names[CR_REV_COUNT] = {
+    "ENTERQUEUE",  "OFFER",       "CONNECT",         "REJECT",
+    "RINGNOANSWER", "RINGCANCELED", "ABANDON",       "RESUME",
+    "COMPLETE",    "TRANSFER",    "OVERFLOW",        "STEP",
+    "PRIORITY",    "ESCALATE",    "MAXWAIT",         "EXITWITHTIMEOUT",
+    "CHANNEL",     "AGENTLOGIN",  "AGENTLOGOFF",     "PAUSE",
+    "UNPAUSE",     "WRAPUPEND",   "ADDMEMBER",       "REMOVEMEMBER",
+    "QUEUEOPEN",   "QUEUECLOSE",  "EXPIRED"};
+
+const char *cr_router_event_name(int type) {
+  if (type < 0 || type >= CR_REV_COUNT)
+    return NULL;
+  return event_names[type];
+}
+
+/* ------------------------------------------------------------------ */
+/* small helpers */
+
+static int fail(cr_router *r, int rc, const char *what, const char *id,
+                size_t len) {
+  if (id && len)
+    snprintf(r->err, sizeof r->err, "%s: %.*s", what,
+             (int)(len > 80 ? 80 : len), id);
+  else
+    snprintf(r->err, sizeof r->err, "%s", what);
+  return rc;
+}
+
+static inline uint64_t bias64(int64_t v) {
+  return (uint64_t)v ^ (1ull << 63);
+}
+static inline cr_time tmin(cr_time a, cr_time b) { return a < b ? a : b; }
+
+/* UTF-8 well-formedness (RFC 3629: no overlongs, no surrogates, nothing
+ * above U+10FFFF); NUL is refused too, ids end up in logs. */
+static int utf8_ok(const char *s, size_t n) {
+  const unsigned char *p = (const unsigned char *)s;
+  size_t i = 0;
+  while (i < n) {
+    unsigned c = p[i];
+    if (c == 0)
+      return 0;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    size_t k;
+    unsigned cp, min;
+    if ((c & 0xE0) == 0xC0) {
+      k = 1, cp = c & 0x1F, min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+      k = 2, cp = c & 0x0F, min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+      k = 3, cp = c & 0x07, min = 0x10000;
+    } else {
+      return 0;
+    }
+    if (n - i <= k)
+      return 0;
+    for (size_t j = 1; j <= k; j++) {
+      if ((p[i + j] & 0xC0) != 0x80)
+        return 0;
+      cp = (cp << 6) | (p[i + j] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return 0;
+    i += k + 1;
+  }
+  return 1;
+}
+
+static int check_id(cr_router *r, const char *s, size_t n, const char *what) {
+  if (!s || n == 0 || n > 255)
+    return fail(r, CR_EINVAL, what, NULL, 0);
+  if (!utf8_ok(s, n))
+    return fail(r, CR_EUTF8, what, NULL, 0);
+  return 0;
+}
+
+/* xorshift64* (Vigna 2016) for the random strategy. */
+static uint64_t rng_next(cr_router *r) {
+  uint64_t x = r->rng;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  r->rng = x;
+  return x * 0x2545F4914F6CDD1Dull;
+}
+
+/* An Exp(1) draw in 2^-32 units. Each member of a RANDOM queue carries the
+ * time its exponential clock rings; the earliest rings first, and after a
+ * pick only the winner redraws. By memorylessness every eligible member is
+ * then equally likely to be next: an exact uniform choice kept in a heap. */
+static uint64_t rng_exp(cr_router *r) {
+  double u = ((double)(rng_next(r) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+  return (uint64_t)(-log(u) * 4294967296.0);
+}
+
+/* ------------------------------------------------------------------ */
+/* pools */
+
+static int pool_reserve(cr_router *r, rpool *p, void **arr, size_t elem,
+                        uint32_t need) {
+  if (p->nfree + (p->cap - p->hwm) >= need)
+    return 0;
+  uint64_t want = (uint64_t)p->hwm + need;
+  uint64_t ncap = p->cap ? (uint64_t)p->cap * 2 : 16;
+  while (ncap < want)
+    ncap *= 2;
+  if (ncap > TT_MASK)
+    return CR_EFULL;
+  void *na = cr__realloc(&r->mem, *arr, (size_t)ncap * elem);
+  if (!na)
+    return CR_ENOMEM;
+  *arr = na;
+  uint32_t *nf = cr__realloc(&r->mem, p->free, (size_t)ncap * sizeof *nf);
+  if (!nf)
+    return CR_ENOMEM; /* the bigger array is kept; cap is unchanged */
+  p->free = nf;
+  p->cap = (uint32_t)ncap;
+  return 0;
+}
+
+static uint32_t pool_take(rpool *p) {
+  p->nused++;
+  if (p->nfree)
+    return p->free[--p->nfree];
+  return p->hwm++;
+}
+
+static void pool_put(rpool *p, uint32_t i) {
+  p->nused--;
+  p->free[p->nfree++] = i;
+}
+
+int cr__router_pool_take(cr_router *r, rpool *p, void **arr, size_t elem,
+                         uint32_t *idx) {
+  int rc = pool_reserve(r, p, arr, elem, 1);
+  if (rc)
+    return rc;
+  *idx = pool_take(p);
+  return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* intrusive pairing heaps */
+
+typedef struct phc {
+  cr_router *r;
+  uint8_t kind, ch;
+} phc;
+
+static inline rpnode *pn(const phc *c, uint32_t id) {
+  cr_router *r = c->r;
+  if (c->kind == PH_MEMB)
+    return &r->members[id].node[c->ch];
+  if (c->kind == PH_WAIT)
+    return &r->convs[id]->wnode;
+  uint32_t i = id & TT_MASK;
+  switch (id >> TT_SHIFT) {
+  case TT_CONV:
+    return &r->convs[i]->tnode;
+  case TT_OFFER:
+    return &r->offers[i].tnode;
+  default:
+    return &r->agents[i]->tnode;
+  }
+}
+
+static inline int conv_less(const rconv *x, const rconv *y) {
+  if (x->eff != y->eff)
+    return x->eff > y->eff;
+  if (x->arrival != y->arrival)
+    return x->arrival < y->arrival;
+  return x->seq < y->seq;
+}
+
+static void timer_key(const cr_router *r, uint32_t id, cr_time *t,
+                      uint64_t *s) {
+  uint32_t i = id & TT_MASK;
+  switch (id >> TT_SHIFT) {
+  case TT_CONV:
+    *t = r->convs[i]->tdue;
+    *s = r->convs[i]->seq;
+    break;
+  case TT_OFFER:
+    *t = r->offers[i].expires;
+    *s = r->offers[i].seq;
+    break;
+  default:
+    *t = r->agents[i]->tdue;
+    *s = r->agents[i]->seq;
+    break;
+  }
+}
+
+static inline int pless(const phc *c, uint32_t a, uint32_t b) {
+  const cr_router *r = c->r;
+  if (c->kind == PH_MEMB) {
+    const rmember *x = &r->members[a], *y = &r->members[b];
+    if (x->k1 != y->k1)
+      return x->k1 < y->k1;
+    if (x->k2 != y->k2)
+      return x->k2 < y->k2;
+    return r->agents[x->agent]->seq < r->agents[y->agent]->seq;
+  }
+  if (c->kind == PH_WAIT)
+    return conv_less(r->convs[a], r->convs[b]);
+  cr_time ta, tb;
+  uint64_t sa, sb;
+  timer_key(r, a, &ta, &sa);
+  timer_key(r, b, &tb, &sb);
+  if (ta != tb)
+    return ta < tb;
+  if ((a >> TT_SHIFT) != (b >> TT_SHIFT))
+    return (a >> TT_SHIFT) < (b >> TT_SHIFT);
+  return sa < sb;
+}
+
+static uint32_t ph_link(const phc *c, uint32_t a, uint32_t b) {
+  if (pless(c, b, a)) {
+    uint32_t t = a;
+    a = b;
+    b = t;
+  }
+  rpnode *na = pn(c, a), *nb = pn(c, b);
+  nb->sib = na->child;
+  if (na->child != RNIL)
+    pn(c, na->child)->prev = b;
+  nb->prev = a;
+  na->child = b;
+  return a;
+}
+
+/* The standard two-pass pairing of a sibling list into one tree. */
+static uint32_t ph_pairs(const phc *c, uint32_t first) {
+  if (first == RNIL)
+    return RNIL;
+  uint32_t acc = RNIL, a = first;
+  while (a != RNIL) {
+    rpnode *na = pn(c, a);
+    uint32_t b = na->sib, m;
+    na->prev = RNIL;
+    na->sib = RNIL;
+    if (b == RNIL) {
+      m = a;
+      a = RNIL;
+    } else {
+      rpnode *nb = pn(c, b);
+      uint32_t next = nb->sib;
+      nb->prev = RNIL;
+      nb->sib = RNIL;
+      m = ph_link(c, a, b);
+      a = next;
+    }
+    pn(c, m)->sib = acc;
+    acc = m;
+  }
+  uint32_t root = acc;
+  rpnode *nr = pn(c, root);
+  acc = nr->sib;
+  nr->sib = RNIL;
+  while (acc != RNIL) {
+    rpnode *n = pn(c, acc);
+    uint32_t next = n->sib;
+    n->sib = RNIL;
+    root = ph_link(c, root, acc);
+    acc = next;
+  }
+  pn(c, root)->prev = RNIL;
+  return root;
+}
+
+static void ph_insert(const phc *c, rheap *h, uint32_t x) {
+  rpnode *n = pn(c, x);
+  n->child = n->sib = n->prev = RNIL;
+  h->root = h->root == RNIL ? x : ph_link(c, h->root, x);
+  h->n++;
+}
+
+static void ph_remove(const phc *c, rheap *h, uint32_t x) {
+  rpnode *n = pn(c, x);
+  uint32_t sub = ph_pairs(c, n->child);
+  if (h->root == x) {
+    h->root = sub;
+  } else {
+    uint32_t p = n->prev;
+    rpnode *np = pn(c, p);
+    if (np->child == x)
+      np->child = n->sib;
+    else
+      np->sib = n->sib;
+    if (n->sib != RNIL)
+      pn(c, n->sib)->prev = p;
+    if (sub != RNIL)
+      h->root = ph_link(c, h->root, sub);
+  }
+  n->child = n->sib = n->prev = RNIL;
+  h->n--;
+}
+
+/* Visits the heap in key order by popping the minimum and putting
+ * everything back afterwards. fn returns 1 to take the current minimum
+ * (left in place), 2 to stop, 0 to look further. Cost: O(k log n) for k
+ * visited; the heap's shape changes but not its order. */
+typedef int (*scan_fn)(cr_router *r, uint32_t id, void *ctx);
+
+static uint32_t ph_scan(const phc *c, rheap *h, scan_fn fn, void *ctx) {
+  uint32_t chain = RNIL, found = RNIL;
+  while (h->root != RNIL) {
+    uint32_t x = h->root;
+    int v = fn(c->r, x, ctx);
+    if (v == 1) {
+      found = x;
+      break;
+    }
+    if (v == 2)
+      break;
+    ph_remove(c, h, x);
+    pn(c, x)->sib = chain;
+    chain = x;
+  }
+  while (chain != RNIL) {
+    uint32_t next = pn(c, chain)->sib;
+    ph_insert(c, h, chain);
+    chain = next;
+  }
+  return found;
+}
+
+static inline phc ctx_memb(cr_router *r, unsigned ch) {
+  phc c = {r, PH_MEMB, (uint8_t)ch};
+  return c;
+}
+static inline phc ctx_wait(cr_router *r) {
+  phc c = {r, PH_WAIT, 0};
+  return c;
+}
+static inline phc ctx_timer(cr_router *r) {
+  phc c = {r, PH_TIMER, 0};
+  return c;
+}
+
+/* ------------------------------------------------------------------ */
+/* events */
+
+static void emit(cr_router *r, int type, cr_time t, const rconv *c,
+                 const ragent *a, const rqueue *q, int ch, int64_t d1,
+                 int64_t d2, const char *text, size_t text_len) {
+  cr_router_event_cb special = NULL;
+  switch (type) {
+  case CR_REV_OFFER:
+    special = r->cb.offer;
+    break;
+  case CR_REV_RINGCANCELED:
+    special = r->cb.offer_cancelled;
+    break;
+  case CR_REV_CONNECT:
+    special = r->cb.assigned;
+    break;
+  case CR_REV_ESCALATE:
+  case CR_REV_MAXWAIT:
+  case CR_REV_EXITWITHTIMEOUT:
+    special = r->cb.escalation;
+    break;
+  default:
+    break;
+  }
+  if (!special && !r->cb.event)
+    return;
+  cr_router_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.type = type;
+  ev.time = t;
+  if (c) {
+    ev.conv = c->id;
+    ev.conv_len = c->id_len;
+  }
+  if (a) {
+    ev.agent = a->id;
+    ev.agent_len = a->id_len;
+  }
+  if (q) {
+    ev.queue = q->id;
+    ev.queue_len = q->id_len;
+  }
+  ev.channel = ch;
+  ev.data1 = d1;
+  ev.data2 = d2;
+  ev.text = text;
+  ev.text_len = text_len;
+  r->in_cb++;
+  if (special)
+    special(&ev, r->cb.user_data);
+  if (r->cb.event)
+    r->cb.event(&ev, r->cb.user_data);
+  r->in_cb--;
+}
+
+/* ------------------------------------------------------------------ */
+/* agents: capacity and strategy keys */
+
+static inline int fits(const ragent *a, unsigned ch) {
+  return a->load[ch] < a->maxc[ch] &&
+         (!a->total || a->cost_used + a->cost[ch] <= a->total);
+}
+
+static inline int can_take(const ragent *a, unsigned ch) {
+  return a->status == CR_AGENT_AVAILABLE && fits(a, ch);
+}
+
+static void hold(ragent *a, unsigned ch) {
+  a->load[ch]++;
+  a->cost_used += a->total ? a->cost[ch] : 0;
+}
+static void unhold(ragent *a, unsigned ch) {
+  a->load[ch]--;
+  a->cost_used -= a->total ? a->cost[ch] : 0;
+}
+
+/* Concurrent slots an agent offers on a channel: its channel maximum, cut
+ * by how many of that channel's cost fit in its total. */
+static uint32_t slots(const ragent *a, unsigned ch) {
+  uint32_t s = a->maxc[ch];
+  if (a->total && a->cost[ch]) {
+    uint32_t byc = a->total / a->cost[ch];
+    if (byc < s)
+      s = byc;
+  }
+  return s;
+}
+
+static uint32_t occ_permille(const ragent *a) {
+  if (a->total)
+    return (uint32_t)((uint64_t)a->cost_used * 1000 / a->total);
+  uint64_t used = 0, max = 0;
+  for (unsigned ch = 0; ch < RCH; ch++) {
+    used += a->load[ch];
+    max += a->maxc[ch];
+  }
+  return max ? (uint32_t)(used * 1000 / max) : 1000;
+}
+
+static int skill_level(const ragent *a, uint16_t id) {
+  size_t lo = 0, hi = a->nskills;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (a->skills[mid].id == id)
+      return a->skills[mid].level;
+    if (a->skills[mid].id < id)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return 0;
+}
+
+static int agent_meets(const ragent *a, const rskill *req, unsigned n) {
+  for (unsigned i = 0; i < n; i++)
+    if (skill_level(a, req[i].id) < req[i].level)
+      return 0;
+  return 1;
+}
+
+static void member_key(const ragent *a, const rmember *m, const rqueue *q,
+                       uint64_t *k1, uint64_t *k2) {
+  uint64_t hi = (uint64_t)((int64_t)m->prio + 2147483648LL) << 32;
+  uint64_t idle = bias64(a->idle_since);
+  switch (q->cfg.strategy) {
+  case CR_STRATEGY_LEAST_OCCUPIED:
+    *k1 = hi | occ_permille(a);
+    *k2 = idle;
+    break;
+  case CR_STRATEGY_FEWEST_CONTACTS:
+    *k1 = hi | (a->contacts > UINT32_MAX ? UINT32_MAX : a->contacts);
+    *k2 = idle;
+    break;
+  case CR_STRATEGY_LEAST_TALK_TIME:
+    *k1 = hi;
+    *k2 = bias64(a->talk_ms);
+    break;
+  case CR_STRATEGY_MOST_PROFICIENT:
+    *k1 = hi | (uint32_t)(5 - (q->nskills ? skill_level(a, q->skills[0].id)
+                                          : 0));
+    *k2 = idle;
+    break;
+  case CR_STRATEGY_ROUND_ROBIN:
+    *k1 = hi;
+    *k2 = m->rr;
+    break;
+  case CR_STRATEGY_RANDOM:
+    *k1 = hi;
+    *k2 = m->rnd;
+    break;
+  default: /* LONGEST_IDLE, RING_ALL */
+    *k1 = hi;
+    *k2 = idle;
+    break;
+  }
+}
+
+/* Puts each membership of the agent in exactly the (queue, channel) heaps
+ * where it could take one more conversation now, under its current key. */
+static void agent_reindex(cr_router *r, ragent *a) {
+  int avail = a->status == CR_AGENT_AVAILABLE;
+  uint8_t want = 0;
+  if (avail)
+    for (unsigned ch = 0; ch < RCH; ch++)
+      if (fits(a, ch))
+        want |= (uint8_t)(1u << ch);
+  for (uint32_t mi = a->mhead; mi != RNIL; mi = r->members[mi].next_a) {
+    rmember *m = &r->members[mi];
+    rqueue *q = r->queues[m->queue];
+    if (q->cfg.strategy == CR_STRATEGY_RANDOM && !m->inmask && want &&
+        m->rnd < q->rnd_clock)
+      m->rnd = q->rnd_clock + rng_exp(r);
+    uint64_t k1, k2;
+    member_key(a, m, q, &k1, &k2);
+    int moved = k1 != m->k1 || k2 != m->k2;
+    for (unsigned ch = 0; ch < RCH; ch++) {
+      uint8_t bit = (uint8_t)(1u << ch);
+      if ((m->inmask & bit) && (moved || !(want & bit))) {
+        phc c = ctx_memb(r, ch);
+        ph_remove(&c, &q->memb[ch], mi);
+        m->inmask &= (uint8_t)~bit;
+      }
+    }
+    m->k1 = k1;
+    m->k2 = k2;
+    for (unsigned ch = 0; ch < RCH; ch++) {
+      uint8_t bit = (uint8_t)(1u << ch);
+      if ((want & bit) && !(m->inmask & bit)) {
+        phc c = ctx_memb(r, ch);
+        ph_insert(&c, &q->memb[ch], mi);
+        m->inmask |= bit;
+      }
+    }
+  }
+}
+
+static void member_staff(cr_router *r, const ragent *a, const rmember *m,
+                         int sign) {
+  rqueue *q = r->queues[m->queue];
+  for (unsigned ch = 0; ch < RCH; ch++) {
+    uint32_t s = slots(a, ch);
+    if (sign > 0)
+      q->staffed[ch] += s;
+    else
+      q->staffed[ch] -= s;
+  }
+}
+
+static void agent_staff(cr_router *r, const ragent *a, int sign) {
+  if (a->status != CR_AGENT_AVAILABLE)
+    return;
+  for (uint32_t mi = a->mhead; mi != RNIL; mi = r->members[mi].next_a)
+    member_staff(r, a, &r->members[mi], sign);
+}
+
+/* ------------------------------------------------------------------ */
+/* timers */
+
+static void timer_set(cr_router *r, uint32_t id, cr_time *slot, cr_time t) {
+  if (*slot == t)
+    return;
+  phc c = ctx_timer(r);
+  if (*slot != CR_TIME_NEVER)
+    ph_remove(&c, &r->timers, id);
+  *slot = t;
+  if (t != CR_TIME_NEVER)
+    ph_insert(&c, &r->timers, id);
+}
+
+static void agent_sched(cr_router *r, ragent *a) {
+  cr_time t = CR_TIME_NEVER;
+  for (uint32_t i = 0; i < a->nwrap; i++)
+    t = tmin(t, a->wraps[i].until);
+  timer_set(r, ((uint32_t)TT_AGENT << TT_SHIFT) | a->idx, &a->tdue, t);
+}
+
+static cr_time q_threshold(const rqueue *q, unsigned ch) {
+  return q->cfg.sl_threshold_ms[ch];
+}
+
+static int conv_step_expires(const rconv *c, cr_time *at) {
+  if (!c->nsteps || c->step + 1 >= c->nsteps)
+    return 0;
+  cr_time e = c->steps[c->step].expire;
+  if (e <= 0)
+    return 0;
+  *at = c->step_start + e;
+  return 1;
+}
+
+static cr_time conv_next(const cr_router *r, const rconv *c) {
+  if (c->state == CR_CONV_ABANDONED)
+    return c->state_at + r->cfg.reentry_grace_ms;
+  if (c->state == CR_CONV_ASSIGNED)
+    return CR_TIME_NEVER;
+  const rqueue *q = r->queues[c->queue];
+  cr_time t = CR_TIME_NEVER, mw = q->cfg.max_wait_ms;
+  if (mw > 0) {
+    if (!(c->flags & RC_ESCALATED) && q->cfg.escalate_before_ms > 0)
+      t = tmin(t, c->arrival + mw - q->cfg.escalate_before_ms);
+    if (!(c->flags & RC_MAXWAITED))
+      t = tmin(t, c->arrival + mw);
+  }
+  if (!(c->flags & RC_URGENT) && q->cfg.urgency_percent > 0)
+    t = tmin(t, c->arrival + q_threshold(q, c->channel) *
+                                 q->cfg.urgency_percent / 100);
+  if (c->state == CR_CONV_WAITING) {
+    cr_time at;
+    if (conv_step_expires(c, &at))
+      t = tmin(t, at);
+    if (q->overflow != RNIL && q->cfg.overflow_after_ms > 0)
+      t = tmin(t, c->qenter + q->cfg.overflow_after_ms);
+    t = tmin(t, c->wake);
+  }
+  return t;
+}
+
+static void conv_sched(cr_router *r, rconv *c) {
+  timer_set(r, ((uint32_t)TT_CONV << TT_SHIFT) | c->idx, &c->tdue, conv_next(r, c));
+}
+
+/* ------------------------------------------------------------------ */
+/* conversations: ordering and requirements */
+
+static int32_t conv_eff_calc(const cr_router *r, const rconv *c) {
+  const rqueue *q = r->queues[c->queue];
+  if ((c->flags & RC_MAXWAITED) && q->cfg.max_wait_action == CR_MAXWAIT_REPORT)
+    return RTOP_PRIO + c->prio;
+  int32_t e = c->prio;
+  if (c->flags & RC_URGENT)
+    e += q->cfg.urgency_boost;
+  if (c->flags & RC_ESCALATED)
+    e += q->cfg.escalate_boost;
+  return e;
+}
+
+static void wait_insert(cr_router *r, rconv *c) {
+  phc w = ctx_wait(r);
+  ph_insert(&w, &r->queues[c->queue]->wait[c->channel], c->idx);
+}
+static void wait_remove(cr_router *r, rconv *c) {
+  phc w = ctx_wait(r);
+  ph_remove(&w, &r->queues[c->queue]->wait[c->channel], c->idx);
+}
+
+/* Recomputes the effective priority; returns 1 if it changed. A waiting
+ * conversation is re-seated by its new key (same arrival: same place among
+ * equals). */
+static int conv_reprio(cr_router *r, rconv *c) {
+  int32_t e = conv_eff_calc(r, c);
+  if (e == c->eff)
+    return 0;
+  if (c->state == CR_CONV_WAITING) {
+    wait_remove(r, c);
+    c->eff = e;
+    wait_insert(r, c);
+  } else {
+    c->eff = e;
+  }
+  return 1;
+}
+
+static const rskill *conv_req(const cr_router *r, const rconv *c,
+                              unsigned *n) {
+  if (c->nsteps) {
+    const rstep *s = &c->steps[c->step];
+    if (s->kind != CR_STEP_AGENT && s->nsk) {
+      *n = s->nsk;
+      return s->sk;
+    }
+  }
+  const rqueue *q = r->queues[c->queue];
+  *n = q->nskills;
+  return q->skills;
+}
+
+static int conv_is_sticky(const rconv *c) { return c->sticky != RNIL; }
+
+static int declined(const rconv *c, const ragent *a, cr_time t,
+                    cr_time *wake) {
+  for (int i = 0; i < RDECL; i++)
+    if (c->decl[i].agent_seq == a->seq && c->decl[i].until > t) {
+      *wake = tmin(*wake, c->decl[i].until);
+      return 1;
+    }
+  return 0;
+}
+
+static void add_decl(cr_router *r, rconv *c, const ragent *a, cr_time t) {
+  if (r->cfg.decline_block_ms <= 0)
+    return;
+  int slot = 0;
+  for (int i = 0; i < RDECL; i++) {
+    if (c->decl[i].agent_seq == a->seq) {
+      slot = i;
+      break;
+    }
+    if (c->decl[i].until < c->decl[slot].until)
+      slot = i;
+  }
+  c->decl[slot].agent_seq = a->seq;
+  c->decl[slot].until = t + r->cfg.decline_block_ms;
+}
+
+static void sticky_unlink(cr_router *r, rconv *c) {
+  if (c->sticky == RNIL)
+    return;
+  ragent *a = r->agents[c->sticky];
+  if (c->sticky_prev != RNIL)
+    r->convs[c->sticky_prev]->sticky_next = c->sticky_next;
+  else
+    a->sticky_head = c->sticky_next;
+  if (c->sticky_next != RNIL)
+    r->convs[c->sticky_next]->sticky_prev = c->sticky_prev;
+  c->sticky = c->sticky_next = c->sticky_prev = RNIL;
+}
+
+static void sticky_link(cr_router *r, rconv *c, ragent *a) {
+  c->sticky = a->idx;
+  c->sticky_prev = RNIL;
+  c->sticky_next = a->sticky_head;
+  if (a->sticky_head != RNIL)
+    r->convs[a->sticky_head]->sticky_prev = c->idx;
+  a->sticky_head = c->idx;
+}
+
+/* ------------------------------------------------------------------ */
+/* queue moves and routing steps */
+
+static ragent *agent_find(cr_router *r, const char *id, size_t len) {
+  ragent *a = NULL;
+  HASH_FIND(hh, r->ahash, id, len, a);
+  return a;
+}
+static rqueue *queue_find(cr_router *r, const char *id, size_t len) {
+  rqueue *q = NULL;
+  HASH_FIND(hh, r->qhash, id, len, q);
+  return q;
+}
+static rconv *conv_find(cr_router *r, const char *id, size_t len) {
+  rconv *c = NULL;
+  HASH_FIND(hh, r->chash, id, len, c);
+  return c;
+}
+
+/* Moves a waiting or offered conversation to queue qi, keeping its place
+ * in line (its arrival). */
+static void move_queue(cr_router *r, rconv *c, uint32_t qi, cr_time t,
+                       int type, int64_t why) {
+  if (qi == c->queue)
+    return;
+  rqueue *old = r->queues[c->queue], *nq = r->queues[qi];
+  if (c->state == CR_CONV_WAITING)
+    wait_remove(r, c);
+  else if (c->state == CR_CONV_OFFERED) {
+    old->noffered--;
+    nq->noffered++;
+  }
+  if (type == CR_REV_OVERFLOW)
+    old->overflowed_out++;
+  nq->entered++;
+  c->queue = qi;
+  c->qenter = t;
+  c->eff = conv_eff_calc(r, c);
+  if (c->state == CR_CONV_WAITING)
+    wait_insert(r, c);
+  emit(r, type, t, c, NULL, nq, c->channel, why, 0, NULL, 0);
+}
+
+/* Enters c->step (started at `start`), skipping preferred-agent steps whose
+ * agent is unknown or offline so nobody is stranded. */
+static void enter_step(cr_router *r, rconv *c, cr_time start, cr_time t) {
+  sticky_unlink(r, c);
+  c->step_start = start;
+  for (;;) {
+    rstep *s = &c->steps[c->step];
+    emit(r, CR_REV_STEP, t, c, NULL, r->queues[c->queue], c->channel,
+         c->step, s->kind, NULL, 0);
+    if (s->kind == CR_STEP_AGENT) {
+      ragent *a = agent_find(r, s->agent, s->agent_len);
+      if (a && a->status != CR_AGENT_OFFLINE) {
+        sticky_link(r, c, a);
+        return;
+      }
+      if (c->step + 1 < c->nsteps) {
+        c->step++;
+        continue;
+      }
+      return; /* last step, agent gone: the queue's defaults apply */
+    }
+    if (s->kind == CR_STEP_QUEUE)
+      move_queue(r, c, s->queue, t, CR_REV_OVERFLOW, 3);
+    return;
+  }
+}
+
+/* ------------------------------------------------------------------ */
+/* offers */
+
+static cr_time offer_timeout(const cr_router *r, const rqueue *q) {
+  return q->cfg.offer_timeout_ms > 0 ? q->cfg.offer_timeout_ms
+                                     : r->cfg.offer_timeout_ms;
+}
+
+static int make_offer(cr_router *r, rconv *c, ragent *a, uint32_t mi,
+                      cr_time t) {
+  if (pool_reserve(r, &r->opool, (void **)&r->offers, sizeof(roffer), 1))
+    return CR_ENOMEM; /* deferred: tried again at the next trigger */
+  uint32_t oi = pool_take(&r->opool);
+  roffer *o = &r->offers[oi];
+  rqueue *q = r->queues[c->queue];
+  memset(o, 0, sizeof *o);
+  o->used = 1;
+  o->conv = c->idx;
+  o->agent = a->idx;
+  o->seq = ++r->seq;
+  o->made = t;
+  o->expires = CR_TIME_NEVER;
+  o->tnode.child = o->tnode.sib = o->tnode.prev = RNIL;
+  /* conversation's list (front) and agent's list (back: oldest first) */
+  o->prev_c = RNIL;
+  o->next_c = c->ohead;
+  if (c->ohead != RNIL)
+    r->offers[c->ohead].prev_c = oi;
+  c->ohead = oi;
+  o->next_a = RNIL;
+  o->prev_a = a->otail;
+  if (a->otail != RNIL)
+    r->offers[a->otail].next_a = oi;
+  else
+    a->ohead = oi;
+  a->otail = oi;
+  if (c->state == CR_CONV_WAITING) {
+    wait_remove(r, c);
+    c->state = CR_CONV_OFFERED;
+    c->state_at = t;
+    q->noffered++;
+    r->nconv_offered++;
+  }
+  c->noffers++;
+  c->attempts++;
+  hold(a, c->channel);
+  a->noffers++;
+  a->idle_since = t;
+  if (mi != RNIL) {
+    rmember *m = &r->members[mi];
+    m->rr = ++q->rr_counter;
+    if (q->cfg.strategy == CR_STRATEGY_RANDOM) {
+      q->rnd_clock = m->rnd;
+      m->rnd = q->rnd_clock + rng_exp(r);
+    }
+  }
+  agent_reindex(r, a);
+  timer_set(r, ((uint32_t)TT_OFFER << TT_SHIFT) | oi, &o->expires,
+            t + offer_timeout(r, q));
+  conv_sched(r, c);
+  emit(r, CR_REV_OFFER, t, c, a, q, c->channel, o->expires, c->attempts,
+       c->attrs, c->attrs_len);
+  return 0;
+}
+
+/* Unlinks and frees an offer, releasing the agent's slot. */
+static void offer_drop(cr_router *r, uint32_t oi) {
+  roffer *o = &r->offers[oi];
+  rconv *c = r->convs[o->conv];
+  ragent *a = r->agents[o->agent];
+  if (o->prev_c != RNIL)
+    r->offers[o->prev_c].next_c = o->next_c;
+  else
+    c->ohead = o->next_c;
+  if (o->next_c != RNIL)
+    r->offers[o->next_c].prev_c = o->prev_c;
+  if (o->prev_a != RNIL)
+    r->offers[o->prev_a].next_a = o->next_a;
+  else
+    a->ohead = o->next_a;
+  if (o->next_a != RNIL)
+    r->offers[o->next_a].prev_a = o->prev_a;
+  else
+    a->otail = o->prev_a;
+  timer_set(r, ((uint32_t)TT_OFFER << TT_SHIFT) | oi, &o->expires, CR_TIME_NEVER);
+  c->noffers--;
+  a->noffers--;
+  unhold(a, c->channel);
+  o->used = 0;
+  pool_put(&r->opool, oi);
+}
+
+static void route_conv(cr_router *r, rconv *c, cr_time t);
+static void route_agent(cr_router *r, ragent *a, cr_time t);
+static int conv_deadlines(cr_router *r, rconv *c, cr_time t);
+
+/* The conversation has no offer left: back to its place in line. */
+static int conv_unoffer(cr_router *r, rconv *c, cr_time t) {
+  rqueue *q = r->queues[c->queue];
+  c->state = CR_CONV_WAITING;
+  q->noffered--;
+  r->nconv_offered--;
+  wait_insert(r, c);
+  return conv_deadlines(r, c, t); /* steps that expired meanwhile */
+}
+
+/* Withdraws every offer of c (RINGCANCELED), except keep. The agents are
+ * noted in freed[] (up to RMAX_RING) for re-routing by the caller. */
+static uint32_t conv_cancel_offers(cr_router *r, rconv *c, uint32_t keep,
+                                   cr_time t, uint32_t *freed) {
+  uint32_t n = 0, oi = c->ohead;
+  while (oi != RNIL) {
+    uint32_t next = r->offers[oi].next_c;
+    if (oi != keep) {
+      ragent *a = r->agents[r->offers[oi].agent];
+      offer_drop(r, oi);
+      agent_reindex(r, a);
+      emit(r, CR_REV_RINGCANCELED, t, c, a, r->queues[c->queue], c->channel,
+           0, 0, NULL, 0);
+      if (n < RMAX_RING)
+        freed[n++] = a->idx;
+    }
+    oi = next;
+  }
+  return n;
+}
+
+static void route_agents(cr_router *r, const uint32_t *ids, uint32_t n,
+                         cr_time t) {
+  for (uint32_t i = 0; i < n; i++)
+    if (r->agents[ids[i]])
+      route_agent(r, r->agents[ids[i]], t);
+}
+
+/* ------------------------------------------------------------------ */
+/* matching: a conversation looks for agents */
+
+typedef struct actx {
+  rconv *c;
+  const rskill *req;
+  unsigned nreq;
+  cr_time t, wake;
+  uint32_t ring[RMAX_RING], rmem[RMAX_RING], nring, maxring;
+} actx;
+
+static int scan_agent(cr_router *r, uint32_t mi, void *vx) {
+  actx *x = vx;
+  const rmember *m = &r->members[mi];
+  const ragent *a = r->agents[m->agent];
+  if (x->t - x->c->arrival < m->delay) {
+    x->wake = tmin(x->wake, x->c->arrival + m->delay);
+    return 0;
+  }
+  if (declined(x->c, a, x->t, &x->wake) || !agent_meets(a, x->req, x->nreq))
+    return 0;
+  if (!x->maxring)
+    return 1;
+  x->ring[x->nring] = a->idx;
+  x->rmem[x->nring++] = mi;
+  return x->nring >= x->maxring ? 2 : 0;
+}
+
+static void route_conv(cr_router *r, rconv *c, cr_time t) {
+  if (c->state != CR_CONV_WAITING)
+    return;
+  c->wake = CR_TIME_NEVER;
+  actx x;
+  x.c = c;
+  x.t = t;
+  x.wake = CR_TIME_NEVER;
+  x.nring = 0;
+  if (conv_is_sticky(c)) {
+    ragent *a = r->agents[c->sticky];
+    if (can_take(a, c->channel) && !declined(c, a, t, &x.wake) &&
+        make_offer(r, c, a, RNIL, t) == 0)
+      return;
+    c->wake = x.wake;
+    conv_sched(r, c);
+    return;
+  }
+  rqueue *q = r->queues[c->queue];
+  x.req = conv_req(r, c, &x.nreq);
+  int ring = q->cfg.strategy == CR_STRATEGY_RING_ALL;
+  x.maxring = ring ? q->cfg.ring_all_max : 0;
+  phc mc = ctx_memb(r, c->channel);
+  uint32_t mi = ph_scan(&mc, &q->memb[c->channel], scan_agent, &x);
+  if (!ring && mi != RNIL &&
+      make_offer(r, c, r->agents[r->members[mi].agent], mi, t) == 0)
+    return;
+  if (ring && x.nring) {
+    /* Keep a first offer's slot for every other conversation: extra
+     * parallel offers are made only with spare offer slots. */
+    for (uint32_t i = 0; i < x.nring; i++) {
+      if (i > 0) {
+        uint32_t others = r->cpool.nused - r->nconv_offered;
+        if (pool_reserve(r, &r->opool, (void **)&r->offers, sizeof(roffer),
+                         others + 1))
+          break;
+      }
+      ragent *a = r->agents[x.ring[i]];
+      if (can_take(a, c->channel))
+        make_offer(r, c, a, x.rmem[i], t);
+    }
+    if (c->state == CR_CONV_OFFERED)
+      return;
+  }
+  c->wake = x.wake;
+  conv_sched(r, c);
+}
+
+/* ------------------------------------------------------------------ */
+/* matching: an agent with free capacity looks for a conversation */
+
+typedef struct cctx {
+  ragent *a;
+  const rmember *m;
+  cr_time t;
+  rconv *best;
+  int32_t bprio;
+  uint32_t bmember;
+} cctx;
+
+/* Across queues: the agent's member priority for the queue, then the
+ * conversation order (effective priority, arrival) -- the longest waiter
+ * of the highest priority, whichever queue it is in. */
+static int better(int32_t p1, const rconv *c1, int32_t p2, const rconv *c2) {
+  if (!c2)
+    return 1;
+  if (p1 != p2)
+    return p1 < p2;
+  return conv_less(c1, c2);
+}
+
+static int conv_takes(cr_router *r, rconv *c, ragent *a, cr_time delay,
+                      cr_time t) {
+  if (t - c->arrival < delay) {
+    if (c->arrival + delay < c->wake) {
+      c->wake = c->arrival + delay;
+      conv_sched(r, c);
+    }
+    return 0;
+  }
+  cr_time w = CR_TIME_NEVER;
+  if (declined(c, a, t, &w)) {
+    if (w < c->wake) {
+      c->wake = w;
+      conv_sched(r, c);
+    }
+    return 0;
+  }
+  if (conv_is_sticky(c))
+    return c->sticky == a->idx;
+  unsigned n;
+  const rskill *req = conv_req(r, c, &n);
+  return agent_meets(a, req, n);
+}
+
+static int scan_conv(cr_router *r, uint32_t ci, void *vx) {
+  cctx *x = vx;
+  rconv *c = r->convs[ci];
+  if (!better(x->m->prio, c, x->bprio, x->best))
+    return 2; /* the rest of this heap is worse still */
+  if (!conv_takes(r, c, x->a, x->m->delay, x->t))
+    return 0;
+  x->best = c;
+  x->bprio = x->m->prio;
+  x->bmember = (uint32_t)(x->m - r->members);
+  return 1;
+}
+
+static void route_agent(cr_router *r, ragent *a, cr_time t) {
+  while (a->status == CR_AGENT_AVAILABLE) {
+    cctx x;
+    x.a = a;
+    x.t = t;
+    x.best = NULL;
+    x.bprio = 0;
+    x.bmember = RNIL;
+    /* conversations waiting for this agent by name come first */
+    for (uint32_t ci = a->sticky_head; ci != RNIL;
+         ci = r->convs[ci]->sticky_next) {
+      rconv *c = r->convs[ci];
+      if (c->state != CR_CONV_WAITING || !fits(a, c->channel))
+        continue;
+      if (!conv_takes(r, c, a, 0, t))
+        continue;
+      if (better(INT32_MIN, c, x.bprio, x.best)) {
+        x.best = c;
+        x.bprio = INT32_MIN;
+        x.bmember = RNIL;
+      }
+    }
+    for (uint32_t mi = a->mhead; mi != RNIL; mi = r->members[mi].next_a) {
+      rmember *m = &r->members[mi];
+      rqueue *q = r->queues[m->queue];
+      x.m = m;
+      for (unsigned ch = 0; ch < RCH; ch++) {
+        if (!q->wait[ch].n || !fits(a, ch))
+          continue;
+        phc w = ctx_wait(r);
+        ph_scan(&w, &q->wait[ch], scan_conv, &x);
+      }
+    }
+    if (!x.best)
+      return;
+    uint32_t mi = RNIL;
+    if (x.bmember != RNIL && r->members[x.bmember].queue == x.best->queue)
+      mi = x.bmember;
+    if (make_offer(r, x.best, a, mi, t))
+      return;
+  }
+}
+
+/* ------------------------------------------------------------------ */
+/* deadlines */
+
+static void conv_forget(cr_router *r, rconv *c);
+
+/* Leaves the queue at max wait (CR_MAXWAIT_EXIT). */
+static void conv_exit_timeout(cr_router *r, rconv *c, cr_time t) {
+  rqueue *q = r->queues[c->queue];
+  uint32_t freed[RMAX_RING], nf = 0;
+  if (c->state == CR_CONV_WAITING)
+    wait_remove(r, c);
+  else {
+    nf = conv_cancel_offers(r, c, RNIL, t, freed);
+    q->noffered--;
+    r->nconv_offered--;
+  }
+  q->timed_out++;
+  emit(r, CR_REV_EXITWITHTIMEOUT, t, c, NULL, q, c->channel, t - c->arrival,
+       0, NULL, 0);
+  conv_forget(r, c);
+  route_agents(r, freed, nf, t);
+}
+
+/* Applies every deadline of c due at or before t. Each is applied as of
+ * its own time (a step that expired at 10 s starts the next at 10 s even
+ * if the host ticks at 12 s); events are stamped t. Returns 0 if c was
+ * removed. */
+static int conv_due(cr_router *r, rconv *c, cr_time t, int *reroute) {
+  rqueue *q = r->queues[c->queue];
+  cr_time mw = q->cfg.max_wait_ms;
+  if (mw > 0) {
+    cr_time esc = c->arrival + mw - q->cfg.escalate_before_ms;
+    if (!(c->flags & RC_ESCALATED) && q->cfg.escalate_before_ms > 0 &&
+        esc <= t) {
+      c->flags |= RC_ESCALATED;
+      conv_reprio(r, c);
+      emit(r, CR_REV_ESCALATE, t, c, NULL, q, c->channel, c->arrival + mw,
+           c->eff, NULL, 0);
+    }
+    if (!(c->flags & RC_MAXWAITED) && c->arrival + mw <= t) {
+      c->flags |= RC_MAXWAITED;
+      if (q->cfg.max_wait_action == CR_MAXWAIT_EXIT) {
+        conv_exit_timeout(r, c, t);
+        return 0;
+      }
+      conv_reprio(r, c);
+      emit(r, CR_REV_MAXWAIT, t, c, NULL, q, c->channel, t - c->arrival,
+           c->eff, NULL, 0);
+    }
+  }
+  if (!(c->flags & RC_URGENT) && q->cfg.urgency_percent > 0 &&
+      c->arrival + q_threshold(q, c->channel) * q->cfg.urgency_percent / 100 <=
+          t) {
+    c->flags |= RC_URGENT;
+    if (conv_reprio(r, c))
+      emit(r, CR_REV_PRIORITY, t, c, NULL, q, c->channel, c->eff, 1, NULL, 0);
+  }
+  if (c->state != CR_CONV_WAITING)
+    return 1;
+  cr_time at;
+  while (conv_step_expires(c, &at) && at <= t) {
+    c->step++;
+    enter_step(r, c, at, t);
+    *reroute = 1;
+  }
+  q = r->queues[c->queue];
+  if (q->overflow != RNIL && q->cfg.overflow_after_ms > 0 &&
+      c->qenter + q->cfg.overflow_after_ms <= t) {
+    move_queue(r, c, q->overflow, t, CR_REV_OVERFLOW, 0);
+    *reroute = 1;
+  }
+  if (c->wake <= t) {
+    c->wake = CR_TIME_NEVER;
+    *reroute = 1;
+  }
+  return 1;
+}
+
+static int conv_deadlines(cr_router *r, rconv *c, cr_time t) {
+  int reroute = 0;
+  if (!conv_due(r, c, t, &reroute))
+    return 0;
+  conv_sched(r, c);
+  return 1;
+}
+
+static void conv_fire(cr_router *r, rconv *c, cr_time t) {
+  if (c->state == CR_CONV_ABANDONED) {
+    emit(r, CR_REV_EXPIRED, t, c, NULL, r->queues[c->queue], c->channel, 0, 0,
+         NULL, 0);
+    conv_forget(r, c);
+    return;
+  }
+  int reroute = 0;
+  if (!conv_due(r, c, t, &reroute))
+    return;
+  conv_sched(r, c);
+  if (reroute)
+    route_conv(r, c, t);
+}
+
+static void set_away(cr_router *r, ragent *a, const char *reason, size_t len,
+                     cr_time t);
+
+/* A rejected or missed offer: the conversation returns to its place and is
+ * offered to the next candidate; the agent is not offered it again for
+ * decline_block_ms. */
+static void offer_fail(cr_router *r, uint32_t oi, cr_time t, int missed) {
+  roffer *o = &r->offers[oi];
+  rconv *c = r->convs[o->conv];
+  ragent *a = r->agents[o->agent];
+  rqueue *q = r->queues[c->queue];
+  cr_time ring = t - o->made;
+  offer_drop(r, oi);
+  add_decl(r, c, a, t);
+  if (missed) {
+    a->miss++;
+    a->consec++;
+    q->miss++;
+    emit(r, CR_REV_RINGNOANSWER, t, c, a, q, c->channel, ring, a->consec,
+         NULL, 0);
+  } else {
+    a->rej++;
+    a->consec = 0;
+    q->rej++;
+    emit(r, CR_REV_REJECT, t, c, a, q, c->channel, ring, 0, NULL, 0);
+  }
+  if (missed && r->cfg.auto_away_misses &&
+      a->consec >= r->cfg.auto_away_misses &&
+      a->status == CR_AGENT_AVAILABLE)
+    set_away(r, a, "auto-away", 9, t);
+  else
+    agent_reindex(r, a);
+  if (c->noffers == 0 && conv_unoffer(r, c, t))
+    route_conv(r, c, t);
+  route_agent(r, a, t);
+}
+
+static void agent_fire(cr_router *r, ragent *a, cr_time t) {
+  uint32_t j = 0;
+  for (uint32_t i = 0; i < a->nwrap; i++) {
+    if (a->wraps[i].until <= t) {
+      unhold(a, a->wraps[i].ch);
+      emit(r, CR_REV_WRAPUPEND, t, NULL, a, NULL, a->wraps[i].ch, 0, 0, NULL,
+           0);
+    } else {
+      a->wraps[j++] = a->wraps[i];
+    }
+  }
+  a->nwrap = j;
+  agent_sched(r, a);
+  agent_reindex(r, a);
+  route_agent(r, a, t);
+}
+
+static void run_timers(cr_router *r, cr_time now) {
+  phc tc = ctx_timer(r);
+  while (r->timers.root != RNIL) {
+    uint32_t id = r->timers.root;
+    cr_time t;
+    uint64_t s;
+    timer_key(r, id, &t, &s);
+    if (t > now)
+      break;
+    uint32_t i = id & TT_MASK;
+    switch (id >> TT_SHIFT) {
+    case TT_CONV: {
+      rconv *c = r->convs[i];
+      ph_remove(&tc, &r->timers, id);
+      c->tdue = CR_TIME_NEVER;
+      conv_fire(r, c, t);
+      break;
+    }
+    case TT_OFFER:
+      offer_fail(r, i, t, 1);
+      break;
+    default: {
+      ragent *a = r->agents[i];
+      ph_remove(&tc, &r->timers, id);
+      a->tdue = CR_TIME_NEVER;
+      agent_fire(r, a, t);
+      break;
+    }
+    }
+  }
+}
+
+static int advance(cr_router *r, cr_time now) {
+  if (now < r->now)
+    return fail(r, CR_EORDER, "time went backwards", NULL, 0);
+  run_timers(r, now);
+  r->now = now;
+  return 0;
+}
+
+#define ENTER(r, now)                                                        \
+  do {                                                                       \
+    if (!(r))                                                                \
+      return CR_EINVAL;                                                      \
+    if ((r)->in_cb)                                                          \
+      return CR_ESTATE;                                                      \
+    (r)->err[0] = 0;                                                         \
+    int rc_ = advance((r), (now));                                           \
+    if (rc_)                                                                 \
+      return rc_;                                                            \
+  } while (0)
+
+/* ------------------------------------------------------------------ */
+/* agent status */
+
+static void agent_cancel_offers(cr_router *r, ragent *a, cr_time t) {
+  while (a->ohead != RNIL) {
+    uint32_t oi = a->ohead;
+    rconv *c = r->convs[r->offers[oi].conv];
+    offer_drop(r, oi);
+    emit(r, CR_REV_RINGCANCELED, t, c, a, r->queues[c->queue], c->channel, 0,
+         0, NULL, 0);
+    if (c->noffers == 0 && conv_unoffer(r, c, t))
+      route_conv(r, c, t);
+  }
+}
+
+/* Conversations waiting for this agent by name move on: it is offline. */
+static void agent_release_sticky(cr_router *r, ragent *a, cr_time t) {
+  while (a->sticky_head != RNIL) {
+    rconv *c = r->convs[a->sticky_head];
+    sticky_unlink(r, c);
+    if (c->step + 1 < c->nsteps) {
+      c->step++;
+      enter_step(r, c, t, t);
+    }
+    conv_sched(r, c);
+    route_conv(r, c, t);
+  }
+}
+
+static void set_away(cr_router *r, ragent *a, const char *reason, size_t len,
+                     cr_time t) {
+  agent_staff(r, a, -1);
+  if (a->status == CR_AGENT_OFFLINE) {
+    a->login_at = t;
+    a->contacts = 0;
+    a->talk_ms = 0;
+    emit(r, CR_REV_AGENTLOGIN, t, NULL, a, NULL, -1, 0, 0, NULL, 0);
+  }
+  a->status = CR_AGENT_AWAY;
+  memcpy(a->reason, reason, len);
+  a->reason_len = (uint8_t)len;
+  agent_reindex(r, a);
+  emit(r, CR_REV_PAUSE, t, NULL, a, NULL, -1, 0, 0, a->reason, a->reason_len);
+  agent_cancel_offers(r, a, t);
+}
+
+static void set_status(cr_router *r, ragent *a, int st, const char *reason,
+                       size_t len, cr_time t) {
+  int old = a->status;
+  if (st == CR_AGENT_AWAY) {
+    set_away(r, a, reason, len, t);
+    return;
+  }
+  if (st == old)
+    return;
+  if (st == CR_AGENT_AVAILABLE) {
+    if (old == CR_AGENT_OFFLINE) {
+      a->login_at = t;
+      a->contacts = 0;
+      a->talk_ms = 0;
+      emit(r, CR_REV_AGENTLOGIN, t, NULL, a, NULL, -1, 0, 0, NULL, 0);
+    } else {
+      emit(r, CR_REV_UNPAUSE, t, NULL, a, NULL, -1, 0, 0, NULL, 0);
+    }
+    a->status = CR_AGENT_AVAILABLE;
+    a->reason_len = 0;
+    a->consec = 0;
+    a->idle_since = t;
+    agent_staff(r, a, +1);
+    agent_reindex(r, a);
+    route_agent(r, a, t);
+    return;
+  }
+  /* offline */
+  agent_staff(r, a, -1);
+  a->status = CR_AGENT_OFFLINE;
+  a->reason_len = 0;
+  agent_reindex(r, a);
+  emit(r, CR_REV_AGENTLOGOFF, t, NULL, a, NULL, -1, t - a->login_at, 0, NULL,
+       0);
+  agent_cancel_offers(r, a, t);
+  agent_release_sticky(r, a, t);
+}
+
+/* ------------------------------------------------------------------ */
+/* skills */
+
+static int skill_intern(cr_router *r, const char *name, size_t len,
+                        uint16_t *id) {
+  rskillname *s = NULL;
+  HASH_FIND(hh, r->shash, name, len, s);
+  if (s) {
+    *id = s->id;
+    return 0;
+  }
+  if (r->nskills >= UINT16_MAX)
+    return fail(r, CR_EFULL, "too many skills", NULL, 0);
+  size_t cap = r->scap;
+  if (cr__grow(&r->mem, (void **)&r->skills, &cap, r->nskills + 1,
+               sizeof *r->skills))
+    return CR_ENOMEM;
+  r->scap = (uint32_t)cap;
+  s = cr__calloc(&r->mem, 1, sizeof *s);
+  if (!s)
+    return CR_ENOMEM;
+  s->name = cr__strndup(&r->mem, name, len);
+  if (!s->name) {
+    cr__free(&r->mem, s);
+    return CR_ENOMEM;
+  }
+  s->len = (uint32_t)len;
+  s->id = (uint16_t)r->nskills;
+  const cr_mem *cr__hmem = &r->mem;
+  int cr__hoom = 0;
+  HASH_ADD_KEYPTR(hh, r->shash, s->name, len, s);
+  if (cr__hoom) {
+    cr__free(&r->mem, s->name);
+    cr__free(&r->mem, s);
+    return CR_ENOMEM;
+  }
+  r->skills[r->nskills++] = s;
+  *id = s->id;
+  return 0;
+}
+
+/* Validates a skill list without touching the router. */
+static int skills_check(cr_router *r, const cr_skill_level *in, size_t n,
+                        size_t max, const char *what) {
+  if (n && !in)
+    return fail(r, CR_EINVAL, what, NULL, 0);
+  if (n > max)
+    return fail(r, CR_ERANGE, "too many skills", NULL, 0);
+  for (size_t i = 0; i < n; i++) {
+    int rc = check_id(r, in[i].skill, in[i].skill_len, "bad skill name");
+    if (rc)
+      return rc;
+    if (in[i].level < 1 || in[i].level > 5)
+      return fail(r, CR_ERANGE, "skill level must be 1..5", in[i].skill,
+                  in[i].skill_len);
+    for (size_t j = 0; j < i; j++)
+      if (in[j].skill_len == in[i].skill_len &&
+          !memcmp(in[j].skill, in[i].skill, in[i].skill_len))
+        return fail(r, CR_EINVAL, "duplicate skill", in[i].skill,
+                    in[i].skill_len);
+  }
+  return 0;
+}
+
+/* Validates and interns a skill list. Duplicates are refused. */
+static int skills_in(cr_router *r, const cr_skill_level *in, size_t n,
+                     size_t max, rskill *out, const char *what) {
+  int rc = skills_check(r, in, n, max, what);
+  for (size_t i = 0; i < n && !rc; i++) {
+    rc = skill_intern(r, in[i].skill, in[i].skill_len, &out[i].id);
+    out[i].level = (uint8_t)in[i].level;
+  }
+  return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* conversations */
+
+static void steps_free(cr_router *r, rstep *s, unsigned n) {
+  if (!s)
+    return;
+  for (unsigned i = 0; i < n; i++)
+    cr__free(&r->mem, s[i].agent);
+  cr__free(&r->mem, s);
+}
+
+static int steps_build(cr_router *r, const cr_route_step *in, size_t n,
+                       rstep **out) {
+  *out = NULL;
+  if (n == 0)
+    return 0;
+  if (!in)
+    return fail(r, CR_EINVAL, "steps is NULL", NULL, 0);
+  if (n > CR_ROUTER_MAX_STEPS)
+    return fail(r, CR_ERANGE, "too many steps", NULL, 0);
+  for (size_t i = 0; i < n; i++) {
+    const cr_route_step *s = &in[i];
+    int rc = 0;
+    if (s->kind == CR_STEP_QUEUE) {
+      rc = check_id(r, s->target, s->target_len, "bad step queue id");
+      if (!rc && !queue_find(r, s->target, s->target_len))
+        rc = fail(r, CR_ENOTFOUND, "unknown step queue", s->target,
+                  s->target_len);
+    } else if (s->kind == CR_STEP_AGENT) {
+      rc = check_id(r, s->target, s->target_len, "bad step agent id");
+    } else if (s->kind != CR_STEP_SKILLS) {
+      rc = fail(r, CR_EINVAL, "unknown step kind", NULL, 0);
+    }
+    if (!rc && s->expire_after_ms > INT64_MAX / 4)
+      rc = fail(r, CR_ERANGE, "step expiry too large", NULL, 0);
+    if (!rc)
+      rc = skills_check(r, s->skills, s->nskills, CR_ROUTER_MAX_STEP_SKILLS,
+                        "step skills is NULL");
+    if (rc)
+      return rc;
+  }
+  rstep *st = cr__calloc(&r->mem, n, sizeof *st);
+  if (!st)
+    return CR_ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    const cr_route_step *s = &in[i];
+    st[i].kind = (uint8_t)s->kind;
+    st[i].expire = s->expire_after_ms;
+    st[i].queue = RNIL;
+    int rc = skills_in(r, s->skills, s->nskills, CR_ROUTER_MAX_STEP_SKILLS,
+                       st[i].sk, "step skills is NULL");
+    if (!rc && s->kind == CR_STEP_QUEUE)
+      st[i].queue = queue_find(r, s->target, s->target_len)->idx;
+    if (!rc && s->kind == CR_STEP_AGENT) {
+      st[i].agent = cr__strndup(&r->mem, s->target, s->target_len);
+      st[i].agent_len = (uint32_t)s->target_len;
+      if (!st[i].agent)
+        rc = CR_ENOMEM;
+    }
+    if (rc) {
+      steps_free(r, st, (unsigned)n);
+      return rc;
+    }
+    st[i].nsk = (uint8_t)s->nskills;
+  }
+  *out = st;
+  return 0;
+}
+
+static void conv_forget(cr_router *r, rconv *c) {
+  const cr_mem *cr__hmem = &r->mem;
+  sticky_unlink(r, c);
+  timer_set(r, ((uint32_t)TT_CONV << TT_SHIFT) | c->idx, &c->tdue, CR_TIME_NEVER);
+  HASH_DELETE(hh, r->chash, c);
+  r->convs[c->idx] = NULL;
+  pool_put(&r->cpool, c->idx);
+  cr__router_free_conv(r, c);
+}
+
+void cr__router_free_conv(cr_router *r, rconv *c) {
+  steps_free(r, c->steps, c->nsteps);
+  cr__free(&r->mem, c->attrs);
+  cr__free(&r->mem, c->id);
+  cr__free(&r->mem, c);
+}
+
+static int params_check(cr_router *r, const cr_conv_params *p) {
+  if (p->channel < 0 || p->channel >= RCH)
+    return fail(r, CR_EINVAL, "unknown channel", NULL, 0);
+  if (p->priority < 0 || p->priority > CR_ROUTER_MAX_PRIORITY)
+    return fail(r, CR_ERANGE, "priority out of range", NULL, 0);
+  if (p->attrs_len && (!p->attrs || !utf8_ok(p->attrs, p->attrs_len)))
+    return fail(r, CR_EUTF8, "attrs are not UTF-8", NULL, 0);
+  if (p->attrs_len > 65535)
+    return fail(r, CR_ERANGE, "attrs too long", NULL, 0);
+  return 0;
+}
+
+static cr_time ewt_calc(const rqueue *q, unsigned ch) {
+  if (q->memb[ch].n > 0 && q->wait[ch].n == 0)
+    return 0;
+  if (!q->staffed[ch])
+    return CR_TIME_NEVER;
+  double w = (double)(q->wait[ch].n + 1) * q->aht[ch] / (double)q->staffed[ch];
+  return (cr_time)(w + 0.5);
+}
+
+static double sl_calc(const rqueue *q) {
+  uint64_t d = q->answered + q->ab_after_sl;
+  return d ? (double)q->in_sl / (double)d : 1.0;
+}
+
+/* Conditional overflow on entry: 1 by EWT, 2 by service level, 0 none. */
+static int entry_overflow(const rqueue *q, const rqueue *oq, unsigned ch) {
+  if (!oq)
+    return 0;
+  if (q->cfg.overflow_ewt_ms > 0) {
+    cr_time here = ewt_calc(q, ch), there = ewt_calc(oq, ch);
+    if (here > q->cfg.overflow_ewt_ms && there < here)
+      return 1;
+  }
+  if (q->cfg.overflow_sl_below > 0 && sl_calc(q) < q->cfg.overflow_sl_below)
+    return 2;
+  return 0;
+}
+
+int cr_router_enqueue(cr_router *r, const char *id, size_t len,
+                      const char *queue, size_t queue_len,
+                      const cr_conv_params *pin, cr_time now) {
+  ENTER(r, now);
+  cr_conv_params p;
+  if (pin)
+    p = *pin;
+  else
+    cr_conv_params_init(&p);
+  int rc = check_id(r, id, len, "bad conversation id");
+  if (!rc)
+    rc = check_id(r, queue, queue_len, "bad queue id");
+  if (!rc)
+    rc = params_check(r, &p);
+  if (rc)
+    return rc;
+  rqueue *q = queue_find(r, queue, queue_len);
+  if (!q)
+    return fail(r, CR_ENOTFOUND, "unknown queue", queue, queue_len);
+  if (!q->open)
+    return fail(r, CR_ECLOSED, "queue is closed", queue, queue_len);
+  rconv *ghost = conv_find(r, id, len);
+  if (ghost && ghost->state != CR_CONV_ABANDONED)
+    return fail(r, CR_EEXIST, "conversation exists", id, len);
+  uint32_t inq = q->noffered;
+  for (unsigned ch = 0; ch < RCH; ch++)
+    inq += q->wait[ch].n;
+  if (q->cfg.max_length && inq >= q->cfg.max_length)
+    return fail(r, CR_EFULL, "queue is full", queue, queue_len);
+  rstep *steps;
+  if ((rc = steps_build(r, p.steps, p.nsteps, &steps)))
+    return rc;
+  rconv *c = cr__calloc(&r->mem, 1, sizeof *c);
+  if (c)
+    c->id = cr__strndup(&r->mem, id, len);
+  if (c && c->id && p.attrs_len)
+    c->attrs = cr__strndup(&r->mem, p.attrs, p.attrs_len);
+  if (!c || !c->id || (p.attrs_len && !c->attrs) ||
+      pool_reserve(r, &r->cpool, (void **)&r->convs, sizeof(rconv *), 1) ||
+      pool_reserve(r, &r->opool, (void **)&r->offers, sizeof(roffer), 1)) {
+    steps_free(r, steps, (unsigned)p.nsteps);
+    if (c) {
+      cr__free(&r->mem, c->attrs);
+      cr__free(&r->mem, c->id);
+    }
+    cr__free(&r->mem, c);
+    return CR_ENOMEM;
+  }
+  if (ghost)
+    conv_forget(r, ghost);
+  const cr_mem *cr__hmem = &r->mem;
+  int cr__hoom = 0;
+  c->steps = steps;
+  c->nsteps = (uint8_t)p.nsteps;
+  HASH_ADD_KEYPTR(hh, r->chash, c->id, len, c);
+  if (cr__hoom) {
+    cr__router_free_conv(r, c);
+    return CR_ENOMEM;
+  }
+  c->id_len = (uint32_t)len;
+  c->attrs_len = (uint32_t)p.attrs_len;
+  c->idx = pool_take(&r->cpool);
+  r->convs[c->idx] = c;
+  c->seq = ++r->seq;
+  c->arrival = c->qenter = c->step_start = now;
+  c->wake = c->tdue = CR_TIME_NEVER;
+  c->state = CR_CONV_WAITING;
+  c->channel = (uint8_t)p.channel;
+  c->prio = p.priority;
+  c->queue = q->idx;
+  c->agent = c->sticky = c->sticky_next = c->sticky_prev = RNIL;
+  c->ohead = RNIL;
+  c->eff = conv_eff_calc(r, c);
+  q->entered++;
+  cr_time ewt = ewt_calc(q, c->channel);
+  rqueue *oq = q->overflow != RNIL ? r->queues[q->overflow] : NULL;
+  int why = entry_overflow(q, oq, c->channel);
+  wait_insert(r, c);
+  emit(r, CR_REV_ENTERQUEUE, now, c, NULL, q, c->channel, c->prio, ewt,
+       c->attrs, c->attrs_len);
+  if (why)
+    move_queue(r, c, oq->idx, now, CR_REV_OVERFLOW, why);
+  if (c->nsteps)
+    enter_step(r, c, now, now);
+  conv_sched(r, c);
+  route_conv(r, c, now);
+  run_timers(r, now);
+  return 0;
+}
+
+int cr_router_abandon(cr_router *r, const char *id, size_t len, cr_time now) {
+  ENTER(r, now);
+  rconv *c = conv_find(r, id, len);
+  if (!c)
+    return fail(r, CR_ENOTFOUND, "unknown conversation", id, len);
+  if (c->state != CR_CONV_WAITING && c->state != CR_CONV_OFFERED)
+    return fail(r, CR_ESTATE, "conversation is not queued", id, len);
+  rqueue *q = r->queues[c->queue];
+  uint32_t freed[RMAX_RING], nf = 0;
+  if (c->state == CR_CONV_WAITING) {
+    wait_remove(r, c);
+  } else {
+    nf = conv_cancel_offers(r, c, RNIL, now, freed);
+    q->noffered--;
+    r->nconv_offered--;
+  }
+  sticky_unlink(r, c);
+  q->abandoned++;
+  c->flags &= (uint8_t)~8;
+  if (now - c->arrival > q_threshold(q, c->channel)) {
+    q->ab_after_sl++;
+    c->flags |= 8;
+  }
+  c->state = CR_CONV_ABANDONED;
+  c->state_at = now;
+  emit(r, CR_REV_ABANDON, now, c, NULL, q, c->channel, now - c->arrival, 0,
+       NULL, 0);
+  if (r->cfg.reentry_grace_ms > 0)
+    conv_sched(r, c);
+  else
+    conv_forget(r, c);
+  route_agents(r, freed, nf, now);
+  return 0;
+}
+
+int cr_router_resume(cr_router *r, const char *id, size_t len, cr_time now) {
+  ENTER(r, now);
+  rconv *c = conv_find(r, id, len);
+  if (!c)
+    return fail(r, CR_ENOTFOUND, "unknown conversation", id, len);
+  if (c->state != CR_CONV_ABANDONED)
+    return fail(r, CR_ESTATE, "conversation has not abandoned", id, len);
+  rqueue *q = r->queues[c->queue];
+  q->abandoned--;
+  if (c->flags & 8)
+    q->ab_after_sl--;
+  c->flags &= (uint8_t)~8;
+  c->state = CR_CONV_WAITING;
+  c->wake = CR_TIME_NEVER;
+  wait_insert(r, c);
+  emit(r, CR_REV_RESUME, now, c, NULL, q, c->channel, c->arrival, 0, NULL, 0);
+  if (c->nsteps) {
+    const rstep *s = &c->steps[c->step];
+    if (s->kind == CR_STEP_AGENT)
+      enter_step(r, c, c->step_start, now);
+  }
+  if (conv_deadlines(r, c, now))
+    route_conv(r, c, now);
+  run_timers(r, now);
+  return 0;
+}
+
+
+static uint32_t offer_of(const cr_router *r, const rconv *c, const ragent *a) {
+  for (uint32_t oi = c->ohead; oi != RNIL; oi = r->offers[oi].next_c)
+    if (r->offers[oi].agent == a->idx)
+      return oi;
+  return RNIL;
+}
+
+static int find_pair(cr_router *r, const char *conv, size_t conv_len,
+                     const char *agent, size_t agent_len, rconv **cp,
+                     ragent **ap, uint32_t *oi) {
+  rconv *c = conv_find(r, conv, conv_len);
+  if (!c)
+    return fail(r, CR_ENOTFOUND, "unknown conversation", conv, conv_len);
+  ragent *a = agent_find(r, agent, agent_len);
+  if (!a)
+    return fail(r, CR_ENOTFOUND, "unknown agent", agent, agent_len);
+  *oi = c->state == CR_CONV_OFFERED ? offer_of(r, c, a) : RNIL;
+  if (*oi == RNIL)
+    return fail(r, CR_ESTATE, "no pending offer of this conversation to",
+                agent, agent_len);
+  *cp = c;
+  *ap = a;
+  return 0;
+}
+
+int cr_router_accept(cr_router *r, const char *conv, size_t conv_len,
+                     const char *agent, size_t agent_len, cr_time now) {
+  ENTER(r, now);
+  rconv *c;
+  ragent *a;
+  uint32_t oi;
+  int rc = find_pair(r, conv, conv_len, agent, agent_len, &c, &a, &oi);
+  if (rc)
+    return rc;
+  rqueue *q = r->queues[c->queue];
+  uint32_t freed[RMAX_RING];
+  uint32_t nf = conv_cancel_offers(r, c, oi, now, freed);
+  cr_time ring = now - r->offers[oi].made;
+  offer_drop(r, oi);
+  hold(a, c->channel); /* the reservation becomes the live conversation */
+  a->nactive++;
+  a->contacts++;
+  a->acc++;
+  a->consec = 0;
+  q->noffered--;
+  r->nconv_offered--;
+  q->nactive++;
+  q->answered++;
+  q->acc++;
+  cr_time wait = now - c->arrival;
+  if (wait <= q_threshold(q, c->channel))
+    q->in_sl++;
+  sticky_unlink(r, c);
+  c->state = CR_CONV_ASSIGNED;
+  c->agent = a->idx;
+  c->state_at = now;
+  conv_sched(r, c);
+  agent_reindex(r, a);
+  emit(r, CR_REV_CONNECT, now, c, a, q, c->channel, wait, ring, c->attrs,
+       c->attrs_len);
+  route_agents(r, freed, nf, now);
+  return 0;
+}
+
+int cr_router_reject(cr_router *r, const char *conv, size_t conv_len,
+                     const char *agent, size_t agent_len, cr_time now) {
+  ENTER(r, now);
+  rconv *c;
+  ragent *a;
+  uint32_t oi;
+  int rc = find_pair(r, conv, conv_len, agent, agent_len, &c, &a, &oi);
+  if (rc)
+    return rc;
+  offer_fail(r, oi, now, 0);
+  return 0;
+}
+
+static cr_time wrapup_of(const cr_router *r, const ragent *a,
+                         const rqueue *q) {
+  if (a->wrapup_ms >= 0)
+    return a->wrapup_ms;
+  if (q->cfg.wrapup_ms >= 0)
+    return q->cfg.wrapup_ms;
+  return r->cfg.wrapup_ms;
+}
+
+int cr_router_end(cr_router *r, const char *id, size_t len, cr_time now) {
+  ENTER(r, now);
+  rconv *c = conv_find(r, id, len);
+  if (!c)
+    return fail(r, CR_ENOTFOUND, "unknown conversation", id, len);
+  if (c->state != CR_CONV_ASSIGNED)
+    return fail(r, CR_ESTATE, "conversation is not live", id, len);
+  ragent *a = r->agents[c->agent];
+  rqueue *q = r->queues[c->queue];
+  cr_time w = wrapup_of(r, a, q);
+  if (w > 0 && a->nwrap + 1 > a->wcap) {
+    size_t cap = a->wcap;
+    if (cr__grow(&r->mem, (void **)&a->wraps, &cap, a->nwrap + 1,
+                 sizeof *a->wraps))
+      return CR_ENOMEM;
+    a->wcap = (uint32_t)cap;
+  }
+  cr_time handle = now - c->state_at;
+  a->talk_ms += handle;
+  /* exponentially smoothed handle time, the EWT's service-time estimate */
+  double al = r->cfg.aht_alpha;
+  q->aht[c->channel] += al * ((double)handle - q->aht[c->channel]);
+  q->aht_all += al * ((double)handle - q->aht_all);
+  a->nactive--;
+  q->nactive--;
+  if (w > 0) {
+    a->wraps[a->nwrap].until = now + w;
+    a->wraps[a->nwrap].ch = c->channel;
+    a->nwrap++;
+    agent_sched(r, a);
+  } else {
+    unhold(a, c->channel);
+  }
+  emit(r, CR_REV_COMPLETE, now, c, a, q, c->channel, handle, w, NULL, 0);
+  conv_forget(r, c);
+  agent_reindex(r, a);
+  route_agent(r, a, now);
+  return 0;
+}
+
+/* Detaches c from wherever it is (heap, offers, agent) so it can be
+ * re-seated; agents freed are noted for re-routing. */
+static uint32_t conv_detach(cr_router *r, rconv *c, cr_time now,
+                            uint32_t *freed) {
+  rqueue *q = r->queues[c->queue];
+  uint32_t nf = 0;
+  if (c->state == CR_CONV_WAITING) {
+    wait_remove(r, c);
+  } else if (c->state == CR_CONV_OFFERED) {
+    nf = conv_cancel_offers(r, c, RNIL, now, freed);
+    q->noffered--;
+    r->nconv_offered--;
+  } else if (c->state == CR_CONV_ASSIGNED) {
+    ragent *a = r->agents[c->agent];
+    a->nactive--;
+    q->nactive--;
+    unhold(a, c->channel);
+    agent_reindex(r, a);
+    freed[nf++] = a->idx;
+    c->agent = RNIL;
+    c->arrival = now; /* a new contact for the next queue */
+    c->flags = 0;
+    c->attempts = 0;
+    memset(c->decl, 0, sizeof c->decl);
+  }
+  sticky_unlink(r, c);
+  c->state = CR_CONV_WAITING;
+  c->wake = CR_TIME_NEVER;
+  return nf;
+}
+
+int cr_router_transfer(cr_router *r, const char *id, size_t len,
+                       const char *queue, size_t queue_len,
+                       const cr_conv_params *p, cr_time now) {
+  ENTER(r, now);
+  rconv *c = conv_find(r, id, len);
+  if (!c)
+    return fail(r, CR_ENOTFOUND, "unknown conversation", id, len);
+  if (c->state == CR_CONV_ABANDONED)
+    return fail(r, CR_ESTATE, "conversation has abandoned", id, len);
+  int rc = check_id(r, queue, queue_len, "bad queue id");
+  if (!rc && p)
+    rc = params_check(r, p);
+  if (rc)
+    return rc;
+  rqueue *nq = queue_find(r, queue, queue_len);
+  if (!nq)
+    return fail(r, CR_ENOTFOUND, "unknown queue", queue, queue_len);
+  if (!nq->open)
+    return fail(r, CR_ECLOSED, "queue is closed", queue, queue_len);
+  rstep *steps = NULL;
+  char *attrs = NULL;
+  if (p) {
+    if ((rc = steps_build(r, p->steps, p->nsteps, &steps)))
+      return rc;
+    if (p->attrs_len && !(attrs = cr__strndup(&r->mem, p->attrs,
+                                              p->attrs_len))) {
+      steps_free(r, steps, (unsigned)p->nsteps);
+      return CR_ENOMEM;
+    }
+  }
+  uint32_t freed[RMAX_RING];
+  uint32_t nf = conv_detach(r, c, now, freed);
+  steps_free(r, c->steps, c->nsteps);
+  c->steps = steps;
+  c->nsteps = p ? (uint8_t)p->nsteps : 0;
+  c->step = 0;
+  if (p) {
+    cr__free(&r->mem, c->attrs);
+    c->attrs = attrs;
+    c->attrs_len = (uint32_t)p->attrs_len;
+    c->channel = (uint8_t)p->channel;
+    c->prio = p->priority;
+  }
+  nq->entered++;
+  c->queue = nq->idx;
+  c->qenter = c->step_start = now;
+  c->eff = conv_eff_calc(r, c);
+  wait_insert(r, c);
+  emit(r, CR_REV_TRANSFER, now, c, NULL, nq, c->channel, 0, 0, NULL, 0);
+  if (c->nsteps)
+    enter_step(r, c, now, now);
+  if (conv_deadlines(r, c, now))
+    route_conv(r, c, now);
+  route_agents(r, freed, nf, now);
+  run_timers(r, now);
+  return 0;
+}
+
+static int agent_qualifies(const cr_router *r, const rconv *c,
+                           const ragent *a) {
+  if (conv_is_sticky(c))
+    return c->sticky == a->idx;
+  unsigned n;
+  const rskill *req = conv_req(r, c, &n);
+  return agent_meets(a, req, n);
+}
+
+int cr_router_set_steps(cr_router *r, const char *id, size_t len,
+                        const cr_route_step *steps, size_t nsteps,
+                        cr_time now) {
+  ENTER(r, now);
+  rconv *c = conv_find(r, id, len);
+  if (!c)
+    return fail(r, CR_ENOTFOUND, "unknown conversation", id, len);
+  if (c->state != CR_CONV_WAITING && c->state != CR_CONV_OFFERED)
+    return fail(r, CR_ESTATE, "conversation is not queued", id, len);
+  rstep *st;
+  int rc = steps_build(r, steps, nsteps, &st);
+  if (rc)
+    return rc;
+  sticky_unlink(r, c);
+  steps_free(r, c->steps, c->nsteps);
+  c->steps = st;
+  c->nsteps = (uint8_t)nsteps;
+  c->step = 0;
+  c->step_start = now;
+  if (c->nsteps)
+    enter_step(r, c, now, now);
+  uint32_t freed[RMAX_RING], nf = 0;
+  int alive = 1;
+  if (c->state == CR_CONV_OFFERED) {
+    uint32_t oi = c->ohead;
+    while (oi != RNIL) {
+      uint32_t next = r->offers[oi].next_c;
+      ragent *a = r->agents[r->offers[oi].agent];
+      if (!agent_qualifies(r, c, a)) {
+        offer_drop(r, oi);
+        agent_reindex(r, a);
+        emit(r, CR_REV_RINGCANCELED, now, c, a, r->queues[c->queue],
+             c->channel, 0, 0, NULL, 0);
+        if (nf < RMAX_RING)
+          freed[nf++] = a->idx;
+      }
+      oi = next;
+    }
+    if (c->noffers == 0)
+      alive = conv_unoffer(r, c, now);
+  }
+  if (alive) {
+    c->wake = CR_TIME_NEVER;
+    if (conv_deadlines(r, c, now))
+      route_conv(r, c, now);
+  }
+  route_agents(r, freed, nf, now);
+  run_timers(r, now);
+  return 0;
+}
+
+int cr_router_set_priority(cr_router *r, const char *id, size_t len,
+                           int priority, cr_time now) {
+  ENTER(r, now);
+  rconv *c = conv_find(r, id, len);
+  if (!c)
+    return fail(r, CR_ENOTFOUND, "unknown conversation", id, len);
+  if (priority < 0 || priority > CR_ROUTER_MAX_PRIORITY)
+    return fail(r, CR_ERANGE, "priority out of range", NULL, 0);
+  c->prio = priority;
+  conv_reprio(r, c);
+  emit(r, CR_REV_PRIORITY, now, c, NULL, r->queues[c->queue], c->channel,
+       c->eff, 0, NULL, 0);
+  return 0;
+}
+
+int cr_router_set_channel(cr_router *r, const char *id, size_t len,
+                          int channel, cr_time now) {
+  ENTER(r, now);
+  rconv *c = conv_find(r, id, len);
+  if (!c)
+    return fail(r, CR_ENOTFOUND, "unknown conversation", id, len);
+  if (channel < 0 || channel >= RCH)
+    return fail(r, CR_EINVAL, "unknown channel", NULL, 0);
+  if (c->state == CR_CONV_ABANDONED)
+    return fail(r, CR_ESTATE, "conversation has abandoned", id, len);
+  int old = c->channel;
+  if (channel == old)
+    return 0;
+  rqueue *q = r->queues[c->queue];
+  if (c->state == CR_CONV_ASSIGNED) {
+    ragent *a = r->agents[c->agent];
+    unhold(a, (unsigned)old);
+    if (!fits(a, (unsigned)channel)) {
+      hold(a, (unsigned)old);
+      return fail(r, CR_EFULL, "agent has no room on the new channel",
+                  a->id, a->id_len);
+    }
+    hold(a, (unsigned)channel);
+    c->channel = (uint8_t)channel;
+    agent_reindex(r, a);
+    emit(r, CR_REV_CHANNEL, now, c, a, q, channel, old, 0, NULL, 0);
+    route_agent(r, a, now);
+    return 0;
+  }
+  uint32_t freed[RMAX_RING];
+  uint32_t nf = conv_detach(r, c, now, freed);
+  c->channel = (uint8_t)channel;
+  c->eff = conv_eff_calc(r, c);
+  wait_insert(r, c);
+  emit(r, CR_REV_CHANNEL, now, c, NULL, q, channel, old, 0, NULL, 0);
+  if (conv_deadlines(r, c, now))
+    route_conv(r, c, now);
+  route_agents(r, freed, nf, now);
+  run_timers(r, now);
+  return 0;
+}
+
+int cr_router_conv_info(cr_router *r, const char *id, size_t len,
+                        cr_conv_info *out) {
+  if (!r || !out)
+    return CR_EINVAL;
+  rconv *c = conv_find(r, id, len);
+  if (!c)
+    return fail(r, CR_ENOTFOUND, "unknown conversation", id, len);
+  memset(out, 0, sizeof *out);
+  out->state = c->state;
+  out->channel = c->channel;
+  out->priority = c->prio;
+  out->effective_priority = c->eff;
+  out->arrival = c->arrival;
+  out->step = c->step;
+  out->queue = r->queues[c->queue]->id;
+  out->queue_len = r->queues[c->queue]->id_len;
+  if (c->state == CR_CONV_ASSIGNED) {
+    out->agent = r->agents[c->agent]->id;
+    out->agent_len = r->agents[c->agent]->id_len;
+  }
+  out->offers = c->noffers;
+  return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* configuration */
+
+void cr_router_config_init(cr_router_config *cfg) {
+  if (!cfg)
+    return;
+  memset(cfg, 0, sizeof *cfg);
+  cfg->offer_timeout_ms = 120000;
+  cfg->auto_away_misses = 3;
+  cfg->wrapup_ms = 0;
+  cfg->reentry_grace_ms = 60000;
+  cfg->decline_block_ms = 30000;
+  cfg->seed = 1;
+  cfg->aht_alpha = 0.1;
+}
+
+void cr_queue_config_init(cr_queue_config *cfg) {
+  /* 80/20 for voice and live chat; messaging apps are asynchronous (a
+   * minute); email and back-office tasks are measured in hours. */
+  static const cr_time thr[RCH] = {20000, 20000, 60000, 60000,
+                                   60000, 3600000, 3600000};
+  if (!cfg)
+    return;
+  memset(cfg, 0, sizeof *cfg);
+  cfg->strategy = CR_STRATEGY_LONGEST_IDLE;
+  for (unsigned ch = 0; ch < RCH; ch++) {
+    cfg->sl_threshold_ms[ch] = thr[ch];
+    cfg->sl_target[ch] = 0.8;
+  }
+  cfg->max_wait_action = CR_MAXWAIT_REPORT;
+  cfg->wrapup_ms = -1;
+  cfg->ring_all_max = 8;
+  cfg->aht_hint_ms = 300000;
+}
+
+void cr_agent_config_init(cr_agent_config *cfg) {
+  if (!cfg)
+    return;
+  memset(cfg, 0, sizeof *cfg);
+  cfg->wrapup_ms = -1;
+}
+
+void cr_conv_params_init(cr_conv_params *p) {
+  if (!p)
+    return;
+  memset(p, 0, sizeof *p);
+  p->channel = CR_CHANNEL_CHAT;
+}
+
+static uint64_t splitmix(uint64_t x) {
+  uint64_t z = x + 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+static int rcfg_check(const cr_router_config *c) {
+  if (c->offer_timeout_ms <= 0 || c->wrapup_ms < 0 ||
+      c->reentry_grace_ms < 0 || c->decline_block_ms < 0)
+    return CR_ERANGE;
+  if (!(c->aht_alpha > 0 && c->aht_alpha <= 1))
+    return CR_ERANGE;
+  return 0;
+}
+
+int cr__router_alloc(cr_router **out, const cr_mem *mem,
+                     const cr_router_config *cfg) {
+  cr_mem m;
+  int rc = cr__mem_init(&m, mem);
+  if (rc)
+    return rc;
+  cr_router *r = cr__calloc(&m, 1, sizeof *r);
+  if (!r)
+    return CR_ENOMEM;
+  r->mem = m;
+  r->cfg = *cfg;
+  r->rng = splitmix(cfg->seed) | 1;
+  r->now = INT64_MIN;
+  r->timers.root = RNIL;
+  *out = r;
+  return 0;
+}
+
+int cr_router_new(cr_router **out, const cr_mem *mem,
+                  const cr_router_config *cfg) {
+  if (!out)
+    return CR_EINVAL;
+  *out = NULL;
+  cr_router_config c;
+  if (cfg)
+    c = *cfg;
+  else
+    cr_router_config_init(&c);
+  int rc = rcfg_check(&c);
+  if (rc)
+    return rc;
+  return cr__router_alloc(out, mem, &c);
+}
+
+static void agent_free(cr_router *r, ragent *a) {
+  cr__free(&r->mem, a->skills);
+  cr__free(&r->mem, a->wraps);
+  cr__free(&r->mem, a->id);
+  cr__free(&r->mem, a);
+}
+
+void cr_router_del(cr_router *r) {
+  if (!r)
+    return;
+  const cr_mem *cr__hmem = &r->mem;
+  HASH_CLEAR(hh, r->chash);
+  HASH_CLEAR(hh, r->ahash);
+  HASH_CLEAR(hh, r->qhash);
+  HASH_CLEAR(hh, r->shash);
+  for (uint32_t i = 0; i < r->cpool.hwm; i++)
+    if (r->convs[i])
+      cr__router_free_conv(r, r->convs[i]);
+  for (uint32_t i = 0; i < r->apool.hwm; i++)
+    if (r->agents[i])
+      agent_free(r, r->agents[i]);
+  for (uint32_t i = 0; i < r->nqueues; i++) {
+    cr__free(&r->mem, r->queues[i]->id);
+    cr__free(&r->mem, r->queues[i]);
+  }
+  for (uint32_t i = 0; i < r->nskills; i++) {
+    cr__free(&r->mem, r->skills[i]->name);
+    cr__free(&r->mem, r->skills[i]);
+  }
+  cr__free(&r->mem, r->convs);
+  cr__free(&r->mem, r->cpool.free);
+  cr__free(&r->mem, r->agents);
+  cr__free(&r->mem, r->apool.free);
+  cr__free(&r->mem, r->members);
+  cr__free(&r->mem, r->mpool.free);
+  cr__free(&r->mem, r->offers);
+  cr__free(&r->mem, r->opool.free);
+  cr__free(&r->mem, r->queues);
+  cr__free(&r->mem, r->skills);
+  cr_mem m = r->mem;
+  cr__free(&m, r);
+}
+
+const char *cr_router_errmsg(const cr_router *r) { return r ? r->err : ""; }
+
+int cr_router_set_callbacks(cr_router *r, const cr_router_callbacks *cb) {
+  if (!r)
+    return CR_EINVAL;
+  if (r->in_cb)
+    return CR_ESTATE;
+  if (cb)
+    r->cb = *cb;
+  else
+    memset(&r->cb, 0, sizeof r->cb);
+  return 0;
+}
+
+cr_time cr_router_next_expiry(const cr_router *r) {
+  if (!r || r->timers.root == RNIL)
+    return CR_TIME_NEVER;
+  cr_time t;
+  uint64_t s;
+  timer_key(r, r->timers.root, &t, &s);
+  return t;
+}
+
+int cr_router_tick(cr_router *r, cr_time now) {
+  ENTER(r, now);
+  return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* memberships */
+
+static uint32_t member_of(const cr_router *r, const ragent *a, uint32_t qi) {
+  for (uint32_t mi = a->mhead; mi != RNIL; mi = r->members[mi].next_a)
+    if (r->members[mi].queue == qi)
+      return mi;
+  return RNIL;
+}
+
+/* The pool must have a free slot (reserved by the caller). */
+static uint32_t member_add(cr_router *r, ragent *a, rqueue *q, int prio,
+                           cr_time delay, cr_time t) {
+  uint32_t mi = pool_take(&r->mpool);
+  rmember *m = &r->members[mi];
+  memset(m, 0, sizeof *m);
+  m->used = 1;
+  m->agent = a->idx;
+  m->queue = q->idx;
+  m->prio = prio;
+  m->delay = delay;
+  m->k1 = m->k2 = UINT64_MAX;
+  m->rr = ++q->rr_counter;
+  m->rnd = q->rnd_clock + rng_exp(r);
+  for (unsigned ch = 0; ch < RCH; ch++)
+    m->node[ch].child = m->node[ch].sib = m->node[ch].prev = RNIL;
+  m->prev_a = RNIL;
+  m->next_a = a->mhead;
+  if (a->mhead != RNIL)
+    r->members[a->mhead].prev_a = mi;
+  a->mhead = mi;
+  m->prev_q = RNIL;
+  m->next_q = q->mhead;
+  if (q->mhead != RNIL)
+    r->members[q->mhead].prev_q = mi;
+  q->mhead = mi;
+  q->nmembers++;
+  if (a->status == CR_AGENT_AVAILABLE)
+    member_staff(r, a, m, +1);
+  emit(r, CR_REV_ADDMEMBER, t, NULL, a, q, -1, prio, delay, NULL, 0);
+  return mi;
+}
+
+static void member_del(cr_router *r, uint32_t mi, cr_time t) {
+  rmember *m = &r->members[mi];
+  ragent *a = r->agents[m->agent];
+  rqueue *q = r->queues[m->queue];
+  for (unsigned ch = 0; ch < RCH; ch++)
+    if (m->inmask & (1u << ch)) {
+      phc c = ctx_memb(r, ch);
+      ph_remove(&c, &q->memb[ch], mi);
+    }
+  m->inmask = 0;
+  if (a->status == CR_AGENT_AVAILABLE)
+    member_staff(r, a, m, -1);
+  if (m->prev_a != RNIL)
+    r->members[m->prev_a].next_a = m->next_a;
+  else
+    a->mhead = m->next_a;
+  if (m->next_a != RNIL)
+    r->members[m->next_a].prev_a = m->prev_a;
+  if (m->prev_q != RNIL)
+    r->members[m->prev_q].next_q = m->next_q;
+  else
+    q->mhead = m->next_q;
+  if (m->next_q != RNIL)
+    r->members[m->next_q].prev_q = m->prev_q;
+  q->nmembers--;
+  m->used = 0;
+  pool_put(&r->mpool, mi);
+  emit(r, CR_REV_REMOVEMEMBER, t, NULL, a, q, -1, 0, 0, NULL, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* queues */
+
+static int qcfg_check(cr_router *r, const cr_queue_config *c, rqueue *self,
+                      rskill *sk, uint32_t *overflow) {
+  if (c->strategy < 0 || c->strategy >= CR_STRATEGY_COUNT)
+    return fail(r, CR_EINVAL, "unknown strategy", NULL, 0);
+  if (c->auto_members != 0 && c->auto_members != 1)
+    return fail(r, CR_EINVAL, "auto_members must be 0 or 1", NULL, 0);
+  for (unsigned ch = 0; ch < RCH; ch++)
+    if (c->sl_threshold_ms[ch] <= 0 || !(c->sl_target[ch] >= 0) ||
+        c->sl_target[ch] > 1)
+      return fail(r, CR_ERANGE, "service level threshold/target", NULL, 0);
+  if (c->urgency_percent < 0 || c->urgency_percent > 1000 ||
+      c->urgency_boost < 0 || c->urgency_boost > CR_ROUTER_MAX_PRIORITY ||
+      c->escalate_boost < 0 || c->escalate_boost > CR_ROUTER_MAX_PRIORITY)
+    return fail(r, CR_ERANGE, "urgency/escalation", NULL, 0);
+  if (c->max_wait_ms < 0 || c->escalate_before_ms < 0 ||
+      c->overflow_after_ms < 0 || c->overflow_ewt_ms < 0 ||
+      c->max_wait_ms > INT64_MAX / 4 || c->overflow_after_ms > INT64_MAX / 4)
+    return fail(r, CR_ERANGE, "negative duration", NULL, 0);
+  if (c->max_wait_action != CR_MAXWAIT_REPORT &&
+      c->max_wait_action != CR_MAXWAIT_EXIT)
+    return fail(r, CR_EINVAL, "unknown max_wait_action", NULL, 0);
+  if (c->ring_all_max < 1 || c->ring_all_max > RMAX_RING)
+    return fail(r, CR_ERANGE, "ring_all_max must be 1..64", NULL, 0);
+  if (!(c->overflow_sl_below >= 0) || c->overflow_sl_below > 1)
+    return fail(r, CR_ERANGE, "overflow_sl_below must be 0..1", NULL, 0);
+  if (c->aht_hint_ms <= 0)
+    return fail(r, CR_ERANGE, "aht_hint_ms must be positive", NULL, 0);
+  *overflow = RNIL;
+  if (c->overflow_queue || c->overflow_queue_len) {
+    int rc = check_id(r, c->overflow_queue, c->overflow_queue_len,
+                      "bad overflow queue id");
+    if (rc)
+      return rc;
+    rqueue *oq = queue_find(r, c->overflow_queue, c->overflow_queue_len);
+    if (!oq)
+      return fail(r, CR_ENOTFOUND, "unknown overflow queue",
+                  c->overflow_queue, c->overflow_queue_len);
+    if (oq == self)
+      return fail(r, CR_EINVAL, "a queue cannot overflow to itself", NULL,
+                  0);
+    *overflow = oq->idx;
+  }
+  return skills_in(r, c->skills, c->nskills, CR_ROUTER_MAX_STEP_SKILLS, sk,
+                   "queue skills is NULL");
+}
+
+/* Members an auto_members queue gains or loses for the agent. */
+static int auto_wants(const rqueue *q, const ragent *a) {
+  return q->cfg.auto_members && agent_meets(a, q->skills, q->nskills);
+}
+
+/* Brings the queue's memberships in line with auto_members (all agents,
+ * index order). needed: how many memberships would be created. */
+static uint32_t queue_auto_needed(const cr_router *r, const rqueue *q) {
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < r->apool.hwm; i++) {
+    const ragent *a = r->agents[i];
+    if (a && auto_wants(q, a) && member_of(r, a, q->idx) == RNIL)
+      n++;
+  }
+  return n;
+}
+
+static void queue_auto_apply(cr_router *r, rqueue *q, cr_time t) {
+  if (!q->cfg.auto_members)
+    return;
+  for (uint32_t i = 0; i < r->apool.hwm; i++) {
+    ragent *a = r->agents[i];
+    if (!a)
+      continue;
+    uint32_t mi = member_of(r, a, q->idx);
+    int want = auto_wants(q, a);
+    if (want && mi == RNIL)
+      member_add(r, a, q, 0, 0, t);
+    else if (!want && mi != RNIL)
+      member_del(r, mi, t);
+    else
+      continue;
+    agent_reindex(r, a);
+  }
+}
+
+static void queue_reindex_members(cr_router *r, rqueue *q, cr_time t) {
+  for (uint32_t mi = q->mhead; mi != RNIL; mi = r->members[mi].next_q)
+    agent_reindex(r, r->agents[r->members[mi].agent]);
+  for (uint32_t mi = q->mhead; mi != RNIL;) {
+    uint32_t next = r->members[mi].next_q;
+    route_agent(r, r->agents[r->members[mi].agent], t);
+    mi = next;
+  }
+}
+
+static void queue_set_cfg(rqueue *q, const cr_queue_config *cfg,
+                          const rskill *sk, uint32_t overflow) {
+  q->cfg = *cfg;
+  q->cfg.skills = NULL;
+  q->cfg.overflow_queue = NULL;
+  q->cfg.overflow_queue_len = 0;
+  memcpy(q->skills, sk, cfg->nskills * sizeof *sk);
+  q->nskills = (uint8_t)cfg->nskills;
+  q->overflow = overflow;
+}
+
+int cr_router_queue_add(cr_router *r, const char *id, size_t len,
+                        const cr_queue_config *cfg, cr_time now) {
+  ENTER(r, now);
+  cr_queue_config c;
+  if (cfg)
+    c = *cfg;
+  else
+    cr_queue_config_init(&c);
+  int rc = check_id(r, id, len, "bad queue id");
+  if (rc)
+    return rc;
+  if (queue_find(r, id, len))
+    return fail(r, CR_EEXIST, "queue exists", id, len);
+  rskill sk[CR_ROUTER_MAX_STEP_SKILLS];
+  uint32_t overflow;
+  if ((rc = qcfg_check(r, &c, NULL, sk, &overflow)))
+    return rc;
+  if (r->nqueues >= TT_MASK)
+    return fail(r, CR_EFULL, "too many queues", NULL, 0);
+  size_t cap = r->qcap;
+  if (cr__grow(&r->mem, (void **)&r->queues, &cap, r->nqueues + 1,
+               sizeof *r->queues))
+    return CR_ENOMEM;
+  r->qcap = (uint32_t)cap;
+  rqueue *q = cr__calloc(&r->mem, 1, sizeof *q);
+  if (!q)
+    return CR_ENOMEM;
+  q->id = cr__strndup(&r->mem, id, len);
+  q->id_len = (uint32_t)len;
+  q->idx = r->nqueues;
+  queue_set_cfg(q, &c, sk, overflow);
+  uint32_t need = q->id ? queue_auto_needed(r, q) : 0;
+  if (!q->id || (need && pool_reserve(r, &r->mpool, (void **)&r->members,
+                                      sizeof(rmember), need))) {
+    cr__free(&r->mem, q->id);
+    cr__free(&r->mem, q);
+    return CR_ENOMEM;
+  }
+  const cr_mem *cr__hmem = &r->mem;
+  int cr__hoom = 0;
+  HASH_ADD_KEYPTR(hh, r->qhash, q->id, len, q);
+  if (cr__hoom) {
+    cr__free(&r->mem, q->id);
+    cr__free(&r->mem, q);
+    return CR_ENOMEM;
+  }
+  for (unsigned ch = 0; ch < RCH; ch++) {
+    q->wait[ch].root = q->memb[ch].root = RNIL;
+    q->aht[ch] = (double)c.aht_hint_ms;
+  }
+  q->aht_all = (double)c.aht_hint_ms;
+  q->mhead = RNIL;
+  q->open = 1;
+  r->queues[r->nqueues++] = q;
+  queue_auto_apply(r, q, now);
+  queue_reindex_members(r, q, now);
+  return 0;
+}
+
+int cr_router_queue_update(cr_router *r, const char *id, size_t len,
+                           const cr_queue_config *cfg, cr_time now) {
+  ENTER(r, now);
+  rqueue *q = queue_find(r, id, len);
+  if (!q)
+    return fail(r, CR_ENOTFOUND, "unknown queue", id, len);
+  if (!cfg)
+    return fail(r, CR_EINVAL, "config is NULL", NULL, 0);
+  rskill sk[CR_ROUTER_MAX_STEP_SKILLS];
+  uint32_t overflow;
+  int rc = qcfg_check(r, cfg, q, sk, &overflow);
+  if (rc)
+    return rc;
+  /* an overflow cycle would bounce conversations forever */
+  for (uint32_t o = overflow; o != RNIL; o = r->queues[o]->overflow)
+    if (o == q->idx)
+      return fail(r, CR_EINVAL, "overflow cycle", id, len);
+  rqueue tmp = *q;
+  queue_set_cfg(&tmp, cfg, sk, overflow);
+  uint32_t need = queue_auto_needed(r, &tmp);
+  if (need && pool_reserve(r, &r->mpool, (void **)&r->members,
+                           sizeof(rmember), need))
+    return CR_ENOMEM;
+  cr_time old_hint = q->cfg.aht_hint_ms;
+  queue_set_cfg(q, cfg, sk, overflow);
+  if (cfg->aht_hint_ms != old_hint)
+    for (unsigned ch = 0; ch < RCH; ch++)
+      if (q->answered == 0)
+        q->aht[ch] = (double)cfg->aht_hint_ms;
+  queue_auto_apply(r, q, now);
+  /* priorities, step deadlines and strategy keys may all have moved */
+  for (uint32_t i = 0; i < r->cpool.hwm; i++) {
+    rconv *c = r->convs[i];
+    if (c && c->queue == q->idx && c->state != CR_CONV_ASSIGNED) {
+      conv_reprio(r, c);
+      conv_sched(r, c);
+    }
+  }
+  queue_reindex_members(r, q, now);
+  run_timers(r, now);
+  return 0;
+}
+
+int cr_router_queue_set_open(cr_router *r, const char *id, size_t len,
+                             int open, cr_time now) {
+  ENTER(r, now);
+  rqueue *q = queue_find(r, id, len);
+  if (!q)
+    return fail(r, CR_ENOTFOUND, "unknown queue", id, len);
+  open = open ? 1 : 0;
+  if (q->open == open)
+    return 0;
+  q->open = (uint8_t)open;
+  emit(r, open ? CR_REV_QUEUEOPEN : CR_REV_QUEUECLOSE, now, NULL, NULL, q, -1,
+       0, 0, NULL, 0);
+  return 0;
+}
+
+int cr_router_ewt(cr_router *r, const char *queue, size_t len, int channel,
+                  cr_time now, cr_time *ewt_ms) {
+  ENTER(r, now);
+  if (!ewt_ms || channel < 0 || channel >= RCH)
+    return fail(r, CR_EINVAL, "bad channel or NULL output", NULL, 0);
+  rqueue *q = queue_find(r, queue, len);
+  if (!q)
+    return fail(r, CR_ENOTFOUND, "unknown queue", queue, len);
+  *ewt_ms = ewt_calc(q, (unsigned)channel);
+  return 0;
+}
+
+int cr_router_queue_stats(cr_router *r, const char *id, size_t len,
+                          cr_time now, cr_queue_stats *out) {
+  ENTER(r, now);
+  if (!out)
+    return CR_EINVAL;
+  rqueue *q = queue_find(r, id, len);
+  if (!q)
+    return fail(r, CR_ENOTFOUND, "unknown queue", id, len);
+  memset(out, 0, sizeof *out);
+  for (unsigned ch = 0; ch < RCH; ch++)
+    out->waiting += q->wait[ch].n;
+  out->offered = q->noffered;
+  out->active = q->nactive;
+  /* supervisor figures: linear in this queue's members and the waiting
+   * conversations, off the routing path */
+  for (uint32_t i = 0; i < r->cpool.hwm; i++) {
+    const rconv *c = r->convs[i];
+    if (c && c->queue == q->idx &&
+        (c->state == CR_CONV_WAITING || c->state == CR_CONV_OFFERED) &&
+        now - c->arrival > out->longest_wait_ms)
+      out->longest_wait_ms = now - c->arrival;
+  }
+  uint64_t used = 0, cap = 0;
+  for (uint32_t mi = q->mhead; mi != RNIL; mi = r->members[mi].next_q) {
+    const rmember *m = &r->members[mi];
+    const ragent *a = r->agents[m->agent];
+    out->members++;
+    if (a->status == CR_AGENT_OFFLINE)
+      continue;
+    out->members_logged_in++;
+    if (m->inmask)
+      out->agents_available++;
+    if (a->total) {
+      used += a->cost_used;
+      cap += a->total;
+    } else {
+      for (unsigned ch = 0; ch < RCH; ch++) {
+        used += a->load[ch];
+        cap += a->maxc[ch];
+      }
+    }
+  }
+  out->occupancy = cap ? (double)used / (double)cap : 0;
+  out->entered = q->entered;
+  out->answered = q->answered;
+  out->abandoned = q->abandoned;
+  out->timed_out = q->timed_out;
+  out->overflowed_out = q->overflowed_out;
+  out->answered_in_sl = q->in_sl;
+  out->abandoned_after_sl = q->ab_after_sl;
+  out->service_level = sl_calc(q);
+  out->offers_accepted = q->acc;
+  out->offers_rejected = q->rej;
+  out->offers_missed = q->miss;
+  out->aht_ms = (cr_time)(q->aht_all + 0.5);
+  return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* agents */
+
+#define RMAX_AGENT_SKILLS 255
+
+static int acfg_check(cr_router *r, const cr_agent_config *c, rskill *sk) {
+  int any = 0;
+  for (unsigned ch = 0; ch < RCH; ch++) {
+    if (c->max_per_channel[ch] > 0xFFFF)
+      return fail(r, CR_ERANGE, "channel maximum above 65535", NULL, 0);
+    if (c->max_per_channel[ch])
+      any = 1;
+    if (c->total_capacity && c->max_per_channel[ch] &&
+        c->cost[ch] > c->total_capacity)
+      return fail(r, CR_EINVAL, "a channel costs more than total capacity",
+                  NULL, 0);
+  }
+  if (!any)
+    return fail(r, CR_EINVAL, "capacity 0: no channel has a maximum", NULL,
+                0);
+  int rc = skills_in(r, c->skills, c->nskills, RMAX_AGENT_SKILLS, sk,
+                     "agent skills is NULL");
+  if (rc)
+    return rc;
+  for (size_t i = 1; i < c->nskills; i++) /* sorted for binary search */
+    for (size_t j = i; j > 0 && sk[j - 1].id > sk[j].id; j--) {
+      rskill t = sk[j];
+      sk[j] = sk[j - 1];
+      sk[j - 1] = t;
+    }
+  return 0;
+}
+
+static void agent_set_cfg(ragent *a, const cr_agent_config *c) {
+  a->total = c->total_capacity;
+  a->cost_used = 0;
+  for (unsigned ch = 0; ch < RCH; ch++) {
+    a->maxc[ch] = c->max_per_channel[ch];
+    a->cost[ch] = c->cost[ch];
+    a->cost_used += a->total ? a->load[ch] * a->cost[ch] : 0;
+  }
+  a->wrapup_ms = c->wrapup_ms;
+}
+
+static uint32_t agent_auto_needed(const cr_router *r, const ragent *a) {
+  uint32_t n = 0;
+  for (uint32_t qi = 0; qi < r->nqueues; qi++)
+    if (auto_wants(r->queues[qi], a) && member_of(r, a, qi) == RNIL)
+      n++;
+  return n;
+}
+
+static void agent_auto_apply(cr_router *r, ragent *a, cr_time t) {
+  for (uint32_t qi = 0; qi < r->nqueues; qi++) {
+    rqueue *q = r->queues[qi];
+    if (!q->cfg.auto_members)
+      continue;
+    uint32_t mi = member_of(r, a, qi);
+    int want = auto_wants(q, a);
+    if (want && mi == RNIL)
+      member_add(r, a, q, 0, 0, t);
+    else if (!want && mi != RNIL)
+      member_del(r, mi, t);
+  }
+}
+
+int cr_router_agent_add(cr_router *r, const char *id, size_t len,
+                        const cr_agent_config *cfg, cr_time now) {
+  ENTER(r, now);
+  int rc = check_id(r, id, len, "bad agent id");
+  if (rc)
+    return rc;
+  if (!cfg)
+    return fail(r, CR_EINVAL, "config is NULL", NULL, 0);
+  if (agent_find(r, id, len))
+    return fail(r, CR_EEXIST, "agent exists", id, len);
+  rskill sk[RMAX_AGENT_SKILLS];
+  if ((rc = acfg_check(r, cfg, sk)))
+    return rc;
+  ragent *a = cr__calloc(&r->mem, 1, sizeof *a);
+  if (a)
+    a->id = cr__strndup(&r->mem, id, len);
+  if (a && a->id && cfg->nskills)
+    a->skills = cr__malloc(&r->mem, cfg->nskills * sizeof *sk);
+  if (!a || !a->id || (cfg->nskills && !a->skills) ||
+      pool_reserve(r, &r->apool, (void **)&r->agents, sizeof(ragent *), 1))
+    goto oom;
+  if (cfg->nskills)
+    memcpy(a->skills, sk, cfg->nskills * sizeof *sk);
+  a->nskills = (uint16_t)cfg->nskills;
+  a->mhead = a->ohead = a->otail = a->sticky_head = RNIL;
+  uint32_t need = agent_auto_needed(r, a);
+  if (need && pool_reserve(r, &r->mpool, (void **)&r->members,
+                           sizeof(rmember), need))
+    goto oom;
+  const cr_mem *cr__hmem = &r->mem;
+  int cr__hoom = 0;
+  HASH_ADD_KEYPTR(hh, r->ahash, a->id, len, a);
+  if (cr__hoom)
+    goto oom;
+  a->id_len = (uint32_t)len;
+  a->idx = pool_take(&r->apool);
+  r->agents[a->idx] = a;
+  a->seq = ++r->seq;
+  a->status = CR_AGENT_OFFLINE;
+  a->idle_since = a->login_at = now;
+  a->tdue = CR_TIME_NEVER;
+  a->tnode.child = a->tnode.sib = a->tnode.prev = RNIL;
+  a->mhead = a->ohead = a->otail = a->sticky_head = RNIL;
+  agent_set_cfg(a, cfg);
+  agent_auto_apply(r, a, now);
+  return 0;
+oom:
+  if (a)
+    agent_free(r, a);
+  return CR_ENOMEM;
+}
+
+int cr_router_agent_update(cr_router *r, const char *id, size_t len,
+                           const cr_agent_config *cfg, cr_time now) {
+  ENTER(r, now);
+  ragent *a = agent_find(r, id, len);
+  if (!a)
+    return fail(r, CR_ENOTFOUND, "unknown agent", id, len);
+  if (!cfg)
+    return fail(r, CR_EINVAL, "config is NULL", NULL, 0);
+  rskill sk[RMAX_AGENT_SKILLS];
+  int rc = acfg_check(r, cfg, sk);
+  if (rc)
+    return rc;
+  uint64_t cost = 0;
+  for (unsigned ch = 0; ch < RCH; ch++) {
+    if (a->load[ch] > cfg->max_per_channel[ch])
+      return fail(r, CR_EFULL, "agent holds more than the new maximum", id,
+                  len);
+    cost += (uint64_t)a->load[ch] * cfg->cost[ch];
+  }
+  if (cfg->total_capacity && cost > cfg->total_capacity)
+    return fail(r, CR_EFULL, "agent holds more than the new total", id, len);
+  rskill *nsk = NULL;
+  if (cfg->nskills && !(nsk = cr__malloc(&r->mem, cfg->nskills * sizeof *sk)))
+    return CR_ENOMEM;
+  if (cfg->nskills)
+    memcpy(nsk, sk, cfg->nskills * sizeof *sk);
+  rskill *old = a->skills;
+  uint16_t oldn = a->nskills;
+  a->skills = nsk;
+  a->nskills = (uint16_t)cfg->nskills;
+  uint32_t need = agent_auto_needed(r, a);
+  if (need && pool_reserve(r, &r->mpool, (void **)&r->members,
+                           sizeof(rmember), need)) {
+    a->skills = old;
+    a->nskills = oldn;
+    cr__free(&r->mem, nsk);
+    return CR_ENOMEM;
+  }
+  cr__free(&r->mem, old);
+  agent_staff(r, a, -1);
+  agent_set_cfg(a, cfg);
+  agent_staff(r, a, +1);
+  agent_auto_apply(r, a, now);
+  agent_reindex(r, a);
+  route_agent(r, a, now);
+  return 0;
+}
+
+int cr_router_agent_remove(cr_router *r, const char *id, size_t len,
+                           cr_time now) {
+  ENTER(r, now);
+  ragent *a = agent_find(r, id, len);
+  if (!a)
+    return fail(r, CR_ENOTFOUND, "unknown agent", id, len);
+  if (a->noffers || a->nactive || a->nwrap)
+    return fail(r, CR_ESTATE, "agent still holds conversations", id, len);
+  set_status(r, a, CR_AGENT_OFFLINE, NULL, 0, now);
+  while (a->mhead != RNIL)
+    member_del(r, a->mhead, now);
+  const cr_mem *cr__hmem = &r->mem;
+  HASH_DELETE(hh, r->ahash, a);
+  r->agents[a->idx] = NULL;
+  pool_put(&r->apool, a->idx);
+  agent_free(r, a);
+  return 0;
+}
+
+int cr_router_agent_join(cr_router *r, const char *agent, size_t agent_len,
+                         const char *queue, size_t queue_len, int priority,
+                         cr_time delay_ms, cr_time now) {
+  ENTER(r, now);
+  ragent *a = agent_find(r, agent, agent_len);
+  if (!a)
+    return fail(r, CR_ENOTFOUND, "unknown agent", agent, agent_len);
+  rqueue *q = queue_find(r, queue, queue_len);
+  if (!q)
+    return fail(r, CR_ENOTFOUND, "unknown queue", queue, queue_len);
+  if (q->cfg.auto_members)
+    return fail(r, CR_ESTATE, "queue takes members by skills", queue,
+                queue_len);
+  if (priority < -CR_ROUTER_MAX_PRIORITY || priority > CR_ROUTER_MAX_PRIORITY)
+    return fail(r, CR_ERANGE, "member priority out of range", NULL, 0);
+  if (delay_ms < 0 || delay_ms > INT64_MAX / 4)
+    return fail(r, CR_ERANGE, "member delay out of range", NULL, 0);
+  uint32_t mi = member_of(r, a, q->idx);
+  if (mi != RNIL) {
+    r->members[mi].prio = priority;
+    r->members[mi].delay = delay_ms;
+    emit(r, CR_REV_ADDMEMBER, now, NULL, a, q, -1, priority, delay_ms, NULL,
+         0);
+  } else {
+    if (pool_reserve(r, &r->mpool, (void **)&r->members, sizeof(rmember), 1))
+      return CR_ENOMEM;
+    member_add(r, a, q, priority, delay_ms, now);
+  }
+  agent_reindex(r, a);
+  route_agent(r, a, now);
+  return 0;
+}
+
+int cr_router_agent_leave(cr_router *r, const char *agent, size_t agent_len,
+                          const char *queue, size_t queue_len, cr_time now) {
+  ENTER(r, now);
+  ragent *a = agent_find(r, agent, agent_len);
+  if (!a)
+    return fail(r, CR_ENOTFOUND, "unknown agent", agent, agent_len);
+  rqueue *q = queue_find(r, queue, queue_len);
+  if (!q)
+    return fail(r, CR_ENOTFOUND, "unknown queue", queue, queue_len);
+  if (q->cfg.auto_members)
+    return fail(r, CR_ESTATE, "queue takes members by skills", queue,
+                queue_len);
+  uint32_t mi = member_of(r, a, q->idx);
+  if (mi == RNIL)
+    return fail(r, CR_ENOTFOUND, "agent is not a member of", queue,
+                queue_len);
+  member_del(r, mi, now);
+  return 0;
+}
+
+int cr_router_agent_set_status(cr_router *r, const char *id, size_t len,
+                               int status, const char *reason,
+                               size_t reason_len, cr_time now) {
+  ENTER(r, now);
+  ragent *a = agent_find(r, id, len);
+  if (!a)
+    return fail(r, CR_ENOTFOUND, "unknown agent", id, len);
+  if (status != CR_AGENT_OFFLINE && status != CR_AGENT_AVAILABLE &&
+      status != CR_AGENT_AWAY)
+    return fail(r, CR_EINVAL, "status must be offline, available or away",
+                NULL, 0);
+  if (reason_len > 63)
+    return fail(r, CR_ERANGE, "reason longer than 63 bytes", NULL, 0);
+  if (reason_len && (!reason || !utf8_ok(reason, reason_len)))
+    return fail(r, CR_EUTF8, "reason is not UTF-8", NULL, 0);
+  set_status(r, a, status, reason, reason_len, now);
+  return 0;
+}
+
+int cr_router_agent_end_wrapup(cr_router *r, const char *id, size_t len,
+                               cr_time now) {
+  ENTER(r, now);
+  ragent *a = agent_find(r, id, len);
+  if (!a)
+    return fail(r, CR_ENOTFOUND, "unknown agent", id, len);
+  for (uint32_t i = 0; i < a->nwrap; i++)
+    a->wraps[i].until = now;
+  agent_fire(r, a, now);
+  return 0;
+}
+
+int cr_router_agent_stats(cr_router *r, const char *id, size_t len,
+                          cr_time now, cr_agent_stats *out) {
+  ENTER(r, now);
+  if (!out)
+    return CR_EINVAL;
+  ragent *a = agent_find(r, id, len);
+  if (!a)
+    return fail(r, CR_ENOTFOUND, "unknown agent", id, len);
+  memset(out, 0, sizeof *out);
+  out->status = a->status;
+  if (a->status == CR_AGENT_AVAILABLE && a->nwrap && !a->nactive &&
+      !a->noffers)
+    out->status = CR_AGENT_WRAPUP;
+  memcpy(out->load, a->load, sizeof out->load);
+  out->offers_pending = a->noffers;
+  out->active = a->nactive;
+  out->wrapping = a->nwrap;
+  out->cost_used = a->cost_used;
+  out->occupancy = occ_permille(a) / 1000.0;
+  if (a->total)
+    out->occupancy = (double)a->cost_used / a->total;
+  out->contacts = a->contacts;
+  out->talk_ms = a->talk_ms;
+  out->idle_since = a->idle_since;
+  out->offers_accepted = a->acc;
+  out->offers_rejected = a->rej;
+  out->offers_missed = a->miss;
+  out->consecutive_misses = a->consec;
+  return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* invariants (tests, fuzzing, restore) and index rebuild (restore) */
+
+#define CHK(cond, ...)                                                       \
+  do {                                                                       \
+    if (!(cond)) {                                                           \
+      snprintf(r->err, sizeof r->err, __VA_ARGS__);                          \
+      rc = CR_ECORRUPT;                                                      \
+      goto out;                                                              \
+    }                                                                        \
+  } while (0)
+
+/* Walks a heap checking the heap order and the node count; calls visit on
+ * each node. stack must hold h->n + 1 entries. */
+static int heap_check(const phc *c, const rheap *h, uint32_t *stack,
+                      int (*visit)(cr_router *, uint32_t, void *), void *vx) {
+  uint32_t sp = 0, seen = 0;
+  if (h->root == RNIL)
+    return h->n == 0 ? 0 : -1;
+  if (pn(c, h->root)->prev != RNIL)
+    return -1;
+  stack[sp++] = h->root;
+  while (sp) {
+    uint32_t x = stack[--sp];
+    if (++seen > h->n || visit(c->r, x, vx))
+      return -1;
+    for (uint32_t k = pn(c, x)->child; k != RNIL; k = pn(c, k)->sib) {
+      if (pless(c, k, x) || sp >= h->n)
+        return -1;
+      stack[sp++] = k;
+    }
+  }
+  return seen == h->n ? 0 : -1;
+}
+
+typedef struct vctx {
+  uint32_t q, ch;
+  uint8_t *mark;
+} vctx;
+
+static int visit_wait(cr_router *r, uint32_t ci, void *vx) {
+  vctx *v = vx;
+  if (ci >= r->cpool.hwm || !r->convs[ci] || v->mark[ci])
+    return 1;
+  const rconv *c = r->convs[ci];
+  v->mark[ci] = 1;
+  return c->state != CR_CONV_WAITING || c->queue != v->q ||
+         c->channel != v->ch;
+}
+
+static int visit_memb(cr_router *r, uint32_t mi, void *vx) {
+  vctx *v = vx;
+  if (mi >= r->mpool.hwm || !r->members[mi].used)
+    return 1;
+  const rmember *m = &r->members[mi];
+  return m->queue != v->q || !(m->inmask & (1u << v->ch));
+}
+
+static int visit_timer(cr_router *r, uint32_t id, void *vx) {
+  uint32_t *count = vx;
+  (*count)++;
+  uint32_t i = id & TT_MASK;
+  switch (id >> TT_SHIFT) {
+  case TT_CONV:
+    return i >= r->cpool.hwm || !r->convs[i] ||
+           r->convs[i]->tdue == CR_TIME_NEVER;
+  case TT_OFFER:
+    return i >= r->opool.hwm || !r->offers[i].used;
+  case TT_AGENT:
+    return i >= r->apool.hwm || !r->agents[i] ||
+           r->agents[i]->tdue == CR_TIME_NEVER;
+  default:
+    return 1;
+  }
+}
+
+int cr__router_check(cr_router *r) {
+  int rc = 0;
+  size_t big = r->cpool.hwm + r->mpool.hwm + r->opool.hwm + r->apool.hwm + 1;
+  uint32_t *stack = cr__malloc(&r->mem, big * sizeof *stack);
+  uint8_t *mark = cr__calloc(&r->mem, r->cpool.hwm + 1, 1);
+  uint32_t (*load)[RCH] = cr__calloc(&r->mem, r->apool.hwm + 1, sizeof *load);
+  if (!stack || !mark || !load) {
+    rc = CR_ENOMEM;
+    goto out;
+  }
+  uint32_t timers = 0, nconv = 0, noff = 0;
+  /* conversations */
+  for (uint32_t i = 0; i < r->cpool.hwm; i++) {
+    const rconv *c = r->convs[i];
+    if (!c)
+      continue;
+    nconv++;
+    CHK(c->idx == i && c->queue < r->nqueues, "conversation %u index", i);
+    CHK(c->state <= CR_CONV_ABANDONED && c->channel < RCH,
+        "conversation %u state", i);
+    CHK(c->nsteps == 0 || c->step < c->nsteps, "conversation %u step", i);
+    uint32_t n = 0;
+    for (uint32_t oi = c->ohead; oi != RNIL; oi = r->offers[oi].next_c) {
+      CHK(oi < r->opool.hwm && r->offers[oi].used &&
+              r->offers[oi].conv == i && n < 0xFFFF &&
+              r->offers[oi].agent < r->apool.hwm &&
+              r->agents[r->offers[oi].agent],
+          "conversation %u offer list", i);
+      load[r->offers[oi].agent][c->channel]++;
+      n++;
+    }
+    CHK(n == c->noffers, "conversation %u offer count", i);
+    CHK((c->state == CR_CONV_OFFERED) == (n > 0),
+        "conversation %u offered without offers (or the reverse)", i);
+    if (n)
+      noff++;
+    CHK((c->state == CR_CONV_ASSIGNED) == (c->agent != RNIL),
+        "conversation %u agent", i);
+    if (c->state == CR_CONV_ASSIGNED) {
+      CHK(c->agent < r->apool.hwm && r->agents[c->agent],
+          "conversation %u assigned to a missing agent", i);
+      load[c->agent][c->channel]++;
+    }
+    if (c->sticky != RNIL)
+      CHK(c->sticky < r->apool.hwm && r->agents[c->sticky] &&
+              c->nsteps && c->steps[c->step].kind == CR_STEP_AGENT,
+          "conversation %u sticky", i);
+    CHK(c->tdue == conv_next(r, c), "conversation %u timer is stale", i);
+  }
+  CHK(nconv == r->cpool.nused, "conversation count");
+  CHK(noff == r->nconv_offered, "offered conversation count");
+  /* agents: capacity is exactly what offers, live and wrap-up hold */
+  for (uint32_t i = 0; i < r->apool.hwm; i++) {
+    const ragent *a = r->agents[i];
+    if (!a)
+      continue;
+    uint64_t cost = 0;
+    for (uint32_t w = 0; w < a->nwrap; w++)
+      load[i][a->wraps[w].ch]++;
+    uint8_t want = 0;
+    for (unsigned ch = 0; ch < RCH; ch++) {
+      CHK(load[i][ch] == a->load[ch], "agent %.*s load on %s", (int)a->id_len,
+          a->id, cr_channel_name((int)ch));
+      CHK(a->load[ch] <= a->maxc[ch], "agent %.*s over capacity on %s",
+          (int)a->id_len, a->id, cr_channel_name((int)ch));
+      cost += a->total ? (uint64_t)a->load[ch] * a->cost[ch] : 0;
+      if (a->status == CR_AGENT_AVAILABLE && fits(a, ch))
+        want |= (uint8_t)(1u << ch);
+    }
+    CHK(cost == a->cost_used, "agent %.*s cost", (int)a->id_len, a->id);
+    CHK(!a->total || cost <= a->total, "agent %.*s over total capacity",
+        (int)a->id_len, a->id);
+    for (uint32_t mi = a->mhead; mi != RNIL; mi = r->members[mi].next_a) {
+      const rmember *m = &r->members[mi];
+      CHK(m->used && m->agent == i, "agent %.*s member list", (int)a->id_len,
+          a->id);
+      CHK(m->inmask == want, "agent %.*s availability index", (int)a->id_len,
+          a->id);
+    }
+    for (uint32_t ci = a->sticky_head; ci != RNIL;
+         ci = r->convs[ci]->sticky_next)
+      CHK(r->convs[ci] && r->convs[ci]->sticky == i, "agent sticky list");
+  }
+  /* queues: every waiting conversation is in its (queue, channel) heap */
+  for (uint32_t qi = 0; qi < r->nqueues; qi++) {
+    rqueue *q = r->queues[qi];
+    for (unsigned ch = 0; ch < RCH; ch++) {
+      vctx v = {qi, ch, mark};
+      phc w = ctx_wait(r), mc = ctx_memb(r, ch);
+      CHK(!heap_check(&w, &q->wait[ch], stack, visit_wait, &v),
+          "queue %.*s waiting index on %s", (int)q->id_len, q->id,
+          cr_channel_name((int)ch));
+      CHK(!heap_check(&mc, &q->memb[ch], stack, visit_memb, &v),
+          "queue %.*s agent index on %s", (int)q->id_len, q->id,
+          cr_channel_name((int)ch));
+    }
+  }
+  for (uint32_t i = 0; i < r->cpool.hwm; i++)
+    if (r->convs[i])
+      CHK((r->convs[i]->state == CR_CONV_WAITING) == (mark[i] == 1),
+          "conversation %.*s waiting but not reachable in its queue",
+          (int)r->convs[i]->id_len, r->convs[i]->id);
+  phc tc = ctx_timer(r);
+  CHK(!heap_check(&tc, &r->timers, stack, visit_timer, &timers),
+      "timer heap");
+out:
+  cr__free(&r->mem, stack);
+  cr__free(&r->mem, mark);
+  cr__free(&r->mem, load);
+  return rc;
+}
+
+/* After a restore filled the pools, lists and per-object state: derive
+ * loads, counters and every heap, as the live router would hold them. */
+int cr__router_rebuild(cr_router *r) {
+  for (uint32_t i = 0; i < r->apool.hwm; i++) {
+    ragent *a = r->agents[i];
+    if (!a)
+      continue;
+    memset(a->load, 0, sizeof a->load);
+    a->cost_used = 0;
+    a->noffers = a->nactive = 0;
+    for (uint32_t w = 0; w < a->nwrap; w++)
+      hold(a, a->wraps[w].ch);
+  }
+  for (uint32_t i = 0; i < r->opool.hwm; i++) {
+    roffer *o = &r->offers[i];
+    if (!o->used)
+      continue;
+    ragent *a = r->agents[o->agent];
+    hold(a, r->convs[o->conv]->channel);
+    a->noffers++;
+    cr_time e = o->expires;
+    o->expires = CR_TIME_NEVER;
+    o->tnode.child = o->tnode.sib = o->tnode.prev = RNIL;
+    timer_set(r, ((uint32_t)TT_OFFER << TT_SHIFT) | i, &o->expires, e);
+  }
+  r->nconv_offered = 0;
+  for (uint32_t i = 0; i < r->cpool.hwm; i++) {
+    rconv *c = r->convs[i];
+    if (!c)
+      continue;
+    rqueue *q = r->queues[c->queue];
+    c->eff = conv_eff_calc(r, c);
+    c->wnode.child = c->wnode.sib = c->wnode.prev = RNIL;
+    c->tnode.child = c->tnode.sib = c->tnode.prev = RNIL;
+    if (c->state == CR_CONV_WAITING)
+      wait_insert(r, c);
+    else if (c->state == CR_CONV_OFFERED) {
+      q->noffered++;
+      r->nconv_offered++;
+    } else if (c->state == CR_CONV_ASSIGNED) {
+      ragent *a = r->agents[c->agent];
+      hold(a, c->channel);
+      a->nactive++;
+      q->nactive++;
+    }
+    c->tdue = CR_TIME_NEVER;
+    conv_sched(r, c);
+  }
+  for (uint32_t i = 0; i < r->apool.hwm; i++) {
+    ragent *a = r->agents[i];
+    if (!a)
+      continue;
+    for (unsigned ch = 0; ch < RCH; ch++)
+      if (a->load[ch] > a->maxc[ch])
+        return CR_ECORRUPT;
+    if (a->total && a->cost_used > a->total)
+      return CR_ECORRUPT;
+    a->tdue = CR_TIME_NEVER;
+    agent_sched(r, a);
+    agent_staff(r, a, +1);
+    for (uint32_t mi = a->mhead; mi != RNIL; mi = r->members[mi].next_a) {
+      rmember *m = &r->members[mi];
+      m->k1 = m->k2 = UINT64_MAX;
+      m->inmask = 0;
+    }
+    /* no random redraw here: keys are restored as they were */
+    uint8_t want = 0;
+    if (a->status == CR_AGENT_AVAILABLE)
+      for (unsigned ch = 0; ch < RCH; ch++)
+        if (fits(a, ch))
+          want |= (uint8_t)(1u << ch);
+    for (uint32_t mi = a->mhead; mi != RNIL; mi = r->members[mi].next_a) {
+      rmember *m = &r->members[mi];
+      rqueue *q = r->queues[m->queue];
+      member_key(a, m, q, &m->k1, &m->k2);
+      for (unsigned ch = 0; ch < RCH; ch++)
+        if (want & (1u << ch)) {
+          phc c = ctx_memb(r, ch);
+          ph_insert(&c, &q->memb[ch], mi);
+          m->inmask |= (uint8_t)(1u << ch);
+        }
+    }
+  }
+  return 0;
+}

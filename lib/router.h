@@ -1,0 +1,215 @@
+/* Private: the router's data structures, shared by router.c (the model and
+ * matching) and router_snapshot.c (persistence). See docs/router.md.
+ *
+ * Indexes. Everything internal is a small integer: agents, queues,
+ * conversations and memberships live in pools addressed by index, strings
+ * are interned once. Three kinds of intrusive pairing heap (Fredman,
+ * Sedgewick, Sleator & Tarjan 1986) keep every hot-path question
+ * logarithmic and allocation-free:
+ *   - per (queue, channel): the members that could take one more
+ *     conversation of that channel now, ordered by the queue's strategy key;
+ *   - per (queue, channel): the waiting conversations, ordered by
+ *     (effective priority desc, arrival, sequence);
+ *   - one timer heap of every deadline (step expiry, offer timeout, wrap-up
+ *     end, escalation, max wait, grace end), ordered by (time, kind, seq).
+ * Because the heap nodes are inside the objects, moving an object between
+ * heaps never allocates, so matching and timers cannot fail for lack of
+ * memory. Every key ends in a unique sequence number, so the order is total
+ * and decisions do not depend on the heaps' internal shape (a restored
+ * router rebuilds them and decides identically). */
+#ifndef CR_ROUTER_PRIV_H
+#define CR_ROUTER_PRIV_H
+
+#include "convroute.h"
+#include "hash.h"
+
+#include <stdint.h>
+
+#define RNIL UINT32_MAX
+#define RCH CR_CHANNEL_COUNT
+
+typedef struct rpnode {
+  uint32_t child, sib, prev; /* prev: parent when first child */
+} rpnode;
+
+typedef struct rheap {
+  uint32_t root, n;
+} rheap;
+
+typedef struct rskill {
+  uint16_t id;
+  uint8_t level;
+} rskill;
+
+typedef struct rstep {
+  uint8_t kind;
+  uint8_t nsk;
+  uint32_t queue;  /* CR_STEP_QUEUE: queue index */
+  char *agent;     /* CR_STEP_AGENT: the agent id (looked up when the step
+                      starts, so a removed and re-added agent still counts) */
+  uint32_t agent_len;
+  cr_time expire;  /* <= 0: never */
+  rskill sk[CR_ROUTER_MAX_STEP_SKILLS];
+} rstep;
+
+enum { RC_URGENT = 1, RC_ESCALATED = 2, RC_MAXWAITED = 4 };
+
+#define RDECL 4
+
+typedef struct rconv {
+  UT_hash_handle hh;
+  char *id;
+  uint32_t id_len, idx;
+  uint64_t seq;
+  cr_time arrival;    /* place in line */
+  cr_time qenter;     /* entered the current queue (overflow delay) */
+  cr_time step_start;
+  cr_time wake;       /* retry matching (member delay, decline block) */
+  cr_time tdue;       /* key in the timer heap, CR_TIME_NEVER if absent */
+  cr_time state_at;   /* offered / assigned / abandoned at */
+  int32_t prio, eff;
+  uint32_t queue, agent; /* agent: ASSIGNED */
+  uint32_t sticky;       /* agent index of a live CR_STEP_AGENT, or RNIL */
+  uint32_t sticky_next, sticky_prev;
+  uint32_t ohead;        /* offers of this conversation */
+  uint16_t noffers, attempts;
+  uint8_t state, channel, step, nsteps, flags;
+  rstep *steps;
+  char *attrs;
+  uint32_t attrs_len;
+  rpnode wnode, tnode;
+  struct {
+    uint64_t agent_seq;
+    cr_time until;
+  } decl[RDECL];
+} rconv;
+
+typedef struct roffer {
+  uint32_t conv, agent;
+  uint32_t next_c, prev_c, next_a, prev_a;
+  uint64_t seq;
+  cr_time made, expires;
+  rpnode tnode;
+  uint8_t used;
+} roffer;
+
+typedef struct rwrap {
+  cr_time until;
+  uint8_t ch;
+} rwrap;
+
+typedef struct ragent {
+  UT_hash_handle hh;
+  char *id;
+  uint32_t id_len, idx;
+  uint64_t seq;
+  uint8_t status, reason_len;
+  char reason[64];
+  uint32_t maxc[RCH], cost[RCH], total;
+  uint32_t load[RCH], cost_used;
+  rskill *skills;
+  uint16_t nskills;
+  cr_time wrapup_ms, idle_since, talk_ms, login_at, tdue;
+  uint64_t contacts, acc, rej, miss;
+  uint32_t consec, noffers, nactive, nwrap, wcap;
+  rwrap *wraps;
+  uint32_t mhead;              /* memberships */
+  uint32_t ohead, otail;       /* offers, oldest first */
+  uint32_t sticky_head;        /* conversations at a step naming it */
+  rpnode tnode;
+} ragent;
+
+typedef struct rmember {
+  uint32_t agent, queue;
+  uint32_t next_a, prev_a, next_q, prev_q;
+  int32_t prio;
+  cr_time delay;
+  uint64_t k1, k2;   /* the strategy key the heaps hold now */
+  uint64_t rr, rnd;  /* round-robin turn, random race clock */
+  uint8_t inmask;    /* channels whose member heap holds it */
+  uint8_t used;
+  rpnode node[RCH];
+} rmember;
+
+typedef struct rqueue {
+  UT_hash_handle hh;
+  char *id;
+  uint32_t id_len, idx;
+  cr_queue_config cfg; /* pointers cleared: skills/overflow below */
+  rskill skills[CR_ROUTER_MAX_STEP_SKILLS];
+  uint8_t nskills, open;
+  uint32_t overflow; /* queue index or RNIL */
+  rheap wait[RCH], memb[RCH];
+  uint32_t mhead, nmembers;
+  uint64_t staffed[RCH]; /* slots of available members, per channel */
+  uint64_t rr_counter, rnd_clock;
+  uint32_t noffered, nactive;
+  uint64_t entered, answered, abandoned, timed_out, overflowed_out;
+  uint64_t in_sl, ab_after_sl, acc, rej, miss;
+  double aht[RCH], aht_all;
+} rqueue;
+
+typedef struct rskillname {
+  UT_hash_handle hh;
+  char *name;
+  uint32_t len;
+  uint16_t id;
+} rskillname;
+
+/* A pool of pointers (agents, conversations) or of structs (members,
+ * offers) with a LIFO free list; `hwm` slots have ever been used. */
+typedef struct rpool {
+  uint32_t cap, hwm, nfree, nused;
+  uint32_t *free;
+} rpool;
+
+struct cr_router {
+  cr_mem mem;
+  cr_router_config cfg;
+  cr_router_callbacks cb;
+  int in_cb;
+  cr_time now;
+  uint64_t seq;     /* one counter for agents, conversations, offers */
+  uint64_t rng;     /* xorshift64* state (random strategy) */
+  char err[160];
+
+  ragent **agents;
+  rpool apool;
+  ragent *ahash;
+
+  rqueue **queues;
+  uint32_t nqueues, qcap;
+  rqueue *qhash;
+
+  rconv **convs;
+  rpool cpool;
+  rconv *chash;
+  uint32_t nconv_offered; /* conversations holding at least one offer */
+
+  rmember *members;
+  rpool mpool;
+
+  roffer *offers;
+  rpool opool;
+
+  rskillname **skills;
+  uint32_t nskills, scap;
+  rskillname *shash;
+
+  rheap timers;
+};
+
+/* Checks every structural invariant (capacity, heap membership and order,
+ * conversation states, counters). 0, or CR_ECORRUPT with a reason in r->err.
+ * Linear: for tests, the fuzz target and restore. */
+int cr__router_check(cr_router *r);
+
+/* router.c internals used by the snapshot code. */
+int cr__router_alloc(cr_router **out, const cr_mem *mem,
+                     const cr_router_config *cfg);
+int cr__router_pool_take(cr_router *r, rpool *p, void **arr, size_t elem,
+                         uint32_t *idx);
+int cr__router_rebuild(cr_router *r);
+void cr__router_free_conv(cr_router *r, rconv *c);
+
+#endif

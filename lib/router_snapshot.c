@@ -1,0 +1,1000 @@
+/* Router persistence: the whole state to a byte buffer and back.
+ *
+ * Layout (all integers little-endian, doubles as their IEEE-754 bits):
+ *   "CRRS"  u32 version  u64 payload length  payload  u32 CRC-32(payload)
+ * The payload holds the primary facts only -- configuration, counters,
+ * every agent, membership, conversation and offer in pool-index order with
+ * the pools' free lists, so indices (and thus future allocations) come back
+ * identical. Loads, staffing counts and all heaps are derived again by
+ * cr__router_rebuild(); since every heap order ends in a unique sequence
+ * number, the rebuilt router takes exactly the same decisions. Restore
+ * validates every length, index and cross-reference, then runs the full
+ * invariant check: bad input is CR_ECORRUPT, never a crash. */
+#include "router.h"
+
+#include <string.h>
+
+#define SNAP_MAGIC "CRRS"
+#define SNAP_VERSION 1u
+
+/* ------------------------------------------------------------------ */
+/* writer */
+
+typedef struct wbuf {
+  const cr_mem *mem;
+  uint8_t *p;
+  size_t n, cap;
+  int err;
+} wbuf;
+
+static void put(wbuf *w, const void *src, size_t n) {
+  if (w->err || n == 0)
+    return;
+  if (w->n + n > w->cap &&
+      cr__grow(w->mem, (void **)&w->p, &w->cap, w->n + n, 1)) {
+    w->err = CR_ENOMEM;
+    return;
+  }
+  memcpy(w->p + w->n, src, n);
+  w->n += n;
+}
+
+static void put_u64(wbuf *w, uint64_t v) {
+  uint8_t b[8];
+  for (int i = 0; i < 8; i++)
+    b[i] = (uint8_t)(v >> (8 * i));
+  put(w, b, 8);
+}
+static void put_u32(wbuf *w, uint32_t v) {
+  uint8_t b[4];
+  for (int i = 0; i < 4; i++)
+    b[i] = (uint8_t)(v >> (8 * i));
+  put(w, b, 4);
+}
+static void put_u16(wbuf *w, uint16_t v) {
+  uint8_t b[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
+  put(w, b, 2);
+}
+static void put_u8(wbuf *w, uint8_t v) { put(w, &v, 1); }
+static void put_i64(wbuf *w, int64_t v) { put_u64(w, (uint64_t)v); }
+static void put_i32(wbuf *w, int32_t v) { put_u32(w, (uint32_t)v); }
+static void put_f64(wbuf *w, double d) {
+  uint64_t v;
+  memcpy(&v, &d, 8);
+  put_u64(w, v);
+}
+static void put_str(wbuf *w, const char *s, uint32_t n) {
+  put_u32(w, n);
+  put(w, s, n);
+}
+static void put_skills(wbuf *w, const rskill *sk, unsigned n) {
+  put_u16(w, (uint16_t)n);
+  for (unsigned i = 0; i < n; i++) {
+    put_u16(w, sk[i].id);
+    put_u8(w, sk[i].level);
+  }
+}
+static void put_pool(wbuf *w, const rpool *p) {
+  put_u32(w, p->hwm);
+  put_u32(w, p->nfree);
+  for (uint32_t i = 0; i < p->nfree; i++)
+    put_u32(w, p->free[i]);
+}
+
+static uint32_t crc32(const uint8_t *p, size_t n) {
+  /* IEEE 802.3 CRC-32 (reflected 0xEDB88320), as zlib's crc32(). */
+  uint32_t t[256];
+  for (uint32_t i = 0; i < 256; i++) {
+    uint32_t c = i;
+    for (int k = 0; k < 8; k++)
+      c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+    t[i] = c;
+  }
+  uint32_t c = 0xFFFFFFFFu;
+  for (size_t i = 0; i < n; i++)
+    c = t[(c ^ p[i]) & 0xFF] ^ (c >> 8);
+  return c ^ 0xFFFFFFFFu;
+}
+
+static void put_queue(wbuf *w, const rqueue *q) {
+  const cr_queue_config *c = &q->cfg;
+  put_str(w, q->id, q->id_len);
+  put_i32(w, c->strategy);
+  put_skills(w, q->skills, q->nskills);
+  put_u8(w, (uint8_t)c->auto_members);
+  for (unsigned ch = 0; ch < RCH; ch++) {
+    put_i64(w, c->sl_threshold_ms[ch]);
+    put_f64(w, c->sl_target[ch]);
+  }
+  put_i32(w, c->urgency_percent);
+  put_i32(w, c->urgency_boost);
+  put_i64(w, c->max_wait_ms);
+  put_i64(w, c->escalate_before_ms);
+  put_i32(w, c->escalate_boost);
+  put_i32(w, c->max_wait_action);
+  put_u32(w, c->max_length);
+  put_i64(w, c->wrapup_ms);
+  put_i64(w, c->offer_timeout_ms);
+  put_u32(w, c->ring_all_max);
+  put_u32(w, q->overflow);
+  put_i64(w, c->overflow_after_ms);
+  put_i64(w, c->overflow_ewt_ms);
+  put_f64(w, c->overflow_sl_below);
+  put_i64(w, c->aht_hint_ms);
+  put_u8(w, q->open);
+  put_u64(w, q->rr_counter);
+  put_u64(w, q->rnd_clock);
+  const uint64_t cnt[] = {q->entered, q->answered, q->abandoned,
+                          q->timed_out, q->overflowed_out, q->in_sl,
+                          q->ab_after_sl, q->acc, q->rej, q->miss};
+  for (size_t i = 0; i < sizeof cnt / sizeof cnt[0]; i++)
+    put_u64(w, cnt[i]);
+  for (unsigned ch = 0; ch < RCH; ch++)
+    put_f64(w, q->aht[ch]);
+  put_f64(w, q->aht_all);
+}
+
+static void put_agent(wbuf *w, const cr_router *r, const ragent *a) {
+  put_str(w, a->id, a->id_len);
+  put_u64(w, a->seq);
+  put_u8(w, a->status);
+  put_str(w, a->reason, a->reason_len);
+  for (unsigned ch = 0; ch < RCH; ch++) {
+    put_u32(w, a->maxc[ch]);
+    put_u32(w, a->cost[ch]);
+  }
+  put_u32(w, a->total);
+  put_skills(w, a->skills, a->nskills);
+  put_i64(w, a->wrapup_ms);
+  put_i64(w, a->idle_since);
+  put_i64(w, a->talk_ms);
+  put_i64(w, a->login_at);
+  put_u64(w, a->contacts);
+  put_u64(w, a->acc);
+  put_u64(w, a->rej);
+  put_u64(w, a->miss);
+  put_u32(w, a->consec);
+  put_u32(w, a->nwrap);
+  for (uint32_t i = 0; i < a->nwrap; i++) {
+    put_i64(w, a->wraps[i].until);
+    put_u8(w, a->wraps[i].ch);
+  }
+  uint32_t n = 0;
+  for (uint32_t mi = a->mhead; mi != RNIL; mi = r->members[mi].next_a)
+    n++;
+  put_u32(w, n);
+  for (uint32_t mi = a->mhead; mi != RNIL; mi = r->members[mi].next_a)
+    put_u32(w, mi);
+  n = 0;
+  for (uint32_t oi = a->ohead; oi != RNIL; oi = r->offers[oi].next_a)
+    n++;
+  put_u32(w, n);
+  for (uint32_t oi = a->ohead; oi != RNIL; oi = r->offers[oi].next_a)
+    put_u32(w, oi);
+}
+
+static void put_conv(wbuf *w, const cr_router *r, const rconv *c) {
+  put_str(w, c->id, c->id_len);
+  put_u64(w, c->seq);
+  put_i64(w, c->arrival);
+  put_i64(w, c->qenter);
+  put_i64(w, c->step_start);
+  put_i64(w, c->wake);
+  put_i64(w, c->state_at);
+  put_i32(w, c->prio);
+  put_u32(w, c->queue);
+  put_u32(w, c->agent);
+  put_u32(w, c->sticky);
+  put_u8(w, c->state);
+  put_u8(w, c->channel);
+  put_u8(w, c->step);
+  put_u8(w, c->nsteps);
+  put_u8(w, c->flags);
+  put_u16(w, c->attempts);
+  put_str(w, c->attrs, c->attrs_len);
+  for (unsigned i = 0; i < c->nsteps; i++) {
+    const rstep *s = &c->steps[i];
+    put_u8(w, s->kind);
+    put_u32(w, s->queue);
+    put_str(w, s->agent, s->agent_len);
+    put_i64(w, s->expire);
+    put_skills(w, s->sk, s->nsk);
+  }
+  for (int i = 0; i < RDECL; i++) {
+    put_u64(w, c->decl[i].agent_seq);
+    put_i64(w, c->decl[i].until);
+  }
+  uint32_t n = 0;
+  for (uint32_t oi = c->ohead; oi != RNIL; oi = r->offers[oi].next_c)
+    n++;
+  put_u32(w, n);
+  for (uint32_t oi = c->ohead; oi != RNIL; oi = r->offers[oi].next_c)
+    put_u32(w, oi);
+}
+
+int cr_router_snapshot(const cr_router *r, void **buf, size_t *len) {
+  if (!r || !buf || !len)
+    return CR_EINVAL;
+  if (r->in_cb)
+    return CR_ESTATE;
+  wbuf w = {&r->mem, NULL, 0, 0, 0};
+  put(&w, SNAP_MAGIC, 4);
+  put_u32(&w, SNAP_VERSION);
+  put_u64(&w, 0); /* payload length, patched below */
+  const cr_router_config *c = &r->cfg;
+  put_i64(&w, c->offer_timeout_ms);
+  put_u32(&w, c->auto_away_misses);
+  put_i64(&w, c->wrapup_ms);
+  put_i64(&w, c->reentry_grace_ms);
+  put_i64(&w, c->decline_block_ms);
+  put_u64(&w, c->seed);
+  put_f64(&w, c->aht_alpha);
+  put_i64(&w, r->now);
+  put_u64(&w, r->seq);
+  put_u64(&w, r->rng);
+  put_u32(&w, r->nskills);
+  for (uint32_t i = 0; i < r->nskills; i++)
+    put_str(&w, r->skills[i]->name, r->skills[i]->len);
+  put_u32(&w, r->nqueues);
+  for (uint32_t i = 0; i < r->nqueues; i++)
+    put_queue(&w, r->queues[i]);
+  put_pool(&w, &r->apool);
+  put_pool(&w, &r->mpool);
+  put_pool(&w, &r->cpool);
+  put_pool(&w, &r->opool);
+  for (uint32_t i = 0; i < r->apool.hwm; i++) {
+    put_u8(&w, r->agents[i] != NULL);
+    if (r->agents[i])
+      put_agent(&w, r, r->agents[i]);
+  }
+  for (uint32_t i = 0; i < r->mpool.hwm; i++) {
+    const rmember *m = &r->members[i];
+    put_u8(&w, m->used);
+    if (!m->used)
+      continue;
+    put_u32(&w, m->agent);
+    put_u32(&w, m->queue);
+    put_i32(&w, m->prio);
+    put_i64(&w, m->delay);
+    put_u64(&w, m->rr);
+    put_u64(&w, m->rnd);
+  }
+  for (uint32_t qi = 0; qi < r->nqueues; qi++) {
+    const rqueue *q = r->queues[qi];
+    put_u32(&w, q->nmembers);
+    for (uint32_t mi = q->mhead; mi != RNIL; mi = r->members[mi].next_q)
+      put_u32(&w, mi);
+  }
+  for (uint32_t i = 0; i < r->cpool.hwm; i++) {
+    put_u8(&w, r->convs[i] != NULL);
+    if (r->convs[i])
+      put_conv(&w, r, r->convs[i]);
+  }
+  for (uint32_t i = 0; i < r->opool.hwm; i++) {
+    const roffer *o = &r->offers[i];
+    put_u8(&w, o->used);
+    if (!o->used)
+      continue;
+    put_u32(&w, o->conv);
+    put_u32(&w, o->agent);
+    put_u64(&w, o->seq);
+    put_i64(&w, o->made);
+    put_i64(&w, o->expires);
+  }
+  for (uint32_t i = 0; i < r->apool.hwm; i++) {
+    const ragent *a = r->agents[i];
+    if (!a)
+      continue;
+    uint32_t n = 0;
+    for (uint32_t ci = a->sticky_head; ci != RNIL;
+         ci = r->convs[ci]->sticky_next)
+      n++;
+    put_u32(&w, n);
+    for (uint32_t ci = a->sticky_head; ci != RNIL;
+         ci = r->convs[ci]->sticky_next)
+      put_u32(&w, ci);
+  }
+  if (!w.err) {
+    uint64_t plen = w.n - 16;
+    for (int i = 0; i < 8; i++)
+      w.p[8 + i] = (uint8_t)(plen >> (8 * i));
+    put_u32(&w, crc32(w.p + 16, (size_t)plen));
+  }
+  if (w.err) {
+    cr__free(&r->mem, w.p);
+    return w.err;
+  }
+  *buf = w.p;
+  *len = w.n;
+  return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* reader: every get checks bounds; the first failure sticks */
+
+typedef struct rbuf {
+  const uint8_t *p;
+  size_t n, at;
+  int err;
+} rbuf;
+
+static const uint8_t *take(rbuf *b, size_t n) {
+  if (b->err || n > b->n - b->at) {
+    b->err = CR_ECORRUPT;
+    return NULL;
+  }
+  const uint8_t *s = b->p + b->at;
+  b->at += n;
+  return s;
+}
+static uint64_t get_u64(rbuf *b) {
+  const uint8_t *s = take(b, 8);
+  uint64_t v = 0;
+  for (int i = 0; s && i < 8; i++)
+    v |= (uint64_t)s[i] << (8 * i);
+  return v;
+}
+static uint32_t get_u32(rbuf *b) {
+  const uint8_t *s = take(b, 4);
+  uint32_t v = 0;
+  for (int i = 0; s && i < 4; i++)
+    v |= (uint32_t)s[i] << (8 * i);
+  return v;
+}
+static uint16_t get_u16(rbuf *b) {
+  const uint8_t *s = take(b, 2);
+  return s ? (uint16_t)(s[0] | (s[1] << 8)) : 0;
+}
+static uint8_t get_u8(rbuf *b) {
+  const uint8_t *s = take(b, 1);
+  return s ? s[0] : 0;
+}
+static int64_t get_i64(rbuf *b) { return (int64_t)get_u64(b); }
+static int32_t get_i32(rbuf *b) { return (int32_t)get_u32(b); }
+static double get_f64(rbuf *b) {
+  uint64_t v = get_u64(b);
+  double d;
+  memcpy(&d, &v, 8);
+  return d;
+}
+static void bad(rbuf *b) { b->err = CR_ECORRUPT; }
+
+/* A string of 0..max bytes, copied (NUL-terminated) or NULL when empty. */
+static char *get_str(rbuf *b, const cr_mem *m, uint32_t max, uint32_t *len,
+                     int *oom) {
+  uint32_t n = get_u32(b);
+  if (n > max)
+    bad(b);
+  const uint8_t *s = take(b, n);
+  *len = 0;
+  if (!s || n == 0)
+    return NULL;
+  char *d = cr__strndup(m, (const char *)s, n);
+  if (!d)
+    *oom = 1;
+  else
+    *len = n;
+  return d;
+}
+
+static unsigned get_skills(rbuf *b, const cr_router *r, rskill *out,
+                           unsigned max) {
+  unsigned n = get_u16(b);
+  if (n > max) {
+    bad(b);
+    return 0;
+  }
+  for (unsigned i = 0; i < n; i++) {
+    out[i].id = get_u16(b);
+    out[i].level = get_u8(b);
+    if (out[i].id >= r->nskills || out[i].level < 1 || out[i].level > 5)
+      bad(b);
+  }
+  return n;
+}
+
+static int get_pool(rbuf *b, cr_router *r, rpool *p, void **arr,
+                    size_t elem) {
+  uint32_t hwm = get_u32(b), nfree = get_u32(b);
+  if (b->err || nfree > hwm || hwm > (1u << 30) - 1 ||
+      (uint64_t)hwm * 5 > b->n - b->at + (uint64_t)nfree * 4 + 64) {
+    bad(b);
+    return 0;
+  }
+  if (hwm) {
+    /* reserve exactly hwm slots (the free list is re-read below) */
+    p->nfree = 0;
+    p->hwm = 0;
+    int rc = 0;
+    void *na = cr__calloc(&r->mem, hwm, elem);
+    uint32_t *nf = cr__malloc(&r->mem, (size_t)hwm * sizeof *nf);
+    if (!na || !nf) {
+      cr__free(&r->mem, na);
+      cr__free(&r->mem, nf);
+      return CR_ENOMEM;
+    }
+    *arr = na;
+    p->free = nf;
+    p->cap = hwm;
+    (void)rc;
+  }
+  p->hwm = hwm;
+  p->nfree = nfree;
+  for (uint32_t i = 0; i < nfree; i++) {
+    p->free[i] = get_u32(b);
+    if (p->free[i] >= hwm)
+      bad(b);
+  }
+  p->nused = hwm - nfree;
+  return 0;
+}
+
+static int utf8_ok_id(const char *s, uint32_t n) {
+  /* ids were validated when they entered; here only shape: no NUL */
+  return s && n && memchr(s, 0, n) == NULL;
+}
+
+static int read_queue(rbuf *b, cr_router *r, uint32_t idx, uint32_t nq) {
+  int oom = 0;
+  rqueue *q = cr__calloc(&r->mem, 1, sizeof *q);
+  if (!q)
+    return CR_ENOMEM;
+  r->queues[idx] = q; /* owned from here, freed by cr_router_del */
+  r->nqueues = idx + 1;
+  q->idx = idx;
+  q->id = get_str(b, &r->mem, 255, &q->id_len, &oom);
+  if (oom)
+    return CR_ENOMEM;
+  if (!b->err && !utf8_ok_id(q->id, q->id_len))
+    bad(b);
+  cr_queue_config *c = &q->cfg;
+  c->strategy = get_i32(b);
+  q->nskills = (uint8_t)get_skills(b, r, q->skills, CR_ROUTER_MAX_STEP_SKILLS);
+  c->nskills = q->nskills;
+  c->auto_members = get_u8(b);
+  for (unsigned ch = 0; ch < RCH; ch++) {
+    c->sl_threshold_ms[ch] = get_i64(b);
+    c->sl_target[ch] = get_f64(b);
+    if (c->sl_threshold_ms[ch] <= 0)
+      bad(b);
+  }
+  c->urgency_percent = get_i32(b);
+  c->urgency_boost = get_i32(b);
+  c->max_wait_ms = get_i64(b);
+  c->escalate_before_ms = get_i64(b);
+  c->escalate_boost = get_i32(b);
+  c->max_wait_action = get_i32(b);
+  c->max_length = get_u32(b);
+  c->wrapup_ms = get_i64(b);
+  c->offer_timeout_ms = get_i64(b);
+  c->ring_all_max = get_u32(b);
+  q->overflow = get_u32(b);
+  c->overflow_after_ms = get_i64(b);
+  c->overflow_ewt_ms = get_i64(b);
+  c->overflow_sl_below = get_f64(b);
+  c->aht_hint_ms = get_i64(b);
+  q->open = get_u8(b);
+  q->rr_counter = get_u64(b);
+  q->rnd_clock = get_u64(b);
+  uint64_t *cnt[] = {&q->entered, &q->answered, &q->abandoned,
+                     &q->timed_out, &q->overflowed_out, &q->in_sl,
+                     &q->ab_after_sl, &q->acc, &q->rej, &q->miss};
+  for (size_t i = 0; i < sizeof cnt / sizeof cnt[0]; i++)
+    *cnt[i] = get_u64(b);
+  for (unsigned ch = 0; ch < RCH; ch++)
+    q->aht[ch] = get_f64(b);
+  q->aht_all = get_f64(b);
+  if (c->strategy < 0 || c->strategy >= CR_STRATEGY_COUNT ||
+      c->auto_members > 1 || c->ring_all_max < 1 || c->ring_all_max > 64 ||
+      c->max_wait_action < 0 || c->max_wait_action > 1 || q->open > 1 ||
+      c->max_wait_ms < 0 || c->max_wait_ms > INT64_MAX / 4 ||
+      c->escalate_before_ms < 0 || c->overflow_after_ms < 0 ||
+      c->overflow_after_ms > INT64_MAX / 4 || c->urgency_percent < 0 ||
+      c->urgency_percent > 1000 || c->urgency_boost < 0 ||
+      c->urgency_boost > CR_ROUTER_MAX_PRIORITY || c->escalate_boost < 0 ||
+      c->escalate_boost > CR_ROUTER_MAX_PRIORITY ||
+      (q->overflow != RNIL && q->overflow >= nq) || q->answered > q->entered)
+    bad(b);
+  for (unsigned ch = 0; ch < RCH; ch++)
+    q->wait[ch].root = q->memb[ch].root = RNIL;
+  q->mhead = RNIL;
+  if (b->err)
+    return 0;
+  rqueue *dup = NULL;
+  HASH_FIND(hh, r->qhash, q->id, q->id_len, dup);
+  if (dup) {
+    bad(b);
+    return 0;
+  }
+  const cr_mem *cr__hmem = &r->mem;
+  int cr__hoom = 0;
+  HASH_ADD_KEYPTR(hh, r->qhash, q->id, q->id_len, q);
+  return cr__hoom ? CR_ENOMEM : 0;
+}
+
+typedef struct rmarks {
+  uint8_t *m;  /* members: 1 agent list, 2 queue list */
+  uint8_t *o;  /* offers: 1 agent list, 2 conversation list */
+  uint8_t *c;  /* conversations: 1 in a sticky list */
+} rmarks;
+
+static int read_agent(rbuf *b, cr_router *r, uint32_t i, rmarks *mk) {
+  int oom = 0;
+  ragent *a = cr__calloc(&r->mem, 1, sizeof *a);
+  if (!a)
+    return CR_ENOMEM;
+  r->agents[i] = a;
+  a->idx = i;
+  a->mhead = a->ohead = a->otail = a->sticky_head = RNIL;
+  a->tdue = CR_TIME_NEVER;
+  a->tnode.child = a->tnode.sib = a->tnode.prev = RNIL;
+  a->id = get_str(b, &r->mem, 255, &a->id_len, &oom);
+  if (oom)
+    return CR_ENOMEM;
+  if (!b->err && !utf8_ok_id(a->id, a->id_len))
+    bad(b);
+  a->seq = get_u64(b);
+  a->status = get_u8(b);
+  uint32_t rl = get_u32(b);
+  if (rl > 63)
+    bad(b);
+  const uint8_t *rs = take(b, rl);
+  if (rs && rl) {
+    memcpy(a->reason, rs, rl);
+    a->reason_len = (uint8_t)rl;
+  }
+  int any = 0;
+  for (unsigned ch = 0; ch < RCH; ch++) {
+    a->maxc[ch] = get_u32(b);
+    a->cost[ch] = get_u32(b);
+    any |= a->maxc[ch] != 0;
+  }
+  a->total = get_u32(b);
+  rskill sk[255];
+  unsigned n = get_skills(b, r, sk, 255);
+  if (n) {
+    if (!(a->skills = cr__malloc(&r->mem, n * sizeof *sk)))
+      return CR_ENOMEM;
+    memcpy(a->skills, sk, n * sizeof *sk);
+    a->nskills = (uint16_t)n;
+    for (unsigned k = 1; k < n; k++)
+      if (sk[k - 1].id >= sk[k].id)
+        bad(b);
+  }
+  a->wrapup_ms = get_i64(b);
+  a->idle_since = get_i64(b);
+  a->talk_ms = get_i64(b);
+  a->login_at = get_i64(b);
+  a->contacts = get_u64(b);
+  a->acc = get_u64(b);
+  a->rej = get_u64(b);
+  a->miss = get_u64(b);
+  a->consec = get_u32(b);
+  uint32_t nw = get_u32(b);
+  if (b->err || a->status > CR_AGENT_AWAY || !any || a->seq == 0 ||
+      a->seq > r->seq || nw > 0xFFFFF || nw * 9ull > b->n - b->at) {
+    bad(b);
+    return 0;
+  }
+  if (nw) {
+    if (!(a->wraps = cr__malloc(&r->mem, nw * sizeof *a->wraps)))
+      return CR_ENOMEM;
+    a->wcap = nw;
+  }
+  for (uint32_t k = 0; k < nw; k++) {
+    a->wraps[k].until = get_i64(b);
+    a->wraps[k].ch = get_u8(b);
+    if (a->wraps[k].ch >= RCH)
+      bad(b);
+  }
+  a->nwrap = nw;
+  /* memberships, in list order */
+  uint32_t nm = get_u32(b), tail = RNIL;
+  if (nm > r->mpool.hwm)
+    bad(b);
+  for (uint32_t k = 0; k < nm && !b->err; k++) {
+    uint32_t mi = get_u32(b);
+    if (mi >= r->mpool.hwm || (mk->m[mi] & 1)) {
+      bad(b);
+      break;
+    }
+    mk->m[mi] |= 1;
+    rmember *m = &r->members[mi];
+    m->agent = i;
+    m->prev_a = tail;
+    m->next_a = RNIL;
+    if (tail != RNIL)
+      r->members[tail].next_a = mi;
+    else
+      a->mhead = mi;
+    tail = mi;
+  }
+  uint32_t no = get_u32(b);
+  if (no > r->opool.hwm)
+    bad(b);
+  for (uint32_t k = 0; k < no && !b->err; k++) {
+    uint32_t oi = get_u32(b);
+    if (oi >= r->opool.hwm || (mk->o[oi] & 1)) {
+      bad(b);
+      break;
+    }
+    mk->o[oi] |= 1;
+    roffer *o = &r->offers[oi];
+    o->agent = i;
+    o->prev_a = a->otail;
+    o->next_a = RNIL;
+    if (a->otail != RNIL)
+      r->offers[a->otail].next_a = oi;
+    else
+      a->ohead = oi;
+    a->otail = oi;
+  }
+  if (b->err)
+    return 0;
+  ragent *dup = NULL;
+  HASH_FIND(hh, r->ahash, a->id, a->id_len, dup);
+  if (dup) {
+    bad(b);
+    return 0;
+  }
+  const cr_mem *cr__hmem = &r->mem;
+  int cr__hoom = 0;
+  HASH_ADD_KEYPTR(hh, r->ahash, a->id, a->id_len, a);
+  return cr__hoom ? CR_ENOMEM : 0;
+}
+
+static int read_conv(rbuf *b, cr_router *r, uint32_t i, rmarks *mk) {
+  int oom = 0;
+  rconv *c = cr__calloc(&r->mem, 1, sizeof *c);
+  if (!c)
+    return CR_ENOMEM;
+  r->convs[i] = c;
+  c->idx = i;
+  c->ohead = c->sticky_next = c->sticky_prev = RNIL;
+  c->tdue = CR_TIME_NEVER;
+  c->id = get_str(b, &r->mem, 255, &c->id_len, &oom);
+  if (oom)
+    return CR_ENOMEM;
+  if (!b->err && !utf8_ok_id(c->id, c->id_len))
+    bad(b);
+  c->seq = get_u64(b);
+  c->arrival = get_i64(b);
+  c->qenter = get_i64(b);
+  c->step_start = get_i64(b);
+  c->wake = get_i64(b);
+  c->state_at = get_i64(b);
+  c->prio = get_i32(b);
+  c->queue = get_u32(b);
+  c->agent = get_u32(b);
+  c->sticky = get_u32(b);
+  c->state = get_u8(b);
+  c->channel = get_u8(b);
+  c->step = get_u8(b);
+  uint8_t ns = get_u8(b);
+  c->flags = get_u8(b);
+  c->attempts = get_u16(b);
+  c->attrs = get_str(b, &r->mem, 65535, &c->attrs_len, &oom);
+  if (oom)
+    return CR_ENOMEM;
+  if (b->err || ns > CR_ROUTER_MAX_STEPS) {
+    bad(b);
+    return 0;
+  }
+  if (ns && !(c->steps = cr__calloc(&r->mem, ns, sizeof *c->steps)))
+    return CR_ENOMEM;
+  c->nsteps = ns;
+  for (unsigned k = 0; k < ns && !b->err; k++) {
+    rstep *s = &c->steps[k];
+    s->kind = get_u8(b);
+    s->queue = get_u32(b);
+    s->agent = get_str(b, &r->mem, 255, &s->agent_len, &oom);
+    if (oom)
+      return CR_ENOMEM;
+    s->expire = get_i64(b);
+    s->nsk = (uint8_t)get_skills(b, r, s->sk, CR_ROUTER_MAX_STEP_SKILLS);
+    if (s->kind > CR_STEP_AGENT ||
+        (s->kind == CR_STEP_QUEUE && s->queue >= r->nqueues) ||
+        (s->kind == CR_STEP_AGENT && !utf8_ok_id(s->agent, s->agent_len)) ||
+        s->expire > INT64_MAX / 4)
+      bad(b);
+  }
+  for (int k = 0; k < RDECL; k++) {
+    c->decl[k].agent_seq = get_u64(b);
+    c->decl[k].until = get_i64(b);
+  }
+  int assigned = c->state == CR_CONV_ASSIGNED;
+  if (b->err || c->queue >= r->nqueues || c->state > CR_CONV_ABANDONED ||
+      c->channel >= RCH || (ns ? c->step >= ns : c->step != 0) ||
+      c->prio < 0 || c->prio > CR_ROUTER_MAX_PRIORITY || c->seq == 0 ||
+      c->seq > r->seq || c->flags > 15 ||
+      assigned != (c->agent != RNIL) ||
+      (c->agent != RNIL &&
+       (c->agent >= r->apool.hwm || !r->agents[c->agent])) ||
+      (c->sticky != RNIL &&
+       (c->sticky >= r->apool.hwm || !r->agents[c->sticky] || !ns ||
+        c->steps[c->step].kind != CR_STEP_AGENT)) ||
+      c->arrival > r->now || c->state_at > r->now) {
+    bad(b);
+    return 0;
+  }
+  uint32_t no = get_u32(b), tail = RNIL;
+  if (no > r->opool.hwm || no > 0xFFFF)
+    bad(b);
+  for (uint32_t k = 0; k < no && !b->err; k++) {
+    uint32_t oi = get_u32(b);
+    if (oi >= r->opool.hwm || (mk->o[oi] & 2)) {
+      bad(b);
+      break;
+    }
+    mk->o[oi] |= 2;
+    roffer *o = &r->offers[oi];
+    o->conv = i;
+    o->prev_c = tail;
+    o->next_c = RNIL;
+    if (tail != RNIL)
+      r->offers[tail].next_c = oi;
+    else
+      c->ohead = oi;
+    tail = oi;
+  }
+  c->noffers = (uint16_t)no;
+  if (b->err || (c->state == CR_CONV_OFFERED) != (no > 0)) {
+    bad(b);
+    return 0;
+  }
+  rconv *dup = NULL;
+  HASH_FIND(hh, r->chash, c->id, c->id_len, dup);
+  if (dup) {
+    bad(b);
+    return 0;
+  }
+  const cr_mem *cr__hmem = &r->mem;
+  int cr__hoom = 0;
+  HASH_ADD_KEYPTR(hh, r->chash, c->id, c->id_len, c);
+  return cr__hoom ? CR_ENOMEM : 0;
+}
+
+static int read_all(rbuf *b, cr_router *r, rmarks *mk) {
+  int rc, oom = 0;
+  r->now = get_i64(b);
+  r->seq = get_u64(b);
+  r->rng = get_u64(b);
+  uint32_t ns = get_u32(b);
+  if (b->err || ns > 65535 || r->rng == 0 || ns > b->n - b->at)
+    return CR_ECORRUPT;
+  if (ns && !(r->skills = cr__calloc(&r->mem, ns, sizeof *r->skills)))
+    return CR_ENOMEM;
+  r->scap = ns;
+  for (uint32_t i = 0; i < ns; i++) {
+    rskillname *s = cr__calloc(&r->mem, 1, sizeof *s);
+    if (!s)
+      return CR_ENOMEM;
+    r->skills[i] = s;
+    r->nskills = i + 1;
+    s->id = (uint16_t)i;
+    s->name = get_str(b, &r->mem, 255, &s->len, &oom);
+    if (oom)
+      return CR_ENOMEM;
+    rskillname *dup = NULL;
+    if (!b->err && s->name)
+      HASH_FIND(hh, r->shash, s->name, s->len, dup);
+    if (b->err || !utf8_ok_id(s->name, s->len) || dup)
+      return CR_ECORRUPT;
+    const cr_mem *cr__hmem = &r->mem;
+    int cr__hoom = 0;
+    HASH_ADD_KEYPTR(hh, r->shash, s->name, s->len, s);
+    if (cr__hoom)
+      return CR_ENOMEM;
+  }
+  uint32_t nq = get_u32(b);
+  if (b->err || nq > b->n - b->at)
+    return CR_ECORRUPT;
+  if (nq && !(r->queues = cr__calloc(&r->mem, nq, sizeof *r->queues)))
+    return CR_ENOMEM;
+  r->qcap = nq;
+  for (uint32_t i = 0; i < nq; i++)
+    if ((rc = read_queue(b, r, i, nq)) || b->err)
+      return rc ? rc : CR_ECORRUPT;
+  for (uint32_t i = 0; i < nq; i++) { /* overflow chains end */
+    uint32_t o = r->queues[i]->overflow, hops = 0;
+    for (; o != RNIL && hops <= nq; hops++)
+      o = r->queues[o]->overflow;
+    if (hops > nq)
+      return CR_ECORRUPT;
+  }
+  if ((rc = get_pool(b, r, &r->apool, (void **)&r->agents, sizeof(ragent *))) ||
+      (rc = get_pool(b, r, &r->mpool, (void **)&r->members,
+                     sizeof(rmember))) ||
+      (rc = get_pool(b, r, &r->cpool, (void **)&r->convs, sizeof(rconv *))) ||
+      (rc = get_pool(b, r, &r->opool, (void **)&r->offers, sizeof(roffer))))
+    return rc;
+  if (b->err)
+    return CR_ECORRUPT;
+  mk->m = cr__calloc(&r->mem, r->mpool.hwm + 1, 1);
+  mk->o = cr__calloc(&r->mem, r->opool.hwm + 1, 1);
+  mk->c = cr__calloc(&r->mem, r->cpool.hwm + 1, 1);
+  if (!mk->m || !mk->o || !mk->c)
+    return CR_ENOMEM;
+  for (uint32_t i = 0; i < r->mpool.hwm; i++)
+    r->members[i].next_a = r->members[i].prev_a = r->members[i].next_q =
+        r->members[i].prev_q = RNIL;
+  for (uint32_t i = 0; i < r->opool.hwm; i++)
+    r->offers[i].next_a = r->offers[i].prev_a = r->offers[i].next_c =
+        r->offers[i].prev_c = RNIL;
+  uint32_t present = 0;
+  for (uint32_t i = 0; i < r->apool.hwm; i++) {
+    uint8_t p = get_u8(b);
+    if (b->err || p > 1)
+      return CR_ECORRUPT;
+    if (p && ((rc = read_agent(b, r, i, mk)) || b->err))
+      return rc ? rc : CR_ECORRUPT;
+    present += p;
+  }
+  if (present != r->apool.nused)
+    return CR_ECORRUPT;
+  present = 0;
+  for (uint32_t i = 0; i < r->mpool.hwm; i++) {
+    rmember *m = &r->members[i];
+    m->used = get_u8(b);
+    if (b->err || m->used > 1 || m->used != (mk->m[i] & 1))
+      return CR_ECORRUPT;
+    if (!m->used)
+      continue;
+    present++;
+    uint32_t ag = get_u32(b);
+    m->queue = get_u32(b);
+    m->prio = get_i32(b);
+    m->delay = get_i64(b);
+    m->rr = get_u64(b);
+    m->rnd = get_u64(b);
+    for (unsigned ch = 0; ch < RCH; ch++)
+      m->node[ch].child = m->node[ch].sib = m->node[ch].prev = RNIL;
+    if (b->err || ag != m->agent || m->queue >= nq || m->delay < 0 ||
+        m->delay > INT64_MAX / 4 || m->prio < -CR_ROUTER_MAX_PRIORITY ||
+        m->prio > CR_ROUTER_MAX_PRIORITY)
+      return CR_ECORRUPT;
+  }
+  if (present != r->mpool.nused)
+    return CR_ECORRUPT;
+  for (uint32_t qi = 0; qi < nq; qi++) {
+    rqueue *q = r->queues[qi];
+    uint32_t n = get_u32(b), tail = RNIL;
+    if (b->err || n > r->mpool.hwm)
+      return CR_ECORRUPT;
+    for (uint32_t k = 0; k < n; k++) {
+      uint32_t mi = get_u32(b);
+      if (b->err || mi >= r->mpool.hwm || !r->members[mi].used ||
+          (mk->m[mi] & 2) || r->members[mi].queue != qi)
+        return CR_ECORRUPT;
+      mk->m[mi] |= 2;
+      r->members[mi].prev_q = tail;
+      if (tail != RNIL)
+        r->members[tail].next_q = mi;
+      else
+        q->mhead = mi;
+      tail = mi;
+    }
+    q->nmembers = n;
+  }
+  for (uint32_t i = 0; i < r->mpool.hwm; i++)
+    if (r->members[i].used && mk->m[i] != 3)
+      return CR_ECORRUPT;
+  present = 0;
+  for (uint32_t i = 0; i < r->cpool.hwm; i++) {
+    uint8_t p = get_u8(b);
+    if (b->err || p > 1)
+      return CR_ECORRUPT;
+    if (p && ((rc = read_conv(b, r, i, mk)) || b->err))
+      return rc ? rc : CR_ECORRUPT;
+    present += p;
+  }
+  if (present != r->cpool.nused)
+    return CR_ECORRUPT;
+  for (uint32_t i = 0; i < r->opool.hwm; i++) {
+    roffer *o = &r->offers[i];
+    o->used = get_u8(b);
+    if (b->err || o->used > 1 || (o->used ? 3 : 0) != mk->o[i])
+      return CR_ECORRUPT;
+    if (!o->used)
+      continue;
+    uint32_t cv = get_u32(b), ag = get_u32(b);
+    o->seq = get_u64(b);
+    o->made = get_i64(b);
+    o->expires = get_i64(b);
+    if (b->err || cv != o->conv || ag != o->agent || o->seq == 0 ||
+        o->seq > r->seq || o->expires == CR_TIME_NEVER || o->made > r->now)
+      return CR_ECORRUPT;
+  }
+  for (uint32_t i = 0; i < r->apool.hwm; i++) {
+    ragent *a = r->agents[i];
+    if (!a)
+      continue;
+    uint32_t n = get_u32(b), tail = RNIL;
+    if (b->err || n > r->cpool.hwm)
+      return CR_ECORRUPT;
+    for (uint32_t k = 0; k < n; k++) {
+      uint32_t ci = get_u32(b);
+      if (b->err || ci >= r->cpool.hwm || !r->convs[ci] || mk->c[ci] ||
+          r->convs[ci]->sticky != i)
+        return CR_ECORRUPT;
+      mk->c[ci] = 1;
+      rconv *c = r->convs[ci];
+      c->sticky_prev = tail;
+      if (tail != RNIL)
+        r->convs[tail]->sticky_next = ci;
+      else
+        a->sticky_head = ci;
+      tail = ci;
+    }
+  }
+  for (uint32_t i = 0; i < r->cpool.hwm; i++)
+    if (r->convs[i] && (r->convs[i]->sticky != RNIL) != mk->c[i])
+      return CR_ECORRUPT;
+  /* free lists name exactly the empty slots, once each */
+  for (uint32_t i = 0; i < r->apool.nfree; i++)
+    if (r->agents[r->apool.free[i]])
+      return CR_ECORRUPT;
+  for (uint32_t i = 0; i < r->cpool.nfree; i++)
+    if (r->convs[r->cpool.free[i]])
+      return CR_ECORRUPT;
+  for (uint32_t i = 0; i < r->mpool.nfree; i++)
+    if (r->members[r->mpool.free[i]].used)
+      return CR_ECORRUPT;
+  for (uint32_t i = 0; i < r->opool.nfree; i++)
+    if (r->offers[r->opool.free[i]].used)
+      return CR_ECORRUPT;
+  return b->at == b->n ? 0 : CR_ECORRUPT;
+}
+
+int cr_router_restore(cr_router **out, const cr_mem *mem, const void *buf,
+                      size_t len) {
+  if (!out || (!buf && len))
+    return CR_EINVAL;
+  *out = NULL;
+  const uint8_t *p = buf;
+  if (len < 20 || memcmp(p, SNAP_MAGIC, 4))
+    return CR_ECORRUPT;
+  rbuf h = {p, len, 4, 0};
+  uint32_t ver = get_u32(&h);
+  uint64_t plen = get_u64(&h);
+  if (ver != SNAP_VERSION)
+    return CR_EVERSION;
+  if (plen != len - 20)
+    return CR_ECORRUPT;
+  rbuf b = {p + 16, (size_t)plen, 0, 0};
+  rbuf t = {p + 16 + plen, 4, 0, 0};
+  if (get_u32(&t) != crc32(b.p, b.n))
+    return CR_ECORRUPT;
+  cr_router_config cfg;
+  cfg.offer_timeout_ms = get_i64(&b);
+  cfg.auto_away_misses = get_u32(&b);
+  cfg.wrapup_ms = get_i64(&b);
+  cfg.reentry_grace_ms = get_i64(&b);
+  cfg.decline_block_ms = get_i64(&b);
+  cfg.seed = get_u64(&b);
+  cfg.aht_alpha = get_f64(&b);
+  if (b.err || cfg.offer_timeout_ms <= 0 || cfg.wrapup_ms < 0 ||
+      cfg.reentry_grace_ms < 0 || cfg.decline_block_ms < 0 ||
+      !(cfg.aht_alpha > 0 && cfg.aht_alpha <= 1))
+    return CR_ECORRUPT;
+  cr_router *r;
+  int rc = cr__router_alloc(&r, mem, &cfg);
+  if (rc)
+    return rc;
+  rmarks mk = {NULL, NULL, NULL};
+  rc = read_all(&b, r, &mk);
+  cr__free(&r->mem, mk.m);
+  cr__free(&r->mem, mk.o);
+  cr__free(&r->mem, mk.c);
+  if (!rc)
+    rc = cr__router_rebuild(r);
+  if (!rc)
+    rc = cr__router_check(r);
+  if (rc) {
+    cr_router_del(r);
+    return rc == CR_ENOMEM ? CR_ENOMEM : CR_ECORRUPT;
+  }
+  r->err[0] = 0;
+  *out = r;
+  return 0;
+}
