@@ -381,6 +381,7 @@ struct bw_sim {
   conv_state *cs;
   agent_use *au;
   bw_result *res;
+  bw_trace *rec;
   double load;       /* sum of agent busy shares now */
   uint32_t waiting;  /* arrived, not accepted, not abandoned */
   cr_time last, warm, stop;
@@ -445,6 +446,19 @@ int bw_sim_offer(bw_sim *s, uint32_t conv, uint32_t agent, cr_time now) {
     return fail(s, -1, "offer", conv);
   }
   s->res->decisions++;
+  if (s->rec && !s->rec->oom) {
+    bw_trace *t = s->rec;
+    if (t->noffers == t->capoffers) {
+      size_t cap = t->capoffers ? t->capoffers * 2 : 4096;
+      bw_trace_offer *o = realloc(t->offers, cap * sizeof *o);
+      if (!o)
+        t->oom = 1;
+      else
+        t->offers = o, t->capoffers = cap;
+    }
+    if (!t->oom)
+      t->offers[t->noffers++] = (bw_trace_offer){s->res->events, conv, agent};
+  }
   c->state = CS_OFFERED;
   c->agent = agent;
   c->attempt++;
@@ -527,6 +541,23 @@ static double now_s(void) {
   return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+static void record_tick(bw_sim *s, cr_time now) {
+  bw_trace *t = s->rec;
+  if (!t || t->oom)
+    return;
+  if (t->nticks == t->capticks) {
+    size_t cap = t->capticks ? t->capticks * 2 : 1024;
+    bw_trace_tick *k = realloc(t->ticks, cap * sizeof *k);
+    if (!k) {
+      t->oom = 1;
+      return;
+    }
+    t->ticks = k;
+    t->capticks = cap;
+  }
+  t->ticks[t->nticks++] = (bw_trace_tick){s->res->events, now};
+}
+
 static int loop(bw_sim *s, const bw_disp_ops *ops, void *d) {
   cr_time now = 0, last_tick = INT64_MIN;
   while (s->h.n) {
@@ -544,6 +575,7 @@ static int loop(bw_sim *s, const bw_disp_ops *ops, void *d) {
       s->res->ticks++;
       s->res->events++;
       last_tick = now;
+      record_tick(s, now);
       int rc = ops->tick(d, now);
       if (rc)
         return fail(s, rc, "tick", 0);
@@ -563,7 +595,7 @@ static int loop(bw_sim *s, const bw_disp_ops *ops, void *d) {
 }
 
 int bw_sim_run(const bw_workload *w, uint32_t nconv, const bw_disp_ops *ops,
-               void *disp, bw_result *res) {
+               void *disp, bw_trace *record, bw_result *res) {
   memset(res, 0, sizeof *res);
   if (!nconv || nconv > w->p.convs)
     return -1;
@@ -572,6 +604,7 @@ int bw_sim_run(const bw_workload *w, uint32_t nconv, const bw_disp_ops *ops,
   s.w = w;
   s.n = nconv;
   s.res = res;
+  s.rec = record;
   s.cs = calloc(nconv, sizeof *s.cs);
   s.au = calloc(w->p.agents, sizeof *s.au);
   /* Occupancy and queue length are averaged from the 10th percentile
@@ -606,3 +639,52 @@ int bw_sim_run(const bw_workload *w, uint32_t nconv, const bw_disp_ops *ops,
   free(s.au);
   return rc;
 }
+
+void bw_trace_free(bw_trace *t) {
+  free(t->offers);
+  free(t->ticks);
+  memset(t, 0, sizeof *t);
+}
+
+/* ---- replay ---- */
+
+static int replay_emit(bw_replay *p, cr_time now) {
+  const bw_trace *t = p->t;
+  uint64_t now_ev = p->sim->res->events;
+  while (p->opos < t->noffers && t->offers[p->opos].ev == now_ev) {
+    const bw_trace_offer *o = &t->offers[p->opos++];
+    if (bw_sim_offer(p->sim, o->conv, o->agent, now))
+      return -1;
+  }
+  return 0;
+}
+
+static void rp_attach(void *d, bw_sim *s) { ((bw_replay *)d)->sim = s; }
+static int rp_arrive(void *d, uint32_t c, cr_time now) {
+  (void)c;
+  return replay_emit(d, now);
+}
+static int rp_answer(void *d, uint32_t c, uint32_t a, cr_time now) {
+  (void)c, (void)a;
+  return replay_emit(d, now);
+}
+static int rp_abandon(void *d, uint32_t c, cr_time now) {
+  (void)c;
+  return replay_emit(d, now);
+}
+static cr_time rp_next_expiry(void *d) {
+  bw_replay *p = d;
+  const bw_trace *t = p->t;
+  if (p->tpos < t->nticks && t->ticks[p->tpos].ev == p->sim->res->events + 1)
+    return t->ticks[p->tpos].t;
+  return INT64_MAX;
+}
+static int rp_tick(void *d, cr_time now) {
+  bw_replay *p = d;
+  p->tpos++;
+  return replay_emit(p, now);
+}
+
+const bw_disp_ops bw_replay_ops = {"replay",  rp_attach,  rp_arrive,
+                                   rp_answer, rp_answer,  rp_answer,
+                                   rp_abandon, rp_next_expiry, rp_tick};

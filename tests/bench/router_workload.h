@@ -196,10 +196,44 @@ typedef struct bw_result {
   uint32_t error_conv;
 } bw_result;
 
+/* A record of one run's decisions (offers, and when the dispatcher's
+ * timers fired), by event number, so the run can be replayed without the
+ * dispatcher: the replay costs exactly the simulation's own overhead,
+ * which the benchmark then subtracts. */
+typedef struct bw_trace_offer {
+  uint64_t ev; /* 1-based number of the event during which it was made */
+  uint32_t conv, agent;
+} bw_trace_offer;
+
+typedef struct bw_trace_tick {
+  uint64_t ev;
+  cr_time t;
+} bw_trace_tick;
+
+typedef struct bw_trace {
+  bw_trace_offer *offers;
+  size_t noffers, capoffers;
+  bw_trace_tick *ticks;
+  size_t nticks, capticks;
+  int oom; /* recording ran out of memory: not replayable */
+} bw_trace;
+
+void bw_trace_free(bw_trace *t);
+
 /* Runs the first nconv conversations of w (nconv <= w->p.convs) through
- * the dispatcher until every one has ended or abandoned. */
+ * the dispatcher until every one has ended or abandoned. With record
+ * non-NULL (and empty), every decision is appended to it. */
 int bw_sim_run(const bw_workload *w, uint32_t nconv, const bw_disp_ops *ops,
-               void *disp, bw_result *res);
+               void *disp, bw_trace *record, bw_result *res);
+
+/* A dispatcher that makes exactly the decisions in a trace, at the same
+ * events, without deciding anything. */
+typedef struct bw_replay {
+  const bw_trace *t;
+  bw_sim *sim;
+  size_t opos, tpos;
+} bw_replay;
+extern const bw_disp_ops bw_replay_ops;
 
 /* Called by the dispatcher when it reserves conversation conv on agent:
  * the agent answers (accepts or rejects) after a delay the workload fixes.

@@ -1,0 +1,27 @@
+/* Drives convroute's router (cr_router_*) from the benchmark's simulation:
+ * the workload's queues and agents become router queues and agents, the
+ * simulation's events become router calls, and the router's offer callback
+ * becomes bw_sim_offer(). */
+#ifndef BW_ROUTER_ADAPTER_H
+#define BW_ROUTER_ADAPTER_H
+
+#include "router_workload.h"
+
+typedef struct bw_router bw_router;
+
+extern const bw_disp_ops bw_router_ops;
+
+/* A router with the workload's queues and no agents yet, allocating
+ * through mem (NULL = libc). 0 or a CR_E code. */
+int bw_router_new(bw_router **out, const bw_workload *w, const cr_mem *mem);
+/* Adds agents [from, to) of the workload, available from time `now`. */
+int bw_router_add_agents(bw_router *r, uint32_t from, uint32_t to,
+                         cr_time now);
+/* Adds conversation c as waiting, without the simulation (for measuring
+ * memory: with no agents nothing is offered). */
+int bw_router_add_waiting(bw_router *r, uint32_t c, cr_time now);
+void bw_router_del(bw_router *r);
+/* A one-line description of the last error, "" if none. */
+const char *bw_router_errmsg(const bw_router *r);
+
+#endif
