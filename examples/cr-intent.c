@@ -384,7 +384,8 @@ static int cmd_eval(const opts *o) {
   }
   /* accuracy over all rows, in-scope accuracy, oos recall, ECE (15 equal
    * bins of top confidence, in-scope rows, Guo et al. 2017) */
-  size_t ok = 0, n_in = 0, ok_in = 0, n_oos = 0, ok_oos = 0, bad = 0;
+  size_t ok = 0, n_in = 0, ok_in = 0, n_oos = 0, ok_oos = 0, bad = 0,
+         top1_in = 0;
   FILE *dump = o->dump ? fopen(o->dump, "w") : NULL;
   double bconf[15] = {0}, bacc[15] = {0};
   size_t bn[15] = {0};
@@ -423,6 +424,7 @@ static int cmd_eval(const opts *o) {
                !memcmp(mt.label, rows[i].label, mt.label_len);
     n_in++;
     ok_in += same && !mt.out_of_scope;
+    top1_in += same;
     ok += same && !mt.out_of_scope;
     int b = (int)(mt.confidence * 15);
     b = b > 14 ? 14 : b < 0 ? 0 : b;
@@ -473,6 +475,8 @@ static int cmd_eval(const opts *o) {
     printf("\"oos_recall\": %.6f, ", (double)ok_oos / (double)n_oos);
   else
     printf("\"oos_recall\": null, ");
+  printf("\"top1_in_scope_accuracy\": %.6f, ",
+         n_in ? (double)top1_in / (double)n_in : 0.0);
   printf("\"threshold\": %.6f, \"temperature\": %.6f, \"train_s\": %.4f, "
          "\"predict_per_s\": %.0f, \"model_bytes\": %zu, "
          "\"expected_calibration_error\": %.6f, \"max_rss_kb\": %ld, "

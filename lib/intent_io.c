@@ -186,9 +186,10 @@ static int load_labels(cr_intent_model *m, rbuf *r, uint32_t n) {
 }
 
 /* Values are bounded as well as finite, so no corrupt-but-resealed model
- * can overflow a score to infinity and a confidence to NaN: idf is at most
- * ln(n + 1) + 1 (< 100 for any real n), weight scales and biases of a
- * trained SVM are O(1). */
+ * can overflow a score to infinity and a confidence to NaN: smooth idf is
+ * in [1, ln(n + 1) + 1] (< 100 for any real n) -- a tiny idf would make
+ * the L2 normaliser 1/|x| overflow (found by the fuzzer) -- and weight
+ * scales and biases of a trained SVM are O(1). */
 static int load_floats(const cr_mem *mm, rbuf *r, size_t n, float lo,
                        float hi, float **out) {
   if (!room(r, n, 4))
@@ -222,7 +223,7 @@ static int load_features(cr_intent_model *m, rbuf *r) {
       return CR_ECORRUPT;
   }
   m->n_feat = nf;
-  int rc = load_floats(mm, r, nf, 0.0f, 100.0f, &m->idf);
+  int rc = load_floats(mm, r, nf, 1.0f, 100.0f, &m->idf);
   if (rc)
     return rc;
   if ((rc = load_floats(mm, r, nf, 0.0f, 1e6f, &m->wscale)) != 0)
