@@ -196,6 +196,8 @@ static int run_router_once(const bw_workload *w, uint32_t n, bw_result *res,
   rc = bw_sim_run(w, n, &bw_router_ops, r, trace, res);
   if (rc)
     fprintf(stderr, "router run: %s\n", bw_router_errmsg(r));
+  else if (trace) /* once per size: check the router's own statistics */
+    rc = bw_router_check_books(r, res, res->last_ms);
   bw_router_del(r);
   return rc;
 }

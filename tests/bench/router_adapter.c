@@ -143,6 +143,41 @@ int bw_router_add_waiting(bw_router *b, uint32_t c, cr_time now) {
   return enqueue(b, c, now);
 }
 
+int bw_router_check_books(bw_router *b, const bw_result *res, cr_time now) {
+  uint64_t entered = 0, answered = 0, abandoned = 0, rejected = 0;
+  uint64_t accepted = 0, left = 0;
+  for (uint32_t q = 0; q < b->w->p.queues; q++) {
+    const bw_queue *Q = &b->w->queues[q];
+    cr_queue_stats st;
+    int rc = cr_router_queue_stats(b->r, Q->id, Q->id_len, now, &st);
+    if (rc) {
+      fprintf(stderr, "queue stats %s: %s\n", Q->id, cr_strerror(rc));
+      return -1;
+    }
+    entered += st.entered;
+    answered += st.answered;
+    abandoned += st.abandoned;
+    rejected += st.offers_rejected;
+    accepted += st.offers_accepted;
+    left += (uint64_t)st.waiting + st.offered + st.active;
+  }
+  if (entered == res->arrived && answered == res->accepted &&
+      accepted == res->accepted && abandoned == res->abandoned &&
+      rejected == res->rejected && left == 0)
+    return 0;
+  fprintf(stderr,
+          "router statistics disagree with the benchmark's books: entered "
+          "%llu/%llu answered %llu/%llu accepted %llu/%llu abandoned "
+          "%llu/%llu rejected %llu/%llu still held %llu/0\n",
+          (unsigned long long)entered, (unsigned long long)res->arrived,
+          (unsigned long long)answered, (unsigned long long)res->accepted,
+          (unsigned long long)accepted, (unsigned long long)res->accepted,
+          (unsigned long long)abandoned, (unsigned long long)res->abandoned,
+          (unsigned long long)rejected, (unsigned long long)res->rejected,
+          (unsigned long long)left);
+  return -1;
+}
+
 void bw_router_del(bw_router *b) {
   if (!b)
     return;

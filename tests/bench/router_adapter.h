@@ -20,6 +20,12 @@ int bw_router_add_agents(bw_router *r, uint32_t from, uint32_t to,
 /* Adds conversation c as waiting, without the simulation (for measuring
  * memory: with no agents nothing is offered). */
 int bw_router_add_waiting(bw_router *r, uint32_t c, cr_time now);
+/* Compares the router's own statistics (every queue's cr_queue_stats,
+ * summed) with the simulation's books after a complete run: nothing left
+ * waiting, offered or live; as many entered, answered, abandoned and
+ * rejected as the simulation counted. 0 if they agree, else -1 with a
+ * line on stderr. */
+int bw_router_check_books(bw_router *r, const bw_result *res, cr_time now);
 void bw_router_del(bw_router *r);
 /* A one-line description of the last error, "" if none. */
 const char *bw_router_errmsg(const bw_router *r);

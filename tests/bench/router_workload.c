@@ -635,6 +635,7 @@ int bw_sim_run(const bw_workload *w, uint32_t nconv, const bw_disp_ops *ops,
     res->seconds = now_s() - t0;
   }
   res->sim_seconds = (double)s.last / 1000.0;
+  res->last_ms = s.last;
   double span = (double)(s.stop - s.warm);
   if (span > 0) {
     res->occupancy = s.load_area / span / w->p.agents;

@@ -186,6 +186,7 @@ typedef struct bw_result {
   uint64_t ticks;
   double seconds;       /* wall time of the whole event loop */
   double sim_seconds;   /* simulated time */
+  cr_time last_ms;      /* time of the last event */
   double occupancy;     /* time-average busy share, after warm-up */
   double mean_wait_s;   /* arrival to accept, answered conversations */
   double sl20;          /* share answered within 20 s, of those offered */
