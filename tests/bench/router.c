@@ -27,7 +27,10 @@
  *   --agents N       one size only
  *   --convs N        conversations per size (default 1,000,000)
  *   --naive-budget V the naive reference runs on the first V / agents
- *                    conversations (at least 1,000), default 2e9 */
+ *                    conversations (at least 1,000), default 2e9
+ *   --strategy S     the queues' agent selection (default longest_idle; the
+ *                    naive reference always picks the longest idle, so its
+ *                    behaviour rows only match for that one) */
 #define _POSIX_C_SOURCE 200809L
 
 #include "router_adapter.h"
@@ -97,8 +100,19 @@ static void count_mem_init(count_mem *c) {
 
 /* ---- options ---- */
 
+static const char *const strategy_names[CR_STRATEGY_COUNT] = {
+    "longest_idle",    "least_occupied", "fewest_contacts", "least_talk_time",
+    "most_proficient", "round_robin",    "random",          "ring_all"};
+
+static int strategy_named(const char *s) {
+  for (int k = 0; k < CR_STRATEGY_COUNT; k++)
+    if (!strcmp(s, strategy_names[k]))
+      return k;
+  return -1;
+}
+
 typedef struct opts {
-  int quick, naive, repeat;
+  int quick, naive, repeat, strategy;
   uint32_t one_size, convs;
   double naive_budget;
   uint64_t seed;
@@ -127,6 +141,14 @@ static int parse(opts *o, int argc, char **argv) {
       o->convs = (uint32_t)strtoul(v, NULL, 10), i++;
     } else if (!strcmp(a, "--naive-budget") && v) {
       o->naive_budget = strtod(v, NULL), i++;
+    } else if (!strcmp(a, "--strategy") && v) {
+      o->strategy = strategy_named(v), i++;
+      if (o->strategy < 0 || o->strategy == CR_STRATEGY_RING_ALL) {
+        /* ring-all makes several offers of one conversation at once; the
+         * simulation's agents answer one offer per conversation. */
+        fprintf(stderr, "strategy %s not supported here\n", v);
+        return -1;
+      }
     } else if (!strcmp(a, "--repeat") && v) {
       o->repeat = atoi(v), i++;
     } else if (!strcmp(a, "--seed") && v) {
@@ -134,7 +156,9 @@ static int parse(opts *o, int argc, char **argv) {
     } else {
       fprintf(stderr,
               "usage: %s [--quick] [--agents N] [--convs N] "
-              "[--naive-budget V] [--no-naive] [--repeat R] [--seed S]\n",
+              "[--naive-budget V] [--no-naive] [--repeat R] [--seed S]\n"
+              "       [--strategy longest_idle|least_occupied|fewest_contacts|"
+              "least_talk_time|most_proficient|round_robin|random]\n",
               argv[0]);
       return -1;
     }
@@ -178,11 +202,11 @@ static double wall(void) {
 
 /* One router run on the first n conversations (recorded into trace when
  * non-NULL). */
-static int run_router_once(const bw_workload *w, uint32_t n, bw_result *res,
-                           double *setup_s, bw_trace *trace) {
+static int run_router_once(const bw_workload *w, uint32_t n, int strategy,
+                           bw_result *res, double *setup_s, bw_trace *trace) {
   bw_router *r = NULL;
   double t0 = wall();
-  int rc = bw_router_new(&r, w, NULL);
+  int rc = bw_router_new(&r, w, NULL, strategy);
   if (!rc)
     rc = bw_router_add_agents(r, 0, w->p.agents, 0);
   if (setup_s)
@@ -213,15 +237,17 @@ static int same_run(const bw_result *a, const bw_result *b) {
  * decisions). With replay non-NULL, the first run is recorded and replayed
  * `repeat` times without the router; *replay gets the fastest replay: its
  * time is the benchmark's own share. */
-static int run_router(const bw_workload *w, uint32_t n, int repeat,
-                      bw_result *res, double *setup_s, bw_result *replay) {
+static int run_router(const bw_workload *w, uint32_t n, int strategy,
+                      int repeat, bw_result *res, double *setup_s,
+                      bw_result *replay) {
   bw_trace trace;
   memset(&trace, 0, sizeof trace);
-  int rc = run_router_once(w, n, res, setup_s, replay ? &trace : NULL);
+  int rc =
+      run_router_once(w, n, strategy, res, setup_s, replay ? &trace : NULL);
   for (int k = 1; k < repeat && !rc; k++) {
     bw_result again;
     double setup_again;
-    rc = run_router_once(w, n, &again, &setup_again, NULL);
+    rc = run_router_once(w, n, strategy, &again, &setup_again, NULL);
     if (!rc && !same_run(&again, res)) {
       fprintf(stderr, "router: a repeated run made different decisions\n");
       rc = -1;
@@ -263,8 +289,8 @@ static int run_size(const opts *o, uint32_t agents, row *out) {
   }
   out->agents = agents;
   out->convs = o->convs;
-  int rc = run_router(&w, o->convs, o->repeat, &out->r, &out->setup_s,
-                      &out->overhead);
+  int rc = run_router(&w, o->convs, o->strategy, o->repeat, &out->r,
+                      &out->setup_s, &out->overhead);
   if (!rc && o->naive) {
     double want = o->naive_budget / agents;
     /* The naive dispatcher runs once: it is 10-1000x slower, and its
@@ -279,7 +305,7 @@ static int run_size(const opts *o, uint32_t agents, row *out) {
     rc = nv ? bw_sim_run(&w, n, &bw_naive_ops, nv, NULL, &out->n) : -2;
     bw_naive_del(nv);
     if (!rc && n < o->convs)
-      rc = run_router(&w, n, o->repeat, &out->rp, NULL, NULL);
+      rc = run_router(&w, n, o->strategy, o->repeat, &out->rp, NULL, NULL);
     else if (!rc)
       out->rp = out->r;
     out->have_naive = !rc;
@@ -315,7 +341,7 @@ static int measure_memory(uint32_t agents, uint32_t waiting, uint64_t seed,
   count_mem cm;
   count_mem_init(&cm);
   bw_router *r = NULL;
-  int rc = bw_router_new(&r, &w, &cm.mem);
+  int rc = bw_router_new(&r, &w, &cm.mem, CR_STRATEGY_LONGEST_IDLE);
   size_t live0 = cm.live;
   if (!rc)
     rc = bw_router_add_agents(r, 0, agents, 0);
@@ -333,7 +359,7 @@ static int measure_memory(uint32_t agents, uint32_t waiting, uint64_t seed,
     fprintf(stderr, "memory: %zu bytes still live after cr_router_del\n",
             cm.live);
   if (!rc)
-    rc = bw_router_new(&r, &w, &cm.mem);
+    rc = bw_router_new(&r, &w, &cm.mem, CR_STRATEGY_LONGEST_IDLE);
   live0 = cm.live;
   for (uint32_t c = 0; !rc && c < waiting; c++)
     rc = bw_router_add_waiting(r, c, w.convs[c].arrive);
@@ -425,8 +451,9 @@ int main(int argc, char **argv) {
   }
   printf("convroute %s router benchmark: 200 skills, 50 queues, voice/chat/"
          "WhatsApp/SMS with multitasking, offered load 95%%, %u "
-         "conversations per size, seed 0x%llx%s\n",
-         cr_version(), o.convs, (unsigned long long)o.seed,
+         "conversations per size, strategy %s, seed 0x%llx%s\n",
+         cr_version(), o.convs, strategy_names[o.strategy],
+         (unsigned long long)o.seed,
          o.quick ? " (--quick)" : "");
   row rows[4];
   int rc = 0;

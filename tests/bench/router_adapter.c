@@ -3,7 +3,7 @@
  * Mapping: each workload queue is a router queue whose default requirement
  * is the queue's skills, with auto_members (every agent meeting them is a
  * member, which is exactly the workload's agent queue lists) and the
- * default strategy (longest idle). Each agent gets its per-channel maxima,
+ * strategy asked for (longest idle, the default, unless --strategy). Each agent gets its per-channel maxima,
  * total and costs, its skills, and is made available. A conversation is
  * enqueued with its channel and priority and the queue's default step.
  * Router defaults otherwise: offer timeout 120 s (agents here answer in
@@ -69,7 +69,8 @@ static void to_levels(cr_skill_level *out, const char (*names)[8],
   }
 }
 
-int bw_router_new(bw_router **out, const bw_workload *w, const cr_mem *mem) {
+int bw_router_new(bw_router **out, const bw_workload *w, const cr_mem *mem,
+                  int strategy) {
   *out = NULL;
   bw_router *b = calloc(1, sizeof *b);
   if (!b)
@@ -96,6 +97,7 @@ int bw_router_new(bw_router **out, const bw_workload *w, const cr_mem *mem) {
     qc.skills = req;
     qc.nskills = Q->nreq;
     qc.auto_members = 1;
+    qc.strategy = strategy;
     rc = cr_router_queue_add(b->r, Q->id, Q->id_len, &qc, 0);
   }
   return rc;

@@ -11,9 +11,11 @@ typedef struct bw_router bw_router;
 
 extern const bw_disp_ops bw_router_ops;
 
-/* A router with the workload's queues and no agents yet, allocating
- * through mem (NULL = libc). 0 or a CR_E code. */
-int bw_router_new(bw_router **out, const bw_workload *w, const cr_mem *mem);
+/* A router with the workload's queues (agent-selection strategy
+ * `strategy`, a cr_strategy) and no agents yet, allocating through mem
+ * (NULL = libc). 0 or a CR_E code. */
+int bw_router_new(bw_router **out, const bw_workload *w, const cr_mem *mem,
+                  int strategy);
 /* Adds agents [from, to) of the workload, available from time `now`. */
 int bw_router_add_agents(bw_router *r, uint32_t from, uint32_t to,
                          cr_time now);
