@@ -12,6 +12,7 @@
 #ifndef CR_ENGINE_CONFIG_H
 #define CR_ENGINE_CONFIG_H
 
+#include "convroute.h"
 #include "replay_script.h"
 
 #include <stddef.h>
@@ -48,6 +49,12 @@ typedef struct ecf_config {
    * timezone: bit m of `open` set when minute-of-week m is open. */
   uint8_t open[7 * 24 * 60 / 8];
   int has_hours;
+  /* The same hours as intervals (day 0 = Sunday, minutes since local
+   * midnight, [open, close)), in the order given. */
+  struct ecf_interval {
+    int day, open_min, close_min;
+  } iv[7 * 4];
+  size_t niv;
   int tz_israel;  /* timezone Asia/Jerusalem (IST/IDT rules) */
   int tz_offset_min; /* otherwise a fixed offset from UTC */
 } ecf_config;
@@ -84,5 +91,21 @@ int ecf_utc_offset_min(const ecf_config *c, int64_t unix_ms);
 /* The next Unix ms after `unix_ms` at which is_open changes, or INT64_MAX
  * when it never does (searched a week ahead, minute by minute). */
 int64_t ecf_next_change(const ecf_config *c, int64_t unix_ms);
+
+/* Makes an engine configured by c: engine options (set lines), queues on
+ * its router, intent policies (every intent line must name a label of the
+ * model), business rules, texts and opening hours. utc_offset_min is the
+ * timezone's offset at origin_ms (the engine takes one fixed offset).
+ * Callbacks are not set. 0, or a CR_E code with the line in err. */
+int ecf_engine_new(const ecf_config *c, cr_intent_model *model,
+                   const cr_mem *mem, int64_t origin_ms, cr_engine **out,
+                   char *err, size_t cap);
+
+/* Trains the demo intent model from DIR/intents_he.tsv, intents_en.tsv
+ * and intents_oos.tsv (label "oos" = out of scope; min_df 1, as chosen on
+ * the validation split in examples/data/README.md) and adds the built-in
+ * human / emergency rules under talk_to_human and emergency. */
+int ecf_train_demo(const char *dir, cr_intent_model **out, char *err,
+                   size_t cap);
 
 #endif

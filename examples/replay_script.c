@@ -274,7 +274,8 @@ int crs_parse_iso(const char *s, int64_t *ms) {
 static const char *const cmd_names[CRS_CMD_COUNT] = {
     "arrive", "say",    "switch",   "leave",  "login",  "logout", "away",
     "available", "accept", "reject", "say", "step", "transfer", "close",
-    "ready",  "action", "survey",   "tick",   "snapshot", "expect"};
+    "ready",  "action", "survey",   "end",    "tick",   "snapshot",
+    "expect"};
 
 const char *crs_cmd_name(int cmd) {
   return cmd >= 0 && cmd < CRS_CMD_COUNT ? cmd_names[cmd] : NULL;
@@ -390,12 +391,12 @@ static const agent_verb agent_verbs[] = {
     {"logout", CRS_LOGOUT, 0, 0, 0, 0},
     {"away", CRS_AWAY, 0, 0, 1, 0},
     {"available", CRS_AVAILABLE, 0, 0, 0, 0},
-    {"ready", CRS_WRAPUP_END, 0, 0, 0, 0},
+    {"ready", CRS_WRAPUP_END, 1, 0, 0, 0},
     {"accept", CRS_ACCEPT, 1, 0, 0, 0},
     {"reject", CRS_REJECT, 1, 0, 0, 0},
     {"say", CRS_AGENT_SAY, 1, 0, 2, 0},
     {"step", CRS_STEP, 1, 1, 0, 1},
-    {"transfer", CRS_TRANSFER, 1, 0, 1, 1},
+    {"transfer", CRS_TRANSFER, 1, 0, 0, 1},
     {"close", CRS_CLOSE, 1, 0, 0, 1},
 };
 
@@ -455,19 +456,19 @@ static int parse_action(crs_line *l, char *err, size_t cap) {
 static int parse_survey(crs_line *l, char *err, size_t cap) {
   crs_tok *t = l->toks.tok;
   if (l->toks.n < 4 || !tok_word(&t[2]))
-    PFAIL("expected: survey CONV csat=1..5 nps=0..10 ces=1..7 fcr=0|1");
+    PFAIL("expected: survey CONV csat=1..5 nps=0..10 ces=1..7");
   l->cmd = CRS_SURVEY, l->who = t[2].s;
   if (take_rest(l, 3, 0, err, cap))
     return -1;
   for (size_t i = 0; i < l->nkv; i++) {
     const crs_kv *kv = &l->kv[i];
-    static const char *const keys[] = {"csat", "nps", "ces", "fcr"};
+    static const char *const keys[] = {"csat", "nps", "ces"};
     int ok = 0;
-    for (int k = 0; k < 4; k++)
+    for (int k = 0; k < 3; k++)
       ok |= kv->key_len == strlen(keys[k]) &&
             !memcmp(kv->key, keys[k], kv->key_len);
     if (!ok)
-      PFAIL("unknown survey answer %.*s= (csat, nps, ces, fcr)",
+      PFAIL("unknown survey answer %.*s= (csat, nps, ces)",
             (int)kv->key_len, kv->key);
   }
   return 0;
@@ -487,6 +488,12 @@ static int parse_body(crs_line *l, char *err, size_t cap) {
     return parse_action(l, err, cap);
   if (!strcmp(w, "survey"))
     return parse_survey(l, err, cap);
+  if (!strcmp(w, "end")) {
+    if (n != 3 || !tok_word(&t[2]))
+      PFAIL("expected: end CONV");
+    l->cmd = CRS_END, l->who = t[2].s;
+    return 0;
+  }
   if (!strcmp(w, "tick") || !strcmp(w, "snapshot")) {
     if (n != 2)
       PFAIL("'%s' takes no arguments", w);
@@ -500,7 +507,7 @@ static int parse_body(crs_line *l, char *err, size_t cap) {
     l->args = &t[3], l->nargs = n - 3;
     return 0;
   }
-  PFAIL("unknown event '%s' (customer, agent, action, survey, tick, "
+  PFAIL("unknown event '%s' (customer, agent, action, survey, end, tick, "
         "snapshot, expect)", w);
 }
 

@@ -69,12 +69,13 @@ typedef enum crs_cmd {
   CRS_REJECT,         /* agent A reject C */
   CRS_AGENT_SAY,      /* agent A say C "text" */
   CRS_STEP,           /* agent A step C ACTION */
-  CRS_TRANSFER,       /* agent A transfer C queue=Q | agent=B ["note"] */
+  CRS_TRANSFER,       /* agent A transfer C [queue=Q] [agent=B] */
   CRS_CLOSE,          /* agent A close C [resolved=1|0] */
-  CRS_WRAPUP_END,     /* agent A ready: end wrap-up now */
+  CRS_WRAPUP_END,     /* agent A ready C: end C's wrap-up now */
   /* host reports */
   CRS_ACTION,         /* action C ok|fail ["detail"] */
   CRS_SURVEY,         /* survey C csat=N nps=N ces=N */
+  CRS_END,            /* end C: the host ends a bot conversation */
   /* the tool itself */
   CRS_TICK,           /* tick: only advance the clock */
   CRS_SNAPSHOT,       /* snapshot: save, destroy, restore the engine */
@@ -98,8 +99,8 @@ typedef struct crs_line {
   const char *conv; /* agent commands: the conversation */
   const char *word; /* channel (ARRIVE, SWITCH), action name (STEP), ok or
                        fail (ACTION), what (EXPECT); NULL otherwise */
-  const char *text; /* say text, away reason, action detail, transfer
-                       note; NULL when absent */
+  const char *text; /* say text, away reason, action detail; NULL when
+                       absent */
   size_t text_len;
   crs_kv kv[CRS_MAX_TOKENS];
   size_t nkv;
