@@ -170,8 +170,6 @@ typedef struct phc {
 
 static inline rpnode *pn(const phc *c, uint32_t id) {
   cr_router *r = c->r;
-  if (c->kind == PH_MEMB)
-    return &r->members[id].node[c->ch];
   if (c->kind == PH_WAIT)
     return &r->convs[id]->wnode;
   uint32_t i = id & TT_MASK;
@@ -214,14 +212,6 @@ static void timer_key(const cr_router *r, uint32_t id, cr_time *t,
 
 static inline int pless(const phc *c, uint32_t a, uint32_t b) {
   const cr_router *r = c->r;
-  if (c->kind == PH_MEMB) {
-    const rmember *x = &r->members[a], *y = &r->members[b];
-    if (x->k1 != y->k1)
-      return x->k1 < y->k1;
-    if (x->k2 != y->k2)
-      return x->k2 < y->k2;
-    return r->agents[x->agent]->seq < r->agents[y->agent]->seq;
-  }
   if (c->kind == PH_WAIT)
     return conv_less(r->convs[a], r->convs[b]);
   cr_time ta, tb;
@@ -346,10 +336,6 @@ static uint32_t ph_scan(const phc *c, rheap *h, scan_fn fn, void *ctx) {
   return found;
 }
 
-static inline phc ctx_memb(cr_router *r, unsigned ch) {
-  phc c = {r, PH_MEMB, (uint8_t)ch};
-  return c;
-}
 static inline phc ctx_wait(cr_router *r) {
   phc c = {r, PH_WAIT, 0};
   return c;
@@ -357,6 +343,102 @@ static inline phc ctx_wait(cr_router *r) {
 static inline phc ctx_timer(cr_router *r) {
   phc c = {r, PH_TIMER, 0};
   return c;
+}
+
+/* ------------------------------------------------------------------ */
+/* member heaps: array binary heaps, positions kept in the members */
+
+static inline int mh_less(const mhent *x, const mhent *y) {
+  if (x->k1 != y->k1)
+    return x->k1 < y->k1;
+  if (x->k2 != y->k2)
+    return x->k2 < y->k2;
+  return x->k3 < y->k3;
+}
+
+static inline void mh_put(cr_router *r, mheap *h, uint32_t i, mhent e,
+                          unsigned ch) {
+  h->a[i] = e;
+  r->members[e.mi].pos[ch] = i;
+}
+
+static void mh_up(cr_router *r, mheap *h, uint32_t i, unsigned ch) {
+  mhent e = h->a[i];
+  while (i > 0) {
+    uint32_t p = (i - 1) / 2;
+    if (!mh_less(&e, &h->a[p]))
+      break;
+    mh_put(r, h, i, h->a[p], ch);
+    i = p;
+  }
+  mh_put(r, h, i, e, ch);
+}
+
+static void mh_down(cr_router *r, mheap *h, uint32_t i, unsigned ch) {
+  mhent e = h->a[i];
+  for (;;) {
+    uint32_t k = 2 * i + 1;
+    if (k >= h->n)
+      break;
+    if (k + 1 < h->n && mh_less(&h->a[k + 1], &h->a[k]))
+      k++;
+    if (!mh_less(&h->a[k], &e))
+      break;
+    mh_put(r, h, i, h->a[k], ch);
+    i = k;
+  }
+  mh_put(r, h, i, e, ch);
+}
+
+/* Capacity was reserved (nhandle), so this never allocates. */
+static void mh_insert(cr_router *r, mheap *h, unsigned ch, uint32_t mi,
+                      uint64_t aseq) {
+  const rmember *m = &r->members[mi];
+  mhent e = {m->k1, m->k2, aseq, mi, 0};
+  uint32_t i = h->n++;
+  mh_put(r, h, i, e, ch);
+  mh_up(r, h, i, ch);
+}
+
+static void mh_fix(cr_router *r, mheap *h, unsigned ch, uint32_t i) {
+  uint32_t mi = h->a[i].mi;
+  mh_down(r, h, i, ch);
+  mh_up(r, h, r->members[mi].pos[ch], ch);
+}
+
+static void mh_remove(cr_router *r, mheap *h, unsigned ch, uint32_t mi) {
+  uint32_t i = r->members[mi].pos[ch], last = --h->n;
+  r->members[mi].pos[ch] = RNIL;
+  if (i == last)
+    return;
+  mh_put(r, h, i, h->a[last], ch);
+  mh_fix(r, h, ch, i);
+}
+
+static void mh_rekey(cr_router *r, mheap *h, unsigned ch, uint32_t mi) {
+  uint32_t i = r->members[mi].pos[ch];
+  h->a[i].k1 = r->members[mi].k1;
+  h->a[i].k2 = r->members[mi].k2;
+  mh_fix(r, h, ch, i);
+}
+
+static int mh_reserve(cr_router *r, mheap *h, uint32_t need) {
+  if (h->cap >= need)
+    return 0;
+  size_t cap = h->cap;
+  if (cr__grow(&r->mem, (void **)&h->a, &cap, need, sizeof *h->a))
+    return CR_ENOMEM;
+  h->cap = (uint32_t)cap;
+  return 0;
+}
+
+/* Room in q's member heaps for one more member taking channels maxc. */
+static int mh_reserve_for(cr_router *r, rqueue *q, const uint32_t *maxc,
+                          uint32_t extra) {
+  for (unsigned ch = 0; ch < RCH; ch++)
+    if (maxc[ch] && mh_reserve(r, &q->memb[ch], q->nhandle[ch] + extra))
+      return CR_ENOMEM;
+  return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -535,21 +617,21 @@ static void agent_reindex(cr_router *r, ragent *a) {
     uint64_t k1, k2;
     member_key(a, m, q, &k1, &k2);
     int moved = k1 != m->k1 || k2 != m->k2;
-    for (unsigned ch = 0; ch < RCH; ch++) {
-      uint8_t bit = (uint8_t)(1u << ch);
-      if ((m->inmask & bit) && (moved || !(want & bit))) {
-        phc c = ctx_memb(r, ch);
-        ph_remove(&c, &q->memb[ch], mi);
-        m->inmask &= (uint8_t)~bit;
-      }
-    }
     m->k1 = k1;
     m->k2 = k2;
-    for (unsigned ch = 0; ch < RCH; ch++) {
+    uint8_t all = m->inmask | want;
+    for (unsigned ch = 0; all && ch < RCH; ch++) {
       uint8_t bit = (uint8_t)(1u << ch);
-      if ((want & bit) && !(m->inmask & bit)) {
-        phc c = ctx_memb(r, ch);
-        ph_insert(&c, &q->memb[ch], mi);
+      if (!(all & bit))
+        continue;
+      if ((m->inmask & bit) && !(want & bit)) {
+        mh_remove(r, &q->memb[ch], ch, mi);
+        m->inmask &= (uint8_t)~bit;
+      } else if (m->inmask & bit) {
+        if (moved)
+          mh_rekey(r, &q->memb[ch], ch, mi);
+      } else {
+        mh_insert(r, &q->memb[ch], ch, mi, a->seq);
         m->inmask |= bit;
       }
     }
@@ -958,24 +1040,83 @@ typedef struct actx {
   const rskill *req;
   unsigned nreq;
   cr_time t, wake;
-  uint32_t ring[RMAX_RING], rmem[RMAX_RING], nring, maxring;
+  uint32_t ring[RMAX_RING], rmem[RMAX_RING], nring;
 } actx;
 
-static int scan_agent(cr_router *r, uint32_t mi, void *vx) {
-  actx *x = vx;
+static int agent_ok(cr_router *r, uint32_t mi, actx *x) {
   const rmember *m = &r->members[mi];
   const ragent *a = r->agents[m->agent];
   if (x->t - x->c->arrival < m->delay) {
     x->wake = tmin(x->wake, x->c->arrival + m->delay);
     return 0;
   }
-  if (declined(x->c, a, x->t, &x->wake) || !agent_meets(a, x->req, x->nreq))
+  return !declined(x->c, a, x->t, &x->wake) &&
+         agent_meets(a, x->req, x->nreq);
+}
+
+/* Up to `want` eligible members, best first, without changing the heap:
+ * a best-first walk (a small frontier heap of positions; a node's
+ * children are never better than it). Past FR visits -- many ineligible
+ * members at the top -- it falls back to linear selection. */
+static uint32_t mh_best(cr_router *r, const mheap *h, actx *x, uint32_t *out,
+                        uint32_t want) {
+  enum { FR = 512 };
+  uint32_t fr[FR], nf = 0, found = 0, visits = 0;
+  if (!h->n || !want)
     return 0;
-  if (!x->maxring)
-    return 1;
-  x->ring[x->nring] = a->idx;
-  x->rmem[x->nring++] = mi;
-  return x->nring >= x->maxring ? 2 : 0;
+  fr[nf++] = 0;
+  while (nf) {
+    uint32_t i = fr[0], j = 0;
+    fr[0] = fr[--nf];
+    for (;;) { /* frontier sift-down */
+      uint32_t k = 2 * j + 1;
+      if (k >= nf)
+        break;
+      if (k + 1 < nf && mh_less(&h->a[fr[k + 1]], &h->a[fr[k]]))
+        k++;
+      if (!mh_less(&h->a[fr[k]], &h->a[fr[j]]))
+        break;
+      uint32_t tmp = fr[j];
+      fr[j] = fr[k];
+      fr[k] = tmp;
+      j = k;
+    }
+    if (agent_ok(r, h->a[i].mi, x)) {
+      out[found++] = h->a[i].mi;
+      if (found == want)
+        return found;
+    }
+    if (++visits >= FR - 4)
+      goto linear;
+    for (uint32_t c = 2 * i + 1; c <= 2 * i + 2 && c < h->n; c++) {
+      uint32_t k = nf++;
+      fr[k] = c;
+      while (k > 0 && mh_less(&h->a[fr[k]], &h->a[fr[(k - 1) / 2]])) {
+        uint32_t p = (k - 1) / 2, tmp = fr[p];
+        fr[p] = fr[k];
+        fr[k] = tmp;
+        k = p;
+      }
+    }
+  }
+  return found;
+linear:
+  while (found < want) {
+    uint32_t best = RNIL;
+    for (uint32_t i = 0; i < h->n; i++) {
+      if (best != RNIL && !mh_less(&h->a[i], &h->a[best]))
+        continue;
+      int taken = 0;
+      for (uint32_t k = 0; k < found; k++)
+        taken |= out[k] == h->a[i].mi;
+      if (!taken && agent_ok(r, h->a[i].mi, x))
+        best = i;
+    }
+    if (best == RNIL)
+      break;
+    out[found++] = h->a[best].mi;
+  }
+  return found;
 }
 
 static void route_conv(cr_router *r, rconv *c, cr_time t) {
@@ -999,11 +1140,12 @@ static void route_conv(cr_router *r, rconv *c, cr_time t) {
   rqueue *q = r->queues[c->queue];
   x.req = conv_req(r, c, &x.nreq);
   int ring = q->cfg.strategy == CR_STRATEGY_RING_ALL;
-  x.maxring = ring ? q->cfg.ring_all_max : 0;
-  phc mc = ctx_memb(r, c->channel);
-  uint32_t mi = ph_scan(&mc, &q->memb[c->channel], scan_agent, &x);
-  if (!ring && mi != RNIL &&
-      make_offer(r, c, r->agents[r->members[mi].agent], mi, t) == 0)
+  x.nring = mh_best(r, &q->memb[c->channel], &x, x.rmem,
+                    ring ? q->cfg.ring_all_max : 1);
+  for (uint32_t i = 0; i < x.nring; i++)
+    x.ring[i] = r->members[x.rmem[i]].agent;
+  if (!ring && x.nring &&
+      make_offer(r, c, r->agents[x.ring[0]], x.rmem[0], t) == 0)
     return;
   if (ring && x.nring) {
     /* Keep a first offer's slot for every other conversation: extra
@@ -1344,6 +1486,7 @@ static void agent_cancel_offers(cr_router *r, ragent *a, cr_time t) {
     uint32_t oi = a->ohead;
     rconv *c = r->convs[r->offers[oi].conv];
     offer_drop(r, oi);
+    agent_reindex(r, a);
     emit(r, CR_REV_RINGCANCELED, t, c, a, r->queues[c->queue], c->channel, 0,
          0, NULL, 0);
     if (c->noffers == 0 && conv_unoffer(r, c, t))
@@ -2251,6 +2394,10 @@ void cr_router_del(cr_router *r) {
     if (r->agents[i])
       agent_free(r, r->agents[i]);
   for (uint32_t i = 0; i < r->nqueues; i++) {
+    if (!r->queues[i])
+      continue;
+    for (unsigned ch = 0; ch < RCH; ch++)
+      cr__free(&r->mem, r->queues[i]->memb[ch].a);
     cr__free(&r->mem, r->queues[i]->id);
     cr__free(&r->mem, r->queues[i]);
   }
@@ -2324,8 +2471,10 @@ static uint32_t member_add(cr_router *r, ragent *a, rqueue *q, int prio,
   m->k1 = m->k2 = UINT64_MAX;
   m->rr = ++q->rr_counter;
   m->rnd = q->rnd_clock + rng_exp(r);
-  for (unsigned ch = 0; ch < RCH; ch++)
-    m->node[ch].child = m->node[ch].sib = m->node[ch].prev = RNIL;
+  for (unsigned ch = 0; ch < RCH; ch++) {
+    m->pos[ch] = RNIL;
+    q->nhandle[ch] += a->maxc[ch] ? 1 : 0;
+  }
   m->prev_a = RNIL;
   m->next_a = a->mhead;
   if (a->mhead != RNIL)
@@ -2347,11 +2496,11 @@ static void member_del(cr_router *r, uint32_t mi, cr_time t) {
   rmember *m = &r->members[mi];
   ragent *a = r->agents[m->agent];
   rqueue *q = r->queues[m->queue];
-  for (unsigned ch = 0; ch < RCH; ch++)
-    if (m->inmask & (1u << ch)) {
-      phc c = ctx_memb(r, ch);
-      ph_remove(&c, &q->memb[ch], mi);
-    }
+  for (unsigned ch = 0; ch < RCH; ch++) {
+    if (m->inmask & (1u << ch))
+      mh_remove(r, &q->memb[ch], ch, mi);
+    q->nhandle[ch] -= a->maxc[ch] ? 1 : 0;
+  }
   m->inmask = 0;
   if (a->status == CR_AGENT_AVAILABLE)
     member_staff(r, a, m, -1);
@@ -2439,6 +2588,21 @@ static uint32_t queue_auto_needed(const cr_router *r, const rqueue *q) {
   return n;
 }
 
+/* Member-heap room for every agent queue_auto_apply would add. */
+static int queue_auto_reserve(cr_router *r, rqueue *q) {
+  uint32_t add[RCH] = {0};
+  for (uint32_t i = 0; i < r->apool.hwm; i++) {
+    const ragent *a = r->agents[i];
+    if (a && auto_wants(q, a) && member_of(r, a, q->idx) == RNIL)
+      for (unsigned ch = 0; ch < RCH; ch++)
+        add[ch] += a->maxc[ch] ? 1 : 0;
+  }
+  for (unsigned ch = 0; ch < RCH; ch++)
+    if (add[ch] && mh_reserve(r, &q->memb[ch], q->nhandle[ch] + add[ch]))
+      return CR_ENOMEM;
+  return 0;
+}
+
 static void queue_auto_apply(cr_router *r, rqueue *q, cr_time t) {
   if (!q->cfg.auto_members)
     return;
@@ -2511,22 +2675,23 @@ int cr_router_queue_add(cr_router *r, const char *id, size_t len,
   q->idx = r->nqueues;
   queue_set_cfg(q, &c, sk, overflow);
   uint32_t need = q->id ? queue_auto_needed(r, q) : 0;
-  if (!q->id || (need && pool_reserve(r, &r->mpool, (void **)&r->members,
-                                      sizeof(rmember), need))) {
-    cr__free(&r->mem, q->id);
-    cr__free(&r->mem, q);
-    return CR_ENOMEM;
-  }
   const cr_mem *cr__hmem = &r->mem;
   int cr__hoom = 0;
-  HASH_ADD_KEYPTR(hh, r->qhash, q->id, len, q);
+  if (q->id && !(need && pool_reserve(r, &r->mpool, (void **)&r->members,
+                                      sizeof(rmember), need)) &&
+      !queue_auto_reserve(r, q))
+    HASH_ADD_KEYPTR(hh, r->qhash, q->id, len, q);
+  else
+    cr__hoom = 1;
   if (cr__hoom) {
+    for (unsigned ch = 0; ch < RCH; ch++)
+      cr__free(&r->mem, q->memb[ch].a);
     cr__free(&r->mem, q->id);
     cr__free(&r->mem, q);
     return CR_ENOMEM;
   }
   for (unsigned ch = 0; ch < RCH; ch++) {
-    q->wait[ch].root = q->memb[ch].root = RNIL;
+    q->wait[ch].root = RNIL;
     q->aht[ch] = (double)c.aht_hint_ms;
   }
   q->aht_all = (double)c.aht_hint_ms;
@@ -2558,9 +2723,12 @@ int cr_router_queue_update(cr_router *r, const char *id, size_t len,
   rqueue tmp = *q;
   queue_set_cfg(&tmp, cfg, sk, overflow);
   uint32_t need = queue_auto_needed(r, &tmp);
-  if (need && pool_reserve(r, &r->mpool, (void **)&r->members,
-                           sizeof(rmember), need))
+  if ((need && pool_reserve(r, &r->mpool, (void **)&r->members,
+                            sizeof(rmember), need)) ||
+      queue_auto_reserve(r, &tmp))
     return CR_ENOMEM;
+  for (unsigned ch = 0; ch < RCH; ch++) /* tmp may have grown them */
+    q->memb[ch] = tmp.memb[ch];
   cr_time old_hint = q->cfg.aht_hint_ms;
   queue_set_cfg(q, cfg, sk, overflow);
   if (cfg->aht_hint_ms != old_hint)
@@ -2718,6 +2886,23 @@ static uint32_t agent_auto_needed(const cr_router *r, const ragent *a) {
   return n;
 }
 
+/* Member-heap room for the agent (with capacity maxc) in every queue it
+ * is or will be a member of, for channels it does not take there yet. */
+static int agent_heap_reserve(cr_router *r, const ragent *a,
+                              const uint32_t *maxc) {
+  for (uint32_t qi = 0; qi < r->nqueues; qi++) {
+    rqueue *q = r->queues[qi];
+    int member = member_of(r, a, qi) != RNIL;
+    if (!member && !auto_wants(q, a))
+      continue;
+    for (unsigned ch = 0; ch < RCH; ch++)
+      if (maxc[ch] && (!member || !a->maxc[ch]) &&
+          mh_reserve(r, &q->memb[ch], q->nhandle[ch] + 1))
+        return CR_ENOMEM;
+  }
+  return 0;
+}
+
 static void agent_auto_apply(cr_router *r, ragent *a, cr_time t) {
   for (uint32_t qi = 0; qi < r->nqueues; qi++) {
     rqueue *q = r->queues[qi];
@@ -2758,8 +2943,9 @@ int cr_router_agent_add(cr_router *r, const char *id, size_t len,
   a->nskills = (uint16_t)cfg->nskills;
   a->mhead = a->ohead = a->otail = a->sticky_head = RNIL;
   uint32_t need = agent_auto_needed(r, a);
-  if (need && pool_reserve(r, &r->mpool, (void **)&r->members,
-                           sizeof(rmember), need))
+  if ((need && pool_reserve(r, &r->mpool, (void **)&r->members,
+                            sizeof(rmember), need)) ||
+      agent_heap_reserve(r, a, cfg->max_per_channel))
     goto oom;
   const cr_mem *cr__hmem = &r->mem;
   int cr__hoom = 0;
@@ -2777,6 +2963,7 @@ int cr_router_agent_add(cr_router *r, const char *id, size_t len,
   a->mhead = a->ohead = a->otail = a->sticky_head = RNIL;
   agent_set_cfg(a, cfg);
   agent_auto_apply(r, a, now);
+  agent_reindex(r, a);
   return 0;
 oom:
   if (a)
@@ -2815,8 +3002,9 @@ int cr_router_agent_update(cr_router *r, const char *id, size_t len,
   a->skills = nsk;
   a->nskills = (uint16_t)cfg->nskills;
   uint32_t need = agent_auto_needed(r, a);
-  if (need && pool_reserve(r, &r->mpool, (void **)&r->members,
-                           sizeof(rmember), need)) {
+  if ((need && pool_reserve(r, &r->mpool, (void **)&r->members,
+                            sizeof(rmember), need)) ||
+      agent_heap_reserve(r, a, cfg->max_per_channel)) {
     a->skills = old;
     a->nskills = oldn;
     cr__free(&r->mem, nsk);
@@ -2824,6 +3012,12 @@ int cr_router_agent_update(cr_router *r, const char *id, size_t len,
   }
   cr__free(&r->mem, old);
   agent_staff(r, a, -1);
+  for (uint32_t mi = a->mhead; mi != RNIL; mi = r->members[mi].next_a) {
+    rqueue *q = r->queues[r->members[mi].queue];
+    for (unsigned ch = 0; ch < RCH; ch++)
+      q->nhandle[ch] += (cfg->max_per_channel[ch] ? 1u : 0u) -
+                        (a->maxc[ch] ? 1u : 0u);
+  }
   agent_set_cfg(a, cfg);
   agent_staff(r, a, +1);
   agent_auto_apply(r, a, now);
@@ -2875,7 +3069,9 @@ int cr_router_agent_join(cr_router *r, const char *agent, size_t agent_len,
     emit(r, CR_REV_ADDMEMBER, now, NULL, a, q, -1, priority, delay_ms, NULL,
          0);
   } else {
-    if (pool_reserve(r, &r->mpool, (void **)&r->members, sizeof(rmember), 1))
+    if (pool_reserve(r, &r->mpool, (void **)&r->members, sizeof(rmember),
+                     1) ||
+        mh_reserve_for(r, q, a->maxc, 1))
       return CR_ENOMEM;
     member_add(r, a, q, priority, delay_ms, now);
   }
@@ -3016,12 +3212,27 @@ static int visit_wait(cr_router *r, uint32_t ci, void *vx) {
          c->channel != v->ch;
 }
 
-static int visit_memb(cr_router *r, uint32_t mi, void *vx) {
-  vctx *v = vx;
-  if (mi >= r->mpool.hwm || !r->members[mi].used)
+/* The member heap of (q, ch): heap order, positions, keys, capacity. */
+static int memb_heap_bad(const cr_router *r, const rqueue *q, unsigned ch) {
+  const mheap *h = &q->memb[ch];
+  uint32_t handle = 0;
+  for (uint32_t mi = q->mhead; mi != RNIL; mi = r->members[mi].next_q)
+    handle += r->agents[r->members[mi].agent]->maxc[ch] ? 1 : 0;
+  if (handle != q->nhandle[ch] || h->n > h->cap || h->n > handle)
     return 1;
-  const rmember *m = &r->members[mi];
-  return m->queue != v->q || !(m->inmask & (1u << v->ch));
+  for (uint32_t i = 0; i < h->n; i++) {
+    const mhent *e = &h->a[i];
+    if (e->mi >= r->mpool.hwm || !r->members[e->mi].used)
+      return 1;
+    const rmember *m = &r->members[e->mi];
+    if (m->queue != q->idx || !(m->inmask & (1u << ch)) || m->pos[ch] != i ||
+        e->k1 != m->k1 || e->k2 != m->k2 ||
+        e->k3 != r->agents[m->agent]->seq)
+      return 1;
+    if (i > 0 && mh_less(e, &h->a[(i - 1) / 2]))
+      return 1;
+  }
+  return 0;
 }
 
 static int visit_timer(cr_router *r, uint32_t id, void *vx) {
@@ -3120,6 +3331,10 @@ int cr__router_check(cr_router *r) {
           a->id);
       CHK(m->inmask == want, "agent %.*s availability index", (int)a->id_len,
           a->id);
+      uint64_t k1, k2;
+      member_key(a, m, r->queues[m->queue], &k1, &k2);
+      CHK(k1 == m->k1 && k2 == m->k2, "agent %.*s strategy key is stale",
+          (int)a->id_len, a->id);
     }
     for (uint32_t ci = a->sticky_head; ci != RNIL;
          ci = r->convs[ci]->sticky_next)
@@ -3130,13 +3345,12 @@ int cr__router_check(cr_router *r) {
     rqueue *q = r->queues[qi];
     for (unsigned ch = 0; ch < RCH; ch++) {
       vctx v = {qi, ch, mark};
-      phc w = ctx_wait(r), mc = ctx_memb(r, ch);
+      phc w = ctx_wait(r);
       CHK(!heap_check(&w, &q->wait[ch], stack, visit_wait, &v),
           "queue %.*s waiting index on %s", (int)q->id_len, q->id,
           cr_channel_name((int)ch));
-      CHK(!heap_check(&mc, &q->memb[ch], stack, visit_memb, &v),
-          "queue %.*s agent index on %s", (int)q->id_len, q->id,
-          cr_channel_name((int)ch));
+      CHK(!memb_heap_bad(r, q, ch), "queue %.*s agent index on %s",
+          (int)q->id_len, q->id, cr_channel_name((int)ch));
     }
   }
   for (uint32_t i = 0; i < r->cpool.hwm; i++)
@@ -3216,8 +3430,15 @@ int cr__router_rebuild(cr_router *r) {
     agent_staff(r, a, +1);
     for (uint32_t mi = a->mhead; mi != RNIL; mi = r->members[mi].next_a) {
       rmember *m = &r->members[mi];
+      rqueue *q = r->queues[m->queue];
       m->k1 = m->k2 = UINT64_MAX;
       m->inmask = 0;
+      for (unsigned ch = 0; ch < RCH; ch++) {
+        m->pos[ch] = RNIL;
+        q->nhandle[ch] += a->maxc[ch] ? 1 : 0;
+        if (a->maxc[ch] && mh_reserve(r, &q->memb[ch], q->nhandle[ch]))
+          return CR_ENOMEM;
+      }
     }
     /* no random redraw here: keys are restored as they were */
     uint8_t want = 0;
@@ -3231,8 +3452,7 @@ int cr__router_rebuild(cr_router *r) {
       member_key(a, m, q, &m->k1, &m->k2);
       for (unsigned ch = 0; ch < RCH; ch++)
         if (want & (1u << ch)) {
-          phc c = ctx_memb(r, ch);
-          ph_insert(&c, &q->memb[ch], mi);
+          mh_insert(r, &q->memb[ch], ch, mi, a->seq);
           m->inmask |= (uint8_t)(1u << ch);
         }
     }

@@ -3,11 +3,13 @@
  *
  * Indexes. Everything internal is a small integer: agents, queues,
  * conversations and memberships live in pools addressed by index, strings
- * are interned once. Three kinds of intrusive pairing heap (Fredman,
- * Sedgewick, Sleator & Tarjan 1986) keep every hot-path question
- * logarithmic and allocation-free:
+ * are interned once. Three kinds of heap -- intrusive pairing heaps (Fredman,
+ * Sedgewick, Sleator & Tarjan 1986) and one array heap -- keep every
+ * hot-path question logarithmic and allocation-free:
  *   - per (queue, channel): the members that could take one more
- *     conversation of that channel now, ordered by the queue's strategy key;
+ *     conversation of that channel now, ordered by the queue's strategy key
+ *     (an array binary heap with inline keys, capacity reserved when the
+ *     membership is made: this one is the hottest);
  *   - per (queue, channel): the waiting conversations, ordered by
  *     (effective priority desc, arrival, sequence);
  *   - one timer heap of every deadline (step expiry, offer timeout, wrap-up
@@ -35,6 +37,20 @@ typedef struct rpnode {
 typedef struct rheap {
   uint32_t root, n;
 } rheap;
+
+/* Array binary heap of members (inline keys: no pointer chasing while
+ * sifting). Capacity is reserved when a membership is made, so inserting
+ * never allocates. */
+typedef struct mhent {
+  uint64_t k1, k2, k3; /* strategy key, then agent sequence */
+  uint32_t mi;
+  uint32_t pad;
+} mhent;
+
+typedef struct mheap {
+  mhent *a;
+  uint32_t n, cap;
+} mheap;
 
 typedef struct rskill {
   uint16_t id;
@@ -128,7 +144,7 @@ typedef struct rmember {
   uint64_t rr, rnd;  /* round-robin turn, random race clock */
   uint8_t inmask;    /* channels whose member heap holds it */
   uint8_t used;
-  rpnode node[RCH];
+  uint32_t pos[RCH]; /* index in the (queue, channel) member heap */
 } rmember;
 
 typedef struct rqueue {
@@ -139,7 +155,10 @@ typedef struct rqueue {
   rskill skills[CR_ROUTER_MAX_STEP_SKILLS];
   uint8_t nskills, open;
   uint32_t overflow; /* queue index or RNIL */
-  rheap wait[RCH], memb[RCH];
+  rheap wait[RCH];
+  mheap memb[RCH];
+  uint32_t nhandle[RCH]; /* members whose agent takes the channel: the
+                            member heap's reserved capacity */
   uint32_t mhead, nmembers;
   uint64_t staffed[RCH]; /* slots of available members, per channel */
   uint64_t rr_counter, rnd_clock;

@@ -496,7 +496,7 @@ static int read_queue(rbuf *b, cr_router *r, uint32_t idx, uint32_t nq) {
       (q->overflow != RNIL && q->overflow >= nq) || q->answered > q->entered)
     bad(b);
   for (unsigned ch = 0; ch < RCH; ch++)
-    q->wait[ch].root = q->memb[ch].root = RNIL;
+    q->wait[ch].root = RNIL;
   q->mhead = RNIL;
   if (b->err)
     return 0;
@@ -848,7 +848,7 @@ static int read_all(rbuf *b, cr_router *r, rmarks *mk) {
     m->rr = get_u64(b);
     m->rnd = get_u64(b);
     for (unsigned ch = 0; ch < RCH; ch++)
-      m->node[ch].child = m->node[ch].sib = m->node[ch].prev = RNIL;
+      m->pos[ch] = RNIL;
     if (b->err || ag != m->agent || m->queue >= nq || m->delay < 0 ||
         m->delay > INT64_MAX / 4 || m->prio < -CR_ROUTER_MAX_PRIORITY ||
         m->prio > CR_ROUTER_MAX_PRIORITY)

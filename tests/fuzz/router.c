@@ -54,7 +54,7 @@ static void damaged_restore(const uint8_t *snap, size_t len, size_t at,
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   cr_router_config cfg;
   cr_router_config_init(&cfg);
-  cfg.offer_timeout_ms = 10000;
+  cfg.offer_timeout_ms = 40000;
   cfg.auto_away_misses = 2;
   cfg.reentry_grace_ms = 20000;
   cfg.decline_block_ms = 5000;

@@ -2,12 +2,15 @@
  * (tests/fuzz/router.c) and the randomised tests in tests/test_router.c.
  * Each operation reads a few bytes: which call, which ids (from small fixed
  * sets, so calls collide on purpose), which parameters, how far the clock
- * moves. Every call's return code is accepted as long as it is a known one;
+ * moves. Accept, reject and end usually aim at a pending offer or a live
+ * conversation (found through the private structures), otherwise random
+ * pairs would almost never match. Every call's return code is accepted as long as it is a known one;
  * the caller checks invariants after each step. */
 #ifndef CR_ROUTER_OPS_H
 #define CR_ROUTER_OPS_H
 
 #include "convroute.h"
+#include "router.h" /* to aim accept/reject/end at live offers */
 
 #include <stdint.h>
 #include <stdio.h>
@@ -46,7 +49,13 @@ static inline int rops_step(rops *o, cr_router *r) {
   static const char skills[] = "s0s1s2s3";
   if (o->at >= o->n)
     return 1;
-  unsigned op = rops_byte(o) % 22;
+  /* the operation, weighted towards what a contact centre does most:
+   * arrivals, answers, ends and ticks */
+  static const uint8_t weights[22] = {2, 3, 1, 4, 5, 2, 6, 6, 6, 6, 6,
+                                      3, 8, 2, 2, 1, 2, 1, 1, 1, 1, 6};
+  unsigned w = rops_byte(o) % 75, op = 0; /* 75 = sum of weights */
+  while (w >= weights[op])
+    w -= weights[op++];
   char a[8], q[8], c[8], q2[8];
   rops_id(a, 'a', rops_byte(o) % 6);
   rops_id(q, 'q', rops_byte(o) % 3);
@@ -64,7 +73,7 @@ static inline int rops_step(rops *o, cr_router *r) {
     rops_skills(o, sk, &nsk, skills);
     cfg.skills = sk;
     cfg.nskills = nsk % 3;
-    cfg.auto_members = (x >> 3) & 1;
+    cfg.auto_members = ((x >> 3) & 3) == 3;
     cfg.max_wait_ms = (x & 16) ? 60000 : 0;
     cfg.escalate_before_ms = (x & 32) ? 20000 : 0;
     cfg.escalate_boost = 5;
@@ -72,7 +81,7 @@ static inline int rops_step(rops *o, cr_router *r) {
     cfg.urgency_percent = (x & 128) ? 50 : 0;
     cfg.urgency_boost = 3;
     cfg.ring_all_max = 2 + x % 3;
-    cfg.max_length = x % 7;
+    cfg.max_length = x % 7 == 1 ? 2 : 0;
     cfg.wrapup_ms = (cr_time)(x % 3) * 5000 - 1;
     unsigned y = rops_byte(o);
     if (y & 1) {
@@ -116,14 +125,19 @@ static inline int rops_step(rops *o, cr_router *r) {
                                 o->now);
   case 4:
   case 5:
-    return cr_router_agent_set_status(r, a, strlen(a), (int)(x % 3),
-                                      "lunch", (x & 4) ? 5 : 0, o->now);
+    return cr_router_agent_set_status(
+        r, a, strlen(a),
+        x % 5 == 0 ? CR_AGENT_OFFLINE
+                   : (x % 5 == 1 ? CR_AGENT_AWAY : CR_AGENT_AVAILABLE),
+        "lunch", (x & 8) ? 5 : 0, o->now);
   case 6:
   case 7:
   case 8: {
     cr_conv_params p;
     cr_conv_params_init(&p);
-    p.channel = (int)(x % 4 == 3 ? CR_CHANNEL_EMAIL : x % 4);
+    static const int chans[4] = {CR_CHANNEL_VOICE, CR_CHANNEL_CHAT,
+                                 CR_CHANNEL_SMS, CR_CHANNEL_EMAIL};
+    p.channel = chans[x % 4];
     p.priority = (int)((x >> 2) % 4);
     cr_route_step st[3];
     memset(st, 0, sizeof st);
@@ -149,10 +163,35 @@ static inline int rops_step(rops *o, cr_router *r) {
   }
   case 9:
   case 10:
+  case 11: {
+    for (uint32_t k = 0; (x & 7) && k < r->apool.hwm; k++) {
+      const ragent *ag = r->agents[(k + x) % r->apool.hwm];
+      if (!ag || ag->ohead == RNIL)
+        continue;
+      /* copies: the call may run deadlines that free the originals */
+      const rconv *cv = r->convs[r->offers[ag->ohead].conv];
+      char cid[256], aid[256];
+      memcpy(cid, cv->id, cv->id_len);
+      memcpy(aid, ag->id, ag->id_len);
+      size_t cl = cv->id_len, al = ag->id_len;
+      if (op == 11)
+        return cr_router_reject(r, cid, cl, aid, al, o->now);
+      return cr_router_accept(r, cid, cl, aid, al, o->now);
+    }
+    if (op == 11)
+      return cr_router_reject(r, c, strlen(c), a, strlen(a), o->now);
     return cr_router_accept(r, c, strlen(c), a, strlen(a), o->now);
-  case 11:
-    return cr_router_reject(r, c, strlen(c), a, strlen(a), o->now);
+  }
   case 12:
+    for (uint32_t k = 0; (x & 7) && k < r->cpool.hwm; k++) {
+      const rconv *cv = r->convs[(k + x) % r->cpool.hwm];
+      if (cv && cv->state == CR_CONV_ASSIGNED) {
+        char cid[256];
+        size_t cl = cv->id_len;
+        memcpy(cid, cv->id, cl);
+        return cr_router_end(r, cid, cl, o->now);
+      }
+    }
     return cr_router_end(r, c, strlen(c), o->now);
   case 13:
     return cr_router_abandon(r, c, strlen(c), o->now);
@@ -161,7 +200,7 @@ static inline int rops_step(rops *o, cr_router *r) {
   case 15: {
     cr_conv_params p;
     cr_conv_params_init(&p);
-    p.channel = (int)(x % 3);
+    p.channel = (int)(x % 2);
     p.priority = (int)(x % 5);
     return cr_router_transfer(r, c, strlen(c), q2, strlen(q2),
                               (x & 8) ? &p : NULL, o->now);
@@ -191,7 +230,7 @@ static inline int rops_step(rops *o, cr_router *r) {
   case 20:
     if (x % 5 == 0)
       return cr_router_agent_remove(r, a, strlen(a), o->now);
-    return cr_router_queue_set_open(r, q, strlen(q), (int)(x & 1), o->now);
+    return cr_router_queue_set_open(r, q, strlen(q), (x & 3) != 0, o->now);
   default: {
     cr_time t = cr_router_next_expiry(r);
     if (t != CR_TIME_NEVER && t > o->now && (x & 1))
