@@ -28,6 +28,8 @@
  *   --convs N        conversations per size (default 1,000,000)
  *   --naive-budget V the naive reference runs on the first V / agents
  *                    conversations (at least 1,000), default 2e9
+ *   --breakdown      one more router run per size with every router call
+ *                    timed: cost per call of enqueue, accept, end, ...
  *   --strategy S     the queues' agent selection (default longest_idle; the
  *                    naive reference always picks the longest idle, so its
  *                    behaviour rows only match for that one) */
@@ -112,7 +114,7 @@ static int strategy_named(const char *s) {
 }
 
 typedef struct opts {
-  int quick, naive, repeat, strategy;
+  int quick, naive, repeat, strategy, breakdown;
   uint32_t one_size, convs;
   double naive_budget;
   uint64_t seed;
@@ -133,6 +135,8 @@ static int parse(opts *o, int argc, char **argv) {
       o->convs = 20000;
       o->naive_budget = 2e7;
       o->repeat = 1;
+    } else if (!strcmp(a, "--breakdown")) {
+      o->breakdown = 1;
     } else if (!strcmp(a, "--no-naive")) {
       o->naive = 0;
     } else if (!strcmp(a, "--agents") && v) {
@@ -157,6 +161,7 @@ static int parse(opts *o, int argc, char **argv) {
       fprintf(stderr,
               "usage: %s [--quick] [--agents N] [--convs N] "
               "[--naive-budget V] [--no-naive] [--repeat R] [--seed S]\n"
+              "       [--breakdown]"
               "       [--strategy longest_idle|least_occupied|fewest_contacts|"
               "least_talk_time|most_proficient|round_robin|random]\n",
               argv[0]);
@@ -176,6 +181,8 @@ typedef struct row {
   bw_result overhead; /* replay of r's decisions without the router */
   int have_naive;
   double setup_s;   /* building the router with its agents */
+  int have_breakdown;
+  bw_breakdown bd;  /* --breakdown: per-call times */
 } row;
 
 static double ns_per(const bw_result *r) {
@@ -222,6 +229,22 @@ static int run_router_once(const bw_workload *w, uint32_t n, int strategy,
     fprintf(stderr, "router run: %s\n", bw_router_errmsg(r));
   else if (trace) /* once per size: check the router's own statistics */
     rc = bw_router_check_books(r, res, res->last_ms);
+  bw_router_del(r);
+  return rc;
+}
+
+/* One router run with every router call timed. */
+static int run_router_timed(const bw_workload *w, uint32_t n, int strategy,
+                            bw_breakdown *bd) {
+  bw_router *r = NULL;
+  bw_result res;
+  int rc = bw_router_new(&r, w, NULL, strategy);
+  if (!rc)
+    rc = bw_router_add_agents(r, 0, w->p.agents, 0);
+  if (!rc)
+    rc = bw_sim_run(w, n, &bw_router_timed_ops, r, NULL, &res);
+  if (!rc)
+    bw_router_breakdown(r, bd);
   bw_router_del(r);
   return rc;
 }
@@ -291,6 +314,10 @@ static int run_size(const opts *o, uint32_t agents, row *out) {
   out->convs = o->convs;
   int rc = run_router(&w, o->convs, o->strategy, o->repeat, &out->r,
                       &out->setup_s, &out->overhead);
+  if (!rc && o->breakdown) {
+    rc = run_router_timed(&w, o->convs, o->strategy, &out->bd);
+    out->have_breakdown = !rc;
+  }
   if (!rc && o->naive) {
     double want = o->naive_budget / agents;
     /* The naive dispatcher runs once: it is 10-1000x slower, and its
@@ -402,6 +429,35 @@ static void print_rows(const row *rows, int n, const opts *o) {
              ns_per(&r->rp), ns_per(&r->n) / ns_per(&r->rp));
     else
       printf(" %7s\n", "-");
+  }
+  if (n && rows[0].have_breakdown) {
+    printf("\nCost per router call (--breakdown: one more run with "
+           "clock_gettime around every call,\nwhich adds some 20-40 ns to "
+           "each; the offer callback's bookkeeping is inside enqueue/end)\n\n"
+           "%7s", "agents");
+    for (int k = 0; k < BW_CALLS; k++)
+      printf(" %14s", bw_call_names[k] + 10);
+    printf(" %10s\n", "per dec.");
+    for (int i = 0; i < n; i++) {
+      const row *r = &rows[i];
+      double sum = 0;
+      printf("%7u", r->agents);
+      for (int k = 0; k < BW_CALLS; k++) {
+        sum += r->bd.seconds[k];
+        if (r->bd.calls[k])
+          printf(" %11.0f ns", r->bd.seconds[k] * 1e9 / r->bd.calls[k]);
+        else
+          printf(" %14s", "-");
+      }
+      printf(" %7.0f ns\n", r->r.decisions ? sum * 1e9 / r->r.decisions : 0);
+    }
+    printf("%7s", "calls/d");
+    for (int k = 0; k < BW_CALLS; k++)
+      printf(" %14.2f", rows[n - 1].r.decisions
+                            ? (double)rows[n - 1].bd.calls[k] /
+                                  rows[n - 1].r.decisions
+                            : 0);
+    printf("   (at %u agents)\n", rows[n - 1].agents);
   }
   printf("\nBehaviour (router on all conversations; naive and router on the "
          "naive's prefix)\n\n");

@@ -8,17 +8,21 @@
  * enqueued with its channel and priority and the queue's default step.
  * Router defaults otherwise: offer timeout 120 s (agents here answer in
  * 1-5 s, so none times out), decline block 30 s, no wrap-up. */
+#define _POSIX_C_SOURCE 200809L
+
 #include "router_adapter.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct bw_router {
   cr_router *r;
   const bw_workload *w;
   bw_sim *sim;
   int cb_rc; /* an offer the simulation refused */
+  bw_breakdown bd;
 };
 
 /* "c%07u" / "a%06u" without snprintf: the benchmark must not charge the
@@ -247,3 +251,75 @@ static int tick(void *d, cr_time now) {
 const bw_disp_ops bw_router_ops = {"router", attach,  arrive,      accept,
                                    reject,   end,     abandon,     next_expiry,
                                    tick};
+
+/* ---- timed ops ---- */
+
+const char *const bw_call_names[BW_CALLS] = {
+    "cr_router_enqueue", "cr_router_accept", "cr_router_reject",
+    "cr_router_end",     "cr_router_abandon", "cr_router_tick",
+    "cr_router_next_expiry"};
+
+static double mono(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+#define TIMED(b, which, expr)                                               \
+  do {                                                                      \
+    double t0_ = mono();                                                    \
+    rc_ = (expr);                                                           \
+    (b)->bd.seconds[which] += mono() - t0_;                                 \
+    (b)->bd.calls[which]++;                                                 \
+  } while (0)
+
+static int t_arrive(void *d, uint32_t c, cr_time now) {
+  bw_router *b = d;
+  int rc_;
+  TIMED(b, BW_CALL_ENQUEUE, arrive(d, c, now));
+  return rc_;
+}
+static int t_accept(void *d, uint32_t c, uint32_t a, cr_time now) {
+  bw_router *b = d;
+  int rc_;
+  TIMED(b, BW_CALL_ACCEPT, accept(d, c, a, now));
+  return rc_;
+}
+static int t_reject(void *d, uint32_t c, uint32_t a, cr_time now) {
+  bw_router *b = d;
+  int rc_;
+  TIMED(b, BW_CALL_REJECT, reject(d, c, a, now));
+  return rc_;
+}
+static int t_end(void *d, uint32_t c, uint32_t a, cr_time now) {
+  bw_router *b = d;
+  int rc_;
+  TIMED(b, BW_CALL_END, end(d, c, a, now));
+  return rc_;
+}
+static int t_abandon(void *d, uint32_t c, cr_time now) {
+  bw_router *b = d;
+  int rc_;
+  TIMED(b, BW_CALL_ABANDON, abandon(d, c, now));
+  return rc_;
+}
+static cr_time t_next_expiry(void *d) {
+  bw_router *b = d;
+  cr_time rc_;
+  TIMED(b, BW_CALL_NEXT_EXPIRY, next_expiry(d));
+  return rc_;
+}
+static int t_tick(void *d, cr_time now) {
+  bw_router *b = d;
+  int rc_;
+  TIMED(b, BW_CALL_TICK, tick(d, now));
+  return rc_;
+}
+
+const bw_disp_ops bw_router_timed_ops = {
+    "router (timed)", attach, t_arrive,      t_accept, t_reject,
+    t_end,            t_abandon, t_next_expiry, t_tick};
+
+void bw_router_breakdown(const bw_router *b, bw_breakdown *out) {
+  *out = b->bd;
+}

@@ -11,6 +11,30 @@ typedef struct bw_router bw_router;
 
 extern const bw_disp_ops bw_router_ops;
 
+/* The same, with every router call timed (clock_gettime around it; the
+ * offer callback's bookkeeping inside enqueue/end is included). */
+extern const bw_disp_ops bw_router_timed_ops;
+
+enum {
+  BW_CALL_ENQUEUE,
+  BW_CALL_ACCEPT,
+  BW_CALL_REJECT,
+  BW_CALL_END,
+  BW_CALL_ABANDON,
+  BW_CALL_TICK,
+  BW_CALL_NEXT_EXPIRY,
+  BW_CALLS
+};
+extern const char *const bw_call_names[BW_CALLS];
+
+typedef struct bw_breakdown {
+  uint64_t calls[BW_CALLS];
+  double seconds[BW_CALLS];
+} bw_breakdown;
+
+/* What the timed ops measured so far. */
+void bw_router_breakdown(const bw_router *r, bw_breakdown *out);
+
 /* A router with the workload's queues (agent-selection strategy
  * `strategy`, a cr_strategy) and no agents yet, allocating through mem
  * (NULL = libc). 0 or a CR_E code. */
