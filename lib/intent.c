@@ -251,6 +251,7 @@ static void count_emit(void *ctx, uint32_t bucket) {
     }
     h = (h + 1) & m->tab_mask;
   }
+  m->unseen[cr__bucket_group(&m->cfg, bucket)]++;
 }
 
 /* The same TF-IDF as training (intent_train.c build_x), in float, then
@@ -259,8 +260,13 @@ int cr__model_scores(cr_intent_model *m, const char *norm, size_t n) {
   const size_t ncls = m->n_cls, st = m->stride;
   float *s = m->scores;
   m->n_rows = 0;
+  m->unseen[0] = m->unseen[1] = 0;
   cr__features(&m->cfg, norm, n, count_emit, m);
-  double ss[2] = {0, 0};
+  /* Unknown features count in the norm (each occurrence as tf 1), so a
+   * message made mostly of words the model never saw keeps small scores
+   * instead of having its few known features blown up to unit length. */
+  double u2 = (double)m->idf_unseen * m->idf_unseen;
+  double ss[2] = {m->unseen[0] * u2, m->unseen[1] * u2};
   for (size_t k = 0; k < m->n_rows; k++) {
     uint32_t r = m->rows[k] & 0x7fffffffu;
     uint32_t tf = m->cnt[r];

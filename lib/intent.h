@@ -61,6 +61,10 @@ struct cr_intent_model {
   size_t n_labels, labels_cap, n_cls;
   int oos; /* label index of the out-of-scope class, or -1 */
   double temperature, threshold;
+  /* idf of a feature never kept at training (smooth idf with df = 0):
+   * unknown features still count in the L2 norm (see intent_train.c) */
+  float idf_unseen;
+  uint32_t unseen[2]; /* scratch: unknown feature occurrences per group */
   /* features: sorted bucket keys; row r has idf[r] and int8 weights
    * wq[r * stride .. + n_cls) worth wscale[r] / 127 each (feature-major:
    * one feature's weights for every class are contiguous, so a message

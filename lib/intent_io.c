@@ -4,7 +4,7 @@
  *   "CRINTENT"  u32 version (1)  u64 payload length  payload  u32 CRC-32
  * where the CRC covers everything before it. Payload:
  *   u8 hash_bits, word_n, char_min, char_max
- *   f64 temperature, f64 threshold
+ *   f64 temperature, f64 threshold, f32 idf of an unseen feature
  *   u32 n_labels, u32 n_cls, i32 oos
  *   n_labels x (u16 length, bytes)
  *   u32 n_feat, n_feat x u32 key (strictly increasing), n_feat x f32 idf,
@@ -64,6 +64,7 @@ static void payload(const cr_intent_model *m, wbuf *b) {
   put_u8(b, (uint8_t)m->cfg.char_max);
   put_f64(b, m->temperature);
   put_f64(b, m->threshold);
+  put_f32(b, m->idf_unseen);
   put_u32(b, (uint32_t)m->n_labels);
   put_u32(b, (uint32_t)m->n_cls);
   put_u32(b, (uint32_t)m->oos);
@@ -275,6 +276,7 @@ static int load_payload(cr_intent_model *m, rbuf *r) {
   m->cfg.char_max = get_u8(r);
   m->temperature = get_f64(r);
   m->threshold = get_f64(r);
+  m->idf_unseen = get_f32(r);
   uint32_t n_labels = get_u32(r), n_cls = get_u32(r);
   int32_t oos = (int32_t)get_u32(r);
   const cr__feat_cfg *c = &m->cfg;
@@ -283,7 +285,8 @@ static int load_payload(cr_intent_model *m, rbuf *r) {
       !((c->char_min == 0 && c->char_max == 0) ||
         (c->char_min >= 1 && c->char_min <= c->char_max && c->char_max <= 8)) ||
       !(m->temperature >= 1e-4 && m->temperature <= 1e4) ||
-      !(m->threshold >= 0 && m->threshold <= 1) || n_cls > n_labels ||
+      !(m->threshold >= 0 && m->threshold <= 1) ||
+      !(m->idf_unseen >= 1 && m->idf_unseen <= 100) || n_cls > n_labels ||
       oos < -1 || (oos >= 0 && (uint32_t)oos >= n_cls))
     return CR_ECORRUPT;
   m->oos = oos;

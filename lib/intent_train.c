@@ -50,7 +50,7 @@ struct cr_intent_trainer {
 #define DEF_CHAR_MIN 2
 #define DEF_CHAR_MAX 5
 #define DEF_MIN_DF 2
-#define DEF_C 0.5
+#define DEF_C 2.0
 #define DEF_EPOCHS 50
 #define DEF_TOL 0.1
 #define DEF_HOLDOUT 0.1
@@ -465,7 +465,8 @@ static int extract(cr_intent_trainer *t, raw *r, uint32_t *df_bucket_max) {
  * order so the model's key array comes out sorted. smooth IDF as in
  * scikit-learn: idf = ln((1 + n) / (1 + df)) + 1. */
 static int build_x(cr_intent_trainer *t, const raw *r, xmat *x,
-                   uint32_t **keys_out, float **idf_out) {
+                   uint32_t **keys_out, float **idf_out,
+                   float *idf_unseen_out) {
   const cr_mem *m = &t->mem;
   bmap b;
   int rc = bmap_init(m, &b, r->nnz < 4096 ? 4096 : r->nnz / 4);
@@ -535,6 +536,9 @@ static int build_x(cr_intent_trainer *t, const raw *r, xmat *x,
         idf[order[b.id[s]]] =
             (float)(log((1.0 + (double)t->n) / (1.0 + df[b.id[s]])) + 1.0);
     size_t w = 0;
+    /* smooth idf of a feature with df = 0 */
+    const double idf_unseen = (float)(log(1.0 + (double)t->n) + 1.0);
+    *idf_unseen_out = (float)idf_unseen;
     /* Word and char features are L2-normalised as two groups and then
      * scaled by 1/sqrt(2) (a scikit-learn FeatureUnion of two TfidfVectorizers
      * does the same up to the scale), so long words cannot drown the
@@ -544,8 +548,14 @@ static int build_x(cr_intent_trainer *t, const raw *r, xmat *x,
       double ss[2] = {0, 0};
       for (size_t k = r->start[i]; k < r->start[i + 1]; k++) {
         uint32_t row = order[b.id[bmap_slot(&b, r->bucket[k])]];
-        if (row == UINT32_MAX)
+        if (row == UINT32_MAX) {
+          /* A pruned feature is unknown to the model: it still counts in
+           * the norm as an unseen feature does at prediction (once per
+           * occurrence), so training and prediction agree. */
+          ss[cr__bucket_group(&t->cfg, r->bucket[k])] +=
+              (double)r->tf[k] * idf_unseen * idf_unseen;
           continue;
+        }
         /* sublinear TF: 1 + ln tf (Manning et al., IR book, 6.4.1) */
         double v = (1.0 + log((double)r->tf[k])) * idf[row];
         x->idx[w] = row;
@@ -596,6 +606,22 @@ typedef struct solve_ws {
   double *xx;    /* squared norms, n */
 } solve_ws;
 
+/* w . x_i with four partial sums: the gather from w is latency-bound and
+ * one running sum would serialise every add behind the previous one. */
+static inline double sparse_dot(const double *w, const xmat *x, size_t i) {
+  size_t k = x->start[i], e = x->start[i + 1];
+  double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  for (; k + 4 <= e; k += 4) {
+    a0 += w[x->idx[k]] * x->val[k];
+    a1 += w[x->idx[k + 1]] * x->val[k + 1];
+    a2 += w[x->idx[k + 2]] * x->val[k + 2];
+    a3 += w[x->idx[k + 3]] * x->val[k + 3];
+  }
+  for (; k < e; k++)
+    a0 += w[x->idx[k]] * x->val[k];
+  return (a0 + a1) + (a2 + a3);
+}
+
 /* One binary problem: y_i = +1 when lab[i] == cls. Only examples with
  * use[i] take part. alpha (n) is the warm start and receives the result;
  * w must equal sum alpha_i y_i x_i on entry. */
@@ -625,9 +651,7 @@ static void dcd(const xmat *x, const uint32_t *lab, const uint8_t *use,
     for (size_t s = 0; s < active; s++) {
       size_t i = ws->index[s];
       double yi = lab[i] == cls ? 1.0 : -1.0;
-      double g = w[d];
-      for (size_t k = x->start[i]; k < x->start[i + 1]; k++)
-        g += w[x->idx[k]] * x->val[k];
+      double g = w[d] + sparse_dot(w, x, i);
       g = g * yi - 1.0 + alpha[i] * diag;
       double pg = 0;
       if (alpha[i] == 0) {
@@ -862,7 +886,7 @@ static int tc_alloc(train_ctx *tc) {
 
 /* Moves the trained parts into a fresh model. */
 static int build_model(train_ctx *tc, uint32_t *keys, float *idf,
-                       double temp, cr_intent_model **out) {
+                       float idf_unseen, double temp, cr_intent_model **out) {
   cr_intent_trainer *t = tc->t;
   cr_intent_model *m;
   int rc = cr__model_alloc(&m, &t->mem);
@@ -878,6 +902,7 @@ static int build_model(train_ctx *tc, uint32_t *keys, float *idf,
   m->n_cls = tc->ncls;
   m->oos = t->oos ? find_label(t, t->oos, t->oos_len) : -1;
   m->temperature = temp;
+  m->idf_unseen = idf_unseen;
   m->n_feat = tc->x.d;
   m->keys = keys;
   m->idf = idf;
@@ -910,10 +935,10 @@ int cr_intent_train(cr_intent_trainer *t, cr_intent_model **out) {
   raw r;
   memset(&r, 0, sizeof r);
   uint32_t *keys = NULL;
-  float *idf = NULL;
+  float *idf = NULL, idf_unseen = 1.0f;
   int rc = extract(t, &r, NULL);
   if (!rc)
-    rc = build_x(t, &r, &tc.x, &keys, &idf);
+    rc = build_x(t, &r, &tc.x, &keys, &idf, &idf_unseen);
   raw_free(&t->mem, &r);
   if (!rc)
     rc = tc_alloc(&tc);
@@ -925,7 +950,7 @@ int cr_intent_train(cr_intent_trainer *t, cr_intent_model **out) {
   if (!rc && tc.ncls == 1)
     tc.bias[0] = 1.0f; /* one label: it is always the answer */
   if (!rc)
-    rc = build_model(&tc, keys, idf, temp, out);
+    rc = build_model(&tc, keys, idf, idf_unseen, temp, out);
   if (rc) {
     cr__free(&t->mem, keys);
     cr__free(&t->mem, idf);

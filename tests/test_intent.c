@@ -209,7 +209,7 @@ static void test_load_corrupt(void **state) {
   /* resealed but inconsistent payloads: huge label count, bad hash bits,
    * trailing garbage, a NaN temperature */
   memcpy(cp, buf, len);
-  put32(cp + 20 + 4 + 16, 0x7fffffff); /* n_labels */
+  put32(cp + 20 + 4 + 16 + 4, 0x7fffffff); /* n_labels */
   reseal(cp, len);
   assert_int_equal(cr_intent_model_load(&x, NULL, cp, len), CR_ECORRUPT);
   memcpy(cp, buf, len);
@@ -218,6 +218,10 @@ static void test_load_corrupt(void **state) {
   assert_int_equal(cr_intent_model_load(&x, NULL, cp, len), CR_ECORRUPT);
   memcpy(cp, buf, len);
   memset(cp + 24, 0xff, 8); /* temperature = NaN */
+  reseal(cp, len);
+  assert_int_equal(cr_intent_model_load(&x, NULL, cp, len), CR_ECORRUPT);
+  memcpy(cp, buf, len);
+  memset(cp + 40, 0, 4); /* unseen idf = 0 */
   reseal(cp, len);
   assert_int_equal(cr_intent_model_load(&x, NULL, cp, len), CR_ECORRUPT);
   memcpy(cp, buf, len - 4);
