@@ -256,6 +256,16 @@ class RouterCallbackTest(unittest.TestCase):
         self.assertEqual(cm.exception.name, "ESTATE")
         r.close()
 
+    def test_dedicated_callback_runs_before_event(self):
+        order = []
+        with Router(on_offer=lambda e: order.append(("offer", e.name)),
+                    on_event=lambda e: order.append(("event", e.name))) as r:
+            small_centre(r)
+            order.clear()
+            r.enqueue("c", "billing", channel="voice", now=10)
+        self.assertEqual(order, [("event", "ENTERQUEUE"), ("offer", "OFFER"),
+                                 ("event", "OFFER")])
+
     def test_non_callable_callback_rejected(self):
         with Router() as r:
             with self.assertRaises(ConvrouteError):
