@@ -1,0 +1,1368 @@
+/* Scenario tests of the conversation engine: whole hybrid conversations
+ * through the demo intent set (examples/data, Hebrew + English), a router
+ * with two agents, and recording callbacks. Each test states what the
+ * journal, the context handed to the agent, and the metrics must say. */
+#include "cr_test.h"
+#include "engine.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S(x) x, (sizeof(x) - 1)
+#define NOW(t) ((cr_time)(t))
+
+/* The demo model, trained once for the whole file (0.1 s). */
+static cr_intent_model *MODEL;
+
+static char *slurp(const char *rel, size_t *n) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/%s", CR_TEST_SOURCE_DIR, rel);
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return NULL;
+  fseek(f, 0, SEEK_END);
+  long l = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *b = malloc((size_t)l + 1);
+  *n = fread(b, 1, (size_t)l, f);
+  fclose(f);
+  return b;
+}
+
+static int setup_model(void **state) {
+  (void)state;
+  cr_intent_trainer *t;
+  if (cr_intent_trainer_new(&t, NULL))
+    return -1;
+  const char *files[] = {"examples/data/intents_en.tsv",
+                         "examples/data/intents_he.tsv",
+                         "examples/data/intents_oos.tsv"};
+  for (int i = 0; i < 3; i++) {
+    size_t n;
+    char *b = slurp(files[i], &n);
+    if (!b || cr_intent_trainer_add_tsv(t, b, n))
+      return -1;
+    free(b);
+  }
+  cr_intent_trainer_set_oos_label(t, S("oos"));
+  int rc = cr_intent_train(t, &MODEL);
+  cr_intent_trainer_del(t);
+  if (rc)
+    return -1;
+  return cr_intent_model_add_builtin_rules(MODEL, S("talk_to_human"),
+                                           S("emergency"));
+}
+
+static int teardown_model(void **state) {
+  (void)state;
+  cr_intent_model_del(MODEL);
+  return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* recording callbacks */
+
+#define MAXJ 512
+
+typedef struct rec {
+  char j[MAXJ][256]; /* "TYPE FROM>TO REASON conv agent detail" */
+  cr_time jt[MAXJ];
+  uint64_t jseq[MAXJ];
+  int nj;
+  char last_send[512];
+  char last_lang[8];
+  int nsend;
+  int noffer, ncancel, naction, nalert, nvalidate;
+  char offer_agent[64];
+  char action[64], action_args[128], action_agent[64];
+  int alert_reason;
+  int fail_send, fail_offer, fail_action, fail_journal;
+  int reenter;
+  cr_engine *e;
+  int reenter_rc;
+  /* the last offer's context, copied */
+  cr_engine_context ctx;
+  char ctx_lines[64][160];
+  int ctx_from[64];
+  char ctx_fields[16][2][64];
+  char ctx_intents[8][64];
+  double ctx_conf[8];
+  char ctx_profile[16][2][32];
+  int ctx_channels[8];
+  char ctx_prev_agent[64], ctx_queue[64], ctx_intent[64], ctx_lang[8];
+} rec;
+
+static void cp(char *dst, size_t cap, const char *s, size_t n) {
+  if (n >= cap)
+    n = cap - 1;
+  if (n)
+    memcpy(dst, s, n);
+  dst[n] = 0;
+}
+
+static int on_send(const char *conv, size_t conv_len, int channel,
+                   const char *lang, size_t lang_len, const char *text,
+                   size_t text_len, void *ud) {
+  (void)conv;
+  (void)conv_len;
+  (void)channel;
+  rec *r = ud;
+  cp(r->last_send, sizeof r->last_send, text, text_len);
+  cp(r->last_lang, sizeof r->last_lang, lang, lang_len);
+  r->nsend++;
+  return r->fail_send ? -1 : 0;
+}
+
+static int on_offer(const cr_engine_context *x, const char *agent,
+                    size_t agent_len, void *ud) {
+  rec *r = ud;
+  r->noffer++;
+  cp(r->offer_agent, sizeof r->offer_agent, agent, agent_len);
+  r->ctx = *x;
+  for (size_t i = 0; i < x->ntranscript && i < 64; i++) {
+    cp(r->ctx_lines[i], 160, x->transcript[i].text, x->transcript[i].text_len);
+    r->ctx_from[i] = x->transcript[i].from;
+  }
+  for (size_t i = 0; i < x->nfields && i < 16; i++) {
+    cp(r->ctx_fields[i][0], 64, x->fields[i].key, x->fields[i].key_len);
+    cp(r->ctx_fields[i][1], 64, x->fields[i].value, x->fields[i].value_len);
+  }
+  for (size_t i = 0; i < x->nintents && i < 8; i++) {
+    cp(r->ctx_intents[i], 64, x->intents[i].label, x->intents[i].label_len);
+    r->ctx_conf[i] = x->intents[i].confidence;
+  }
+  for (size_t i = 0; i < x->nprofile && i < 16; i++) {
+    cp(r->ctx_profile[i][0], 32, x->profile[i].key, x->profile[i].key_len);
+    cp(r->ctx_profile[i][1], 32, x->profile[i].value,
+       x->profile[i].value_len);
+  }
+  for (size_t i = 0; i < x->nchannels && i < 8; i++)
+    r->ctx_channels[i] = x->channels[i];
+  cp(r->ctx_prev_agent, 64, x->prev_agent, x->prev_agent_len);
+  cp(r->ctx_queue, 64, x->queue, x->queue_len);
+  cp(r->ctx_intent, 64, x->intent, x->intent_len);
+  cp(r->ctx_lang, 8, x->lang, x->lang_len);
+  if (r->reenter)
+    r->reenter_rc = cr_engine_agent_accept(r->e, x->conv, x->conv_len, agent,
+                                           agent_len, 0);
+  return r->fail_offer ? -1 : 0;
+}
+
+static int on_cancel(const char *conv, size_t conv_len, const char *agent,
+                     size_t agent_len, void *ud) {
+  (void)conv;
+  (void)conv_len;
+  (void)agent;
+  (void)agent_len;
+  ((rec *)ud)->ncancel++;
+  return 0;
+}
+
+static int on_action(const char *conv, size_t conv_len, const char *action,
+                     size_t action_len, const char *args, size_t args_len,
+                     const char *agent, size_t agent_len, void *ud) {
+  (void)conv;
+  (void)conv_len;
+  rec *r = ud;
+  r->naction++;
+  cp(r->action, sizeof r->action, action, action_len);
+  cp(r->action_args, sizeof r->action_args, args, args_len);
+  cp(r->action_agent, sizeof r->action_agent, agent, agent_len);
+  return r->fail_action ? -1 : 0;
+}
+
+static int on_alert(const cr_engine_context *x, void *ud) {
+  rec *r = ud;
+  r->nalert++;
+  r->alert_reason = x->reason;
+  return 0;
+}
+
+static int on_event(const cr_engine_event *ev, void *ud) {
+  rec *r = ud;
+  if (r->nj < MAXJ) {
+    char conv[64], agent[64], det[64];
+    cp(conv, sizeof conv, ev->conv, ev->conv_len);
+    cp(agent, sizeof agent, ev->agent, ev->agent_len);
+    cp(det, sizeof det, ev->text, ev->text_len);
+    snprintf(r->j[r->nj], sizeof r->j[0], "%s %s>%s %s %s %s %s",
+             cr_engine_event_name(ev->type), cr_engine_state_name(ev->from),
+             cr_engine_state_name(ev->to), cr_engine_reason_name(ev->reason),
+             conv, agent[0] ? agent : "-", det[0] ? det : "-");
+    r->jt[r->nj] = ev->time;
+    r->jseq[r->nj] = ev->seq;
+    r->nj++;
+  }
+  return r->fail_journal ? -1 : 0;
+}
+
+static const cr_engine_callbacks CBS = {on_send,  on_offer, on_cancel,
+                                        on_action, NULL,    on_alert,
+                                        NULL,     on_event, NULL,
+                                        NULL};
+
+/* ------------------------------------------------------------------ */
+/* the configured engine */
+
+typedef struct T {
+  cr_engine *e;
+  rec r;
+} T;
+
+static const cr_field_spec F_ACCOUNT = {
+    S("account_number"),
+    (const cr_lang_text[]){{S("en"), S("What is your account number?")},
+                           {S("he"), S("מה מספר החשבון שלך?")}},
+    2, CR_PATTERN_DIGITS, 6, 10};
+static const cr_field_spec F_ADDRESS = {
+    S("address"),
+    (const cr_lang_text[]){{S("en"), S("What is the new address?")},
+                           {S("he"), S("מה הכתובת החדשה?")}},
+    2, CR_PATTERN_NONEMPTY, 5, 200};
+
+static int policy(cr_engine *e, const char *label, int kind,
+                  const char *en, const char *he, const char *action,
+                  const char *queue, const cr_field_spec *fields,
+                  size_t nf, const cr_skill_level *sk, size_t ns) {
+  cr_intent_policy p;
+  cr_engine_policy_init(&p);
+  cr_lang_text t[2] = {{S("en"), en, en ? strlen(en) : 0},
+                       {S("he"), he, he ? strlen(he) : 0}};
+  p.kind = kind;
+  if (en) {
+    p.text = t;
+    p.ntext = 2;
+  }
+  p.action = action;
+  p.action_len = action ? strlen(action) : 0;
+  p.queue = queue;
+  p.queue_len = queue ? strlen(queue) : 0;
+  p.fields = fields;
+  p.nfields = nf;
+  p.skills = sk;
+  p.nskills = ns;
+  return cr_engine_set_policy(e, label, strlen(label), &p);
+}
+
+/* Demo-like bot, five queues (general has the six-minute maximum wait),
+ * two agents a1 (he + en) and a2 (en) who are members of every queue. */
+static int configure(cr_engine *e, cr_time now, int login) {
+  int rc = 0;
+  cr_field_spec addr[2] = {F_ACCOUNT, F_ADDRESS};
+  cr_skill_level billing = {S("billing"), 1};
+  rc |= policy(e, "greeting", CR_POLICY_ANSWER, "Hi! How can I help?",
+               "שלום! במה אפשר לעזור?", NULL, NULL, NULL, 0, NULL, 0);
+  rc |= policy(e, "thanks_goodbye", CR_POLICY_END, "Glad to help!",
+               "שמחנו לעזור!", NULL, NULL, NULL, 0, NULL, 0);
+  rc |= policy(e, "invoice_copy", CR_POLICY_ACTION, "Sending it now.",
+               "שולח/ת עכשיו.", "send_invoice", "billing", NULL, 0, NULL, 0);
+  rc |= policy(e, "billing_question", CR_POLICY_COLLECT, NULL, NULL, NULL,
+               "billing", &F_ACCOUNT, 1, &billing, 1);
+  rc |= policy(e, "address_change", CR_POLICY_COLLECT, NULL, NULL, NULL,
+               "general", addr, 2, NULL, 0);
+  rc |= policy(e, "technical_fault", CR_POLICY_HANDOFF, NULL, NULL, NULL,
+               "tech", NULL, 0, NULL, 0);
+  rc |= policy(e, "emergency", CR_POLICY_EMERGENCY, NULL, NULL, NULL,
+               "emergency", NULL, 0, NULL, 0);
+  rc |= policy(e, "talk_to_human", CR_POLICY_HUMAN, NULL, NULL, NULL, NULL,
+               NULL, 0, NULL, 0);
+  if (rc)
+    return rc;
+  cr_engine_rule ru;
+  cr_skill_level he = {S("he"), 3};
+  cr_engine_rule_init(&ru);
+  ru.key = "lang";
+  ru.key_len = 4;
+  ru.value = "he";
+  ru.value_len = 2;
+  ru.skills = &he;
+  ru.nskills = 1;
+  if ((rc = cr_engine_add_rule(e, &ru)))
+    return rc;
+  cr_engine_rule_init(&ru);
+  ru.key = "tier";
+  ru.key_len = 4;
+  ru.value = "vip";
+  ru.value_len = 3;
+  ru.queue = "vip";
+  ru.queue_len = 3;
+  ru.priority_add = 50;
+  if ((rc = cr_engine_add_rule(e, &ru)))
+    return rc;
+  cr_router *r = cr_engine_router(e);
+  const char *queues[] = {"general", "billing", "tech", "vip", "emergency"};
+  for (int i = 0; i < 5; i++) {
+    cr_queue_config q;
+    cr_queue_config_init(&q);
+    if (i == 0)
+      q.max_wait_ms = 360000; /* six minutes */
+    if ((rc = cr_router_queue_add(r, queues[i], strlen(queues[i]), &q, now)))
+      return rc;
+  }
+  const char *agents[] = {"a1", "a2"};
+  cr_skill_level sk1[3] = {{S("he"), 5}, {S("en"), 5}, {S("billing"), 3}};
+  cr_skill_level sk2[2] = {{S("en"), 5}, {S("billing"), 2}};
+  for (int i = 0; i < 2; i++) {
+    cr_agent_config a;
+    cr_agent_config_init(&a);
+    a.max_per_channel[CR_CHANNEL_CHAT] = 3;
+    a.max_per_channel[CR_CHANNEL_WHATSAPP] = 3;
+    a.max_per_channel[CR_CHANNEL_VOICE] = 1;
+    a.skills = i ? sk2 : sk1;
+    a.nskills = i ? 2 : 3;
+    if ((rc = cr_router_agent_add(r, agents[i], 2, &a, now)))
+      return rc;
+    for (int k = 0; k < 5; k++)
+      if ((rc = cr_router_agent_join(r, agents[i], 2, queues[k],
+                                     strlen(queues[k]), 0, 0, now)))
+        return rc;
+    if (login && (rc = cr_router_agent_set_status(
+                      r, agents[i], 2, CR_AGENT_AVAILABLE, NULL, 0, now)))
+      return rc;
+  }
+  return 0;
+}
+
+static void mk_cfg(T *t, const cr_engine_config *cfg, int login) {
+  memset(t, 0, sizeof *t);
+  assert_int_equal(cr_engine_new(&t->e, NULL, MODEL, cfg), 0);
+  t->r.e = t->e;
+  cr_engine_callbacks cb = CBS;
+  cb.user_data = &t->r;
+  assert_int_equal(cr_engine_set_callbacks(t->e, &cb), 0);
+  assert_int_equal(configure(t->e, 0, login), 0);
+}
+
+static void mk(T *t, int login) { mk_cfg(t, NULL, login); }
+
+static void rm(T *t) { cr_engine_del(t->e); }
+
+static int say(T *t, const char *conv, const char *text, cr_time now) {
+  char cust[64];
+  snprintf(cust, sizeof cust, "cust-%s", conv);
+  return cr_engine_customer_message(t->e, conv, strlen(conv), cust,
+                                    strlen(cust), CR_CHANNEL_CHAT, text,
+                                    strlen(text), NULL, 0, now);
+}
+
+static int sayp(T *t, const char *conv, const char *text, const char *prof,
+                cr_time now) {
+  char cust[64];
+  snprintf(cust, sizeof cust, "cust-%s", conv);
+  return cr_engine_customer_message(t->e, conv, strlen(conv), cust,
+                                    strlen(cust), CR_CHANNEL_CHAT, text,
+                                    strlen(text), prof, strlen(prof), now);
+}
+
+static int st(T *t, const char *conv) {
+  cr_engine_summary s;
+  if (cr_engine_conv_info(t->e, conv, strlen(conv), &s))
+    return -1;
+  return s.state;
+}
+
+static int reason(T *t, const char *conv) {
+  cr_engine_summary s;
+  if (cr_engine_conv_info(t->e, conv, strlen(conv), &s))
+    return -1;
+  return s.reason;
+}
+
+/* The journal has an entry starting with `prefix` at or after index from;
+ * returns its index or -1. */
+static int jfind(const rec *r, int from, const char *prefix) {
+  for (int i = from; i < r->nj; i++)
+    if (!strncmp(r->j[i], prefix, strlen(prefix)))
+      return i;
+  return -1;
+}
+
+static void dump(const rec *r) {
+  for (int i = 0; i < r->nj; i++)
+    printf("  [%d] t=%lld %s\n", i, (long long)r->jt[i], r->j[i]);
+}
+
+#define JHAS(r, p)                                                            \
+  do {                                                                        \
+    if (jfind((r), 0, (p)) < 0) {                                             \
+      dump(r);                                                                \
+      fail_msg("journal lacks \"%s\"", (p));                                  \
+    }                                                                         \
+  } while (0)
+
+static int accept_(T *t, const char *conv, const char *agent, cr_time now) {
+  return cr_engine_agent_accept(t->e, conv, strlen(conv), agent,
+                                strlen(agent), now);
+}
+
+static int close_(T *t, const char *conv, const char *agent, cr_time now) {
+  return cr_engine_agent_close(t->e, conv, strlen(conv), agent, strlen(agent),
+                               1, now);
+}
+
+/* ------------------------------------------------------------------ */
+/* scenarios */
+
+static void test_bot_only_contained(void **state) {
+  (void)state;
+  T t;
+  mk(&t, 1);
+  assert_int_equal(say(&t, "c1", "hello", 1000), 0);
+  assert_int_equal(st(&t, "c1"), CR_ST_BOT);
+  assert_string_equal(t.r.last_send, "Hi! How can I help?");
+  assert_string_equal(t.r.last_lang, "en");
+  assert_int_equal(say(&t, "c1", "thanks, bye", 5000), 0);
+  assert_int_equal(st(&t, "c1"), -1); /* ended and forgotten */
+  assert_string_equal(t.r.last_send, "Glad to help!");
+  JHAS(&t.r, "ANSWER BOT>BOT NONE c1");
+  JHAS(&t.r, "BOT_END BOT>RESOLVED NONE c1");
+  assert_int_equal(cr_engine_conv_count(t.e), 0);
+  cr_metrics_report rep;
+  assert_int_equal(cr_metrics_report_get(cr_engine_metrics(t.e),
+                                         CR_METRICS_TOTAL, 0, &rep),
+                   0);
+  assert_int_equal(rep.contacts, 1);
+  assert_int_equal(rep.bot_contained, 1);
+  assert_int_equal(rep.answered, 0);
+  assert_true(fabs(rep.containment - 1.0) < 1e-12);
+  /* journal numbering is dense and increasing */
+  for (int i = 0; i < t.r.nj; i++)
+    assert_int_equal(t.r.jseq[i], (uint64_t)i + 1);
+  rm(&t);
+}
+
+static void test_collect_then_handoff_context(void **state) {
+  (void)state;
+  T t;
+  mk(&t, 1);
+  assert_int_equal(sayp(&t, "c1", "I need to change my address",
+                        "tier=gold;segment=home", 1000),
+                   0);
+  assert_int_equal(st(&t, "c1"), CR_ST_COLLECT);
+  assert_string_equal(t.r.last_send, "What is your account number?");
+  assert_int_equal(say(&t, "c1", "12ab", 2000), 0); /* not digits */
+  assert_int_equal(st(&t, "c1"), CR_ST_COLLECT);
+  JHAS(&t.r, "FIELD_BAD COLLECT>COLLECT NONE c1 - account_number");
+  assert_string_equal(t.r.last_send, "What is your account number?");
+  assert_int_equal(say(&t, "c1", " 1234567 ", 3000), 0);
+  assert_string_equal(t.r.last_send, "What is the new address?");
+  assert_int_equal(t.r.noffer, 0);
+  assert_int_equal(say(&t, "c1", "12 Herzl St, Haifa", 4000), 0);
+  /* handed off with the whole context, offered at once */
+  JHAS(&t.r, "FIELD_OK COLLECT>COLLECT NONE c1 - address");
+  JHAS(&t.r, "HANDOFF COLLECT>QUEUED COLLECTED c1");
+  assert_int_equal(t.r.noffer, 1);
+  assert_int_equal(st(&t, "c1"), CR_ST_OFFERED);
+  const cr_engine_context *x = &t.r.ctx;
+  assert_int_equal(x->reason, CR_REASON_COLLECTED);
+  assert_string_equal(t.r.ctx_queue, "general");
+  assert_string_equal(t.r.ctx_intent, "address_change");
+  assert_string_equal(t.r.ctx_lang, "en");
+  assert_int_equal(x->nfields, 2);
+  assert_string_equal(t.r.ctx_fields[0][0], "account_number");
+  assert_string_equal(t.r.ctx_fields[0][1], "1234567");
+  assert_string_equal(t.r.ctx_fields[1][0], "address");
+  assert_string_equal(t.r.ctx_fields[1][1], "12 Herzl St, Haifa");
+  assert_int_equal(x->nprofile, 2);
+  assert_string_equal(t.r.ctx_profile[0][0], "tier");
+  assert_string_equal(t.r.ctx_profile[0][1], "gold");
+  assert_string_equal(t.r.ctx_profile[1][0], "segment");
+  assert_int_equal(x->nchannels, 1);
+  assert_int_equal(t.r.ctx_channels[0], CR_CHANNEL_CHAT);
+  assert_int_equal(x->dropped, 0);
+  /* transcript: customer and bot lines, in order */
+  const char *want[] = {"I need to change my address",
+                        "What is your account number?",
+                        "12ab",
+                        "That doesn't look right.",
+                        "What is your account number?",
+                        " 1234567 ",
+                        "What is the new address?",
+                        "12 Herzl St, Haifa",
+                        "I'm passing you to an agent; they will see this "
+                        "conversation."};
+  int from[] = {CR_FROM_CUSTOMER, CR_FROM_BOT, CR_FROM_CUSTOMER, CR_FROM_BOT,
+                CR_FROM_BOT,      CR_FROM_CUSTOMER, CR_FROM_BOT,
+                CR_FROM_CUSTOMER, CR_FROM_BOT};
+  assert_int_equal(x->ntranscript, 9);
+  for (int i = 0; i < 9; i++) {
+    assert_string_equal(t.r.ctx_lines[i], want[i]);
+    assert_int_equal(t.r.ctx_from[i], from[i]);
+  }
+  assert_true(x->nintents >= 1);
+  assert_string_equal(t.r.ctx_intents[0], "address_change");
+  assert_true(t.r.ctx_conf[0] > 0.45 && t.r.ctx_conf[0] <= 1.0);
+  /* the agent takes it */
+  assert_int_equal(accept_(&t, "c1", t.r.offer_agent, 9000), 0);
+  assert_int_equal(st(&t, "c1"), CR_ST_AGENT);
+  cr_engine_summary s;
+  assert_int_equal(cr_engine_conv_info(t.e, S("c1"), &s), 0);
+  assert_int_equal(s.nfields, 2);
+  assert_int_equal(s.queued_at, 4000);
+  assert_int_equal(s.answered_at, 9000);
+  rm(&t);
+}
+
+/* Gets conversation `c` into bot state `want` (BOT, CLARIFY, COLLECT,
+ * ACTION) with English messages. */
+static void reach(T *t, const char *c, int want, cr_time now) {
+  const char *msg = want == CR_ST_BOT       ? "hello"
+                    : want == CR_ST_CLARIFY ? "what's the weather tomorrow"
+                    : want == CR_ST_COLLECT ? "I need to change my address"
+                                            : "please send me a copy of my "
+                                              "invoice";
+  assert_int_equal(say(t, c, msg, now), 0);
+  if (st(t, c) != want) {
+    dump(&t->r);
+    fail_msg("wanted %s, got %s", cr_engine_state_name(want),
+             cr_engine_state_name(st(t, c)));
+  }
+}
+
+static void test_human_request_every_bot_state(void **state) {
+  (void)state;
+  const char *asks[] = {"אני רוצה לדבר עם נציג", "I want to talk to a human",
+                        "representative please"};
+  int states[] = {CR_ST_BOT, CR_ST_CLARIFY, CR_ST_COLLECT, CR_ST_ACTION};
+  for (int a = 0; a < 3; a++)
+    for (int s = 0; s < 4; s++) {
+      T t;
+      mk(&t, 1);
+      reach(&t, "c", states[s], 1000);
+      int before = t.r.nj;
+      assert_int_equal(say(&t, "c", asks[a], 2000), 0);
+      int i = jfind(&t.r, before, "HUMAN ");
+      if (i < 0) {
+        dump(&t.r);
+        fail_msg("no HUMAN for \"%s\" in %s", asks[a],
+                 cr_engine_state_name(states[s]));
+      }
+      char want[64];
+      snprintf(want, sizeof want, "HUMAN %s>QUEUED REQUESTED c",
+               cr_engine_state_name(states[s]));
+      assert_true(!strncmp(t.r.j[i], want, strlen(want)));
+      /* the offer follows at once (agents are free) */
+      assert_int_equal(st(&t, "c"), CR_ST_OFFERED);
+      assert_int_equal(reason(&t, "c"), CR_REASON_REQUESTED);
+      assert_int_equal(t.r.ctx.reason, CR_REASON_REQUESTED);
+      if (a == 0) /* the notice came in Hebrew */
+        assert_string_equal(t.r.last_lang, "he");
+      rm(&t);
+    }
+}
+
+static void test_failure_streak(void **state) {
+  (void)state;
+  T t;
+  mk(&t, 1);
+  assert_int_equal(say(&t, "c1", "what's the weather tomorrow", 1000), 0);
+  assert_int_equal(st(&t, "c1"), CR_ST_CLARIFY);
+  /* clarify offers two intents by title (label without titles) */
+  assert_non_null(strstr(t.r.last_send, "Did you mean "));
+  assert_int_equal(say(&t, "c1", "tell me a joke", 2000), 0);
+  JHAS(&t.r, "UNCLEAR BOT>CLARIFY NONE c1");
+  JHAS(&t.r, "FAIL_STREAK CLARIFY>QUEUED FAILURE_STREAK c1");
+  assert_int_equal(reason(&t, "c1"), CR_REASON_FAILURE_STREAK);
+  assert_int_equal(t.r.noffer, 1);
+  rm(&t);
+}
+
+static void test_clarify_pick(void **state) {
+  (void)state;
+  T t;
+  mk(&t, 1);
+  assert_int_equal(say(&t, "c1", "what's the weather tomorrow", 1000), 0);
+  assert_int_equal(st(&t, "c1"), CR_ST_CLARIFY);
+  cr_engine_summary s;
+  assert_int_equal(cr_engine_conv_info(t.e, S("c1"), &s), 0);
+  assert_int_equal(s.unclear, 1);
+  econv *c = cr__e_find(t.e, S("c1"));
+  assert_true(c->clar[0] >= 0);
+  /* "1" picks the first offered intent, which resets the streak */
+  assert_int_equal(say(&t, "c1", "1", 2000), 0);
+  JHAS(&t.r, "MESSAGE CLARIFY>CLARIFY");
+  assert_int_equal(cr_engine_conv_info(t.e, S("c1"), &s), 0);
+  assert_int_equal(s.unclear, 0);
+  assert_int_not_equal(s.state, CR_ST_CLARIFY);
+  rm(&t);
+}
+
+static void test_agent_step_and_back(void **state) {
+  (void)state;
+  T t;
+  mk(&t, 1);
+  reach(&t, "c1", CR_ST_BOT, 1000);
+  assert_int_equal(say(&t, "c1", "representative please", 2000), 0);
+  const char *ag = t.r.offer_agent;
+  char agent[64];
+  snprintf(agent, sizeof agent, "%s", ag);
+  assert_int_equal(accept_(&t, "c1", agent, 3000), 0);
+  assert_int_equal(cr_engine_agent_reply(t.e, S("c1"), agent, 2,
+                                         S("Hi, I'm Dana. Checking."), 4000),
+                   0);
+  assert_string_equal(t.r.last_send, "Hi, I'm Dana. Checking.");
+  assert_int_equal(cr_engine_agent_step(t.e, S("c1"), agent, 2,
+                                        S("send_invoice"), S("month=10"),
+                                        5000),
+                   0);
+  assert_int_equal(st(&t, "c1"), CR_ST_BOTSTEP);
+  assert_string_equal(t.r.action, "send_invoice");
+  assert_string_equal(t.r.action_args, "month=10");
+  assert_string_equal(t.r.action_agent, agent);
+  /* a reply while the bot has the step is refused */
+  assert_int_equal(cr_engine_agent_reply(t.e, S("c1"), agent, 2, S("x"),
+                                         5500),
+                   CR_ESTATE);
+  assert_int_equal(cr_engine_action_result(t.e, S("c1"), 1,
+                                           S("Invoice sent to your email."),
+                                           6000),
+                   0);
+  assert_int_equal(st(&t, "c1"), CR_ST_AGENT);
+  assert_string_equal(t.r.last_send, "Invoice sent to your email.");
+  JHAS(&t.r, "STEP AGENT>BOTSTEP NONE c1");
+  JHAS(&t.r, "ACTION_OK BOTSTEP>AGENT NONE c1");
+  assert_int_equal(close_(&t, "c1", agent, 9000), 0);
+  JHAS(&t.r, "CLOSE AGENT>WRAPUP NONE c1 a1");
+  rm(&t);
+}
+
+static void test_bot_action_ok_and_failed(void **state) {
+  (void)state;
+  T t;
+  mk(&t, 1);
+  reach(&t, "c1", CR_ST_ACTION, 1000);
+  assert_string_equal(t.r.action, "send_invoice");
+  assert_string_equal(t.r.action_agent, "");
+  assert_int_equal(cr_engine_action_result(t.e, S("c1"), 1, S("Sent!"), 2000),
+                   0);
+  assert_int_equal(st(&t, "c1"), CR_ST_BOT);
+  reach(&t, "c2", CR_ST_ACTION, 3000);
+  assert_int_equal(cr_engine_action_result(t.e, S("c2"), 0,
+                                           S("The mail server is down."),
+                                           4000),
+                   0);
+  JHAS(&t.r, "ACTION_FAIL ACTION>QUEUED ACTION_FAILED c2");
+  assert_int_equal(reason(&t, "c2"), CR_REASON_ACTION_FAILED);
+  assert_string_equal(t.r.ctx_queue, "billing");
+  rm(&t);
+}
+
+static void test_emergency_alert(void **state) {
+  (void)state;
+  T t;
+  mk(&t, 1);
+  assert_int_equal(say(&t, "c1", "this is an emergency", 1000), 0);
+  assert_int_equal(t.r.nalert, 1);
+  assert_int_equal(t.r.alert_reason, CR_REASON_EMERGENCY);
+  int a = jfind(&t.r, 0, "HANDOFF BOT>QUEUED EMERGENCY c1");
+  int o = jfind(&t.r, 0, "OFFER QUEUED>OFFERED");
+  assert_true(a >= 0 && o > a);
+  cr_conv_info ci;
+  assert_int_equal(cr_router_conv_info(cr_engine_router(t.e), S("c1"), &ci),
+                   0);
+  assert_int_equal(ci.priority, CR_ROUTER_MAX_PRIORITY);
+  assert_int_equal(ci.queue_len, 9);
+  assert_memory_equal(ci.queue, "emergency", 9);
+  /* Hebrew too */
+  assert_int_equal(say(&t, "c2", "מקרה חירום", 2000), 0);
+  assert_int_equal(t.r.nalert, 2);
+  rm(&t);
+}
+
+static void test_transfer_keeps_context(void **state) {
+  (void)state;
+  T t;
+  mk(&t, 1);
+  assert_int_equal(say(&t, "c1", "I need to change my address", 1000), 0);
+  assert_int_equal(say(&t, "c1", "1234567", 2000), 0);
+  assert_int_equal(say(&t, "c1", "12 Herzl St, Haifa", 3000), 0);
+  char first[64];
+  snprintf(first, sizeof first, "%s", t.r.offer_agent);
+  size_t nlines = t.r.ctx.ntranscript;
+  assert_int_equal(accept_(&t, "c1", first, 4000), 0);
+  assert_int_equal(cr_engine_agent_reply(t.e, S("c1"), first, 2,
+                                         S("Moving you to tech."), 5000),
+                   0);
+  const char *other = strcmp(first, "a1") ? "a1" : "a2";
+  assert_int_equal(cr_engine_agent_transfer(t.e, S("c1"), first, 2, S("tech"),
+                                            other, 2, 6000),
+                   0);
+  JHAS(&t.r, "TRANSFER AGENT>QUEUED TRANSFER c1");
+  assert_int_equal(t.r.noffer, 2);
+  assert_string_equal(t.r.offer_agent, other); /* the preferred agent */
+  assert_string_equal(t.r.ctx_prev_agent, first);
+  assert_string_equal(t.r.ctx_queue, "tech");
+  assert_int_equal(t.r.ctx.transfers, 1);
+  assert_int_equal(t.r.ctx.reason, CR_REASON_TRANSFER);
+  assert_int_equal(t.r.ctx.nfields, 2);
+  assert_string_equal(t.r.ctx_fields[0][1], "1234567");
+  assert_int_equal(t.r.ctx.ntranscript, nlines + 1); /* + the agent line */
+  assert_string_equal(t.r.ctx_lines[nlines], "Moving you to tech.");
+  assert_int_equal(t.r.ctx_from[nlines], CR_FROM_AGENT);
+  assert_int_equal(accept_(&t, "c1", other, 7000), 0);
+  assert_int_equal(close_(&t, "c1", other, 8000), 0);
+  cr_metrics_report rep;
+  assert_int_equal(cr_metrics_report_get(cr_engine_metrics(t.e),
+                                         CR_METRICS_TOTAL, 0, &rep),
+                   0);
+  assert_int_equal(rep.transferred, 1);
+  rm(&t);
+}
+
+static void test_channel_switch_keeps_place(void **state) {
+  (void)state;
+  T t;
+  mk(&t, 0); /* nobody logged in: both wait */
+  assert_int_equal(say(&t, "c1", "representative please", 1000), 0);
+  assert_int_equal(say(&t, "c2", "representative please", 2000), 0);
+  assert_int_equal(st(&t, "c1"), CR_ST_QUEUED);
+  assert_non_null(strstr(t.r.last_send, "No agent is available"));
+  assert_int_equal(cr_engine_channel_switch(t.e, S("c1"),
+                                            CR_CHANNEL_WHATSAPP, 3000),
+                   0);
+  JHAS(&t.r, "CHANNEL QUEUED>QUEUED NONE c1");
+  cr_conv_info ci;
+  assert_int_equal(cr_router_conv_info(cr_engine_router(t.e), S("c1"), &ci),
+                   0);
+  assert_int_equal(ci.arrival, 1000); /* the place in line */
+  assert_int_equal(ci.channel, CR_CHANNEL_WHATSAPP);
+  /* one agent logs in: c1 (first in line, now on WhatsApp) is offered */
+  assert_int_equal(cr_router_agent_set_status(cr_engine_router(t.e), S("a2"),
+                                              CR_AGENT_AVAILABLE, NULL, 0,
+                                              4000),
+                   0);
+  assert_int_equal(t.r.noffer, 2); /* a2 has room for both */
+  assert_int_equal(t.r.ctx.nchannels, 1);
+  assert_int_equal(st(&t, "c1"), CR_ST_OFFERED);
+  /* the earlier offer was c1's: find it */
+  int i = jfind(&t.r, 0, "OFFER QUEUED>OFFERED NONE c1 a2");
+  int k = jfind(&t.r, 0, "OFFER QUEUED>OFFERED NONE c2 a2");
+  assert_true(i >= 0 && k > i);
+  cr_engine_summary s;
+  assert_int_equal(cr_engine_conv_info(t.e, S("c1"), &s), 0);
+  assert_int_equal(s.channel, CR_CHANNEL_WHATSAPP);
+  assert_int_equal(s.messages, 2); /* history kept */
+  rm(&t);
+}
+
+static void test_abandon_queued_and_offered(void **state) {
+  (void)state;
+  T t;
+  mk(&t, 0);
+  assert_int_equal(say(&t, "c1", "representative please", 1000), 0);
+  assert_int_equal(cr_engine_abandon(t.e, S("c1"), 5000), 0);
+  JHAS(&t.r, "ABANDON QUEUED>ABANDONED NONE c1");
+  assert_int_equal(cr_router_agent_set_status(cr_engine_router(t.e), S("a1"),
+                                              CR_AGENT_AVAILABLE, NULL, 0,
+                                              6000),
+                   0);
+  assert_int_equal(say(&t, "c2", "representative please", 7000), 0);
+  assert_int_equal(st(&t, "c2"), CR_ST_OFFERED);
+  assert_int_equal(cr_engine_abandon(t.e, S("c2"), 8000), 0);
+  assert_int_equal(t.r.ncancel, 1);
+  JHAS(&t.r, "ABANDON OFFERED>ABANDONED NONE c2");
+  cr_metrics_report rep;
+  assert_int_equal(cr_metrics_report_get(cr_engine_metrics(t.e),
+                                         CR_METRICS_TOTAL, 0, &rep),
+                   0);
+  assert_int_equal(rep.abandoned, 2);
+  assert_int_equal(rep.contacts, 2);
+  assert_true(fabs(rep.abandon_rate - 1.0) < 1e-12);
+  /* the agent is free again */
+  cr_agent_stats as;
+  assert_int_equal(cr_router_agent_stats(cr_engine_router(t.e), S("a1"), 9000,
+                                         &as),
+                   0);
+  assert_int_equal(as.offers_pending, 0);
+  rm(&t);
+}
+
+/* 2026-11-21 is a Saturday; 12:00 Israel time (UTC+2) is 10:00 UTC. */
+#define SAT_NOON_IL ((cr_time)1795255200000LL)
+#define SUN_NOON_IL (SAT_NOON_IL + 86400000LL)
+
+static void set_israel_hours(cr_engine *e) {
+  cr_open_interval iv[5];
+  for (int d = 0; d < 5; d++) {
+    iv[d].day = d; /* Sunday .. Thursday */
+    iv[d].open_min = 8 * 60;
+    iv[d].close_min = 20 * 60;
+  }
+  assert_int_equal(cr_engine_set_hours(e, iv, 5), 0);
+}
+
+static void test_after_hours(void **state) {
+  (void)state;
+  cr_engine_config cfg;
+  cr_engine_config_init(&cfg);
+  cfg.utc_offset_min = 120;
+  T t;
+  mk_cfg(&t, &cfg, 1);
+  set_israel_hours(t.e);
+  assert_int_equal(say(&t, "c1", "representative please", SAT_NOON_IL), 0);
+  assert_non_null(strstr(t.r.last_send, "We are closed right now"));
+  JHAS(&t.r, "HUMAN BOT>QUEUED REQUESTED c1 - after hours");
+  /* queued: asynchronous messaging keeps it (and agents here are on) */
+  assert_int_equal(say(&t, "c2", "representative please", SUN_NOON_IL), 0);
+  assert_null(strstr(t.r.last_send, "closed"));
+  rm(&t);
+  /* configured to end instead */
+  cfg.keep_queued_after_hours = 0;
+  mk_cfg(&t, &cfg, 1);
+  set_israel_hours(t.e);
+  assert_int_equal(say(&t, "c1", "אני רוצה לדבר עם נציג", SAT_NOON_IL), 0);
+  JHAS(&t.r, "NO_SERVICE BOT>EXPIRED AFTER_HOURS c1");
+  assert_non_null(strstr(t.r.last_send, "המוקד סגור"));
+  assert_int_equal(st(&t, "c1"), -1);
+  /* 19:59 Thursday open, 20:00 closed: Thu 2026-11-19 */
+  cr_time thu = SAT_NOON_IL - 2 * 86400000LL;
+  assert_int_equal(cr__bot_is_open(t.e, thu + (7 * 60 + 59) * 60000LL), 1);
+  assert_int_equal(cr__bot_is_open(t.e, thu + 8 * 3600000LL), 0);
+  assert_int_equal(cr__bot_is_open(t.e, thu - 4 * 3600000LL), 1); /* 08:00 */
+  assert_int_equal(cr__bot_is_open(t.e, thu - 4 * 3600000LL - 1), 0);
+  rm(&t);
+}
+
+static void test_vip_rule(void **state) {
+  (void)state;
+  T t;
+  mk(&t, 0);
+  assert_int_equal(sayp(&t, "c1", "אני רוצה לדבר עם נציג",
+                        "tier=vip;lang=he", 1000),
+                   0);
+  cr_conv_info ci;
+  assert_int_equal(cr_router_conv_info(cr_engine_router(t.e), S("c1"), &ci),
+                   0);
+  assert_int_equal(ci.queue_len, 3);
+  assert_memory_equal(ci.queue, "vip", 3);
+  assert_int_equal(ci.priority, 50);
+  /* the Hebrew rule required skill he:3: a2 (no Hebrew) is not offered it */
+  assert_int_equal(cr_router_agent_set_status(cr_engine_router(t.e), S("a2"),
+                                              CR_AGENT_AVAILABLE, NULL, 0,
+                                              2000),
+                   0);
+  assert_int_equal(t.r.noffer, 0);
+  assert_int_equal(cr_router_agent_set_status(cr_engine_router(t.e), S("a1"),
+                                              CR_AGENT_AVAILABLE, NULL, 0,
+                                              3000),
+                   0);
+  assert_int_equal(t.r.noffer, 1);
+  assert_string_equal(t.r.offer_agent, "a1");
+  assert_string_equal(t.r.ctx_lang, "he");
+  rm(&t);
+}
+
+static void test_six_minute_max_wait(void **state) {
+  (void)state;
+  T t;
+  mk(&t, 0);
+  assert_int_equal(say(&t, "c1", "representative please", 1000), 0);
+  assert_int_equal(st(&t, "c1"), CR_ST_QUEUED);
+  assert_int_equal(cr_engine_next_timeout(t.e), 1000 + 360000);
+  assert_int_equal(cr_engine_tick(t.e, 1000 + 359999), 0);
+  assert_int_equal(jfind(&t.r, 0, "MAXWAIT"), -1);
+  assert_int_equal(t.r.nalert, 0);
+  assert_int_equal(cr_engine_tick(t.e, 1000 + 360000), 0);
+  int i = jfind(&t.r, 0, "MAXWAIT QUEUED>QUEUED MAX_WAIT c1");
+  assert_true(i >= 0);
+  assert_int_equal(t.r.jt[i], 361000);
+  assert_int_equal(t.r.nalert, 1);
+  assert_int_equal(t.r.alert_reason, CR_REASON_MAX_WAIT);
+  /* a late tick still stamps it on time */
+  T u;
+  mk(&u, 0);
+  assert_int_equal(say(&u, "c1", "representative please", 1000), 0);
+  assert_int_equal(cr_engine_tick(u.e, 999999), 0);
+  i = jfind(&u.r, 0, "MAXWAIT");
+  assert_true(i >= 0);
+  assert_int_equal(u.r.jt[i], 361000);
+  rm(&u);
+  rm(&t);
+}
+
+static void test_survey_right_agent(void **state) {
+  (void)state;
+  T t;
+  mk(&t, 1);
+  assert_int_equal(say(&t, "c1", "representative please", 1000), 0);
+  char ag1[64];
+  snprintf(ag1, sizeof ag1, "%s", t.r.offer_agent);
+  assert_int_equal(accept_(&t, "c1", ag1, 2000), 0);
+  assert_int_equal(say(&t, "c2", "representative please", 3000), 0);
+  char ag2[64];
+  snprintf(ag2, sizeof ag2, "%s", t.r.offer_agent);
+  assert_string_not_equal(ag1, ag2);
+  assert_int_equal(accept_(&t, "c2", ag2, 4000), 0);
+  assert_int_equal(cr_engine_survey(t.e, S("c1"), 5, 10, 7, 4500),
+                   CR_ESTATE); /* still live */
+  assert_int_equal(close_(&t, "c1", ag1, 5000), 0);
+  assert_int_equal(close_(&t, "c2", ag2, 6000), 0);
+  /* answers arrive later, in the other order */
+  assert_int_equal(cr_engine_survey(t.e, S("c2"), 1, 2, CR_METRICS_NONE,
+                                    9000),
+                   0);
+  assert_int_equal(cr_engine_survey(t.e, S("c1"), 5, 10, 7, 9500), 0);
+  assert_int_equal(cr_engine_survey(t.e, S("nope"), 5, 10, 7, 9600),
+                   CR_ENOTFOUND);
+  assert_int_equal(cr_engine_survey(t.e, S("c1"), 9, 10, 7, 9700),
+                   CR_ERANGE);
+  JHAS(&t.r, "SURVEY CLOSED>CLOSED NONE c1");
+  cr_metrics *m = cr_engine_metrics(t.e);
+  uint32_t id1, id2;
+  assert_int_equal(cr_metrics_key(m, CR_METRICS_AGENT, ag1, 2, &id1), 0);
+  assert_int_equal(cr_metrics_key(m, CR_METRICS_AGENT, ag2, 2, &id2), 0);
+  cr_metrics_report r1, r2;
+  assert_int_equal(cr_metrics_report_get(m, CR_METRICS_AGENT, id1, &r1), 0);
+  assert_int_equal(cr_metrics_report_get(m, CR_METRICS_AGENT, id2, &r2), 0);
+  assert_int_equal(r1.csat_n, 1);
+  assert_true(fabs(r1.csat_mean - 5) < 1e-12);
+  assert_true(fabs(r1.nps - 100) < 1e-9);
+  assert_int_equal(r2.csat_n, 1);
+  assert_true(fabs(r2.csat_mean - 1) < 1e-12);
+  assert_int_equal(r1.answered, 1);
+  assert_true(fabs(r1.aht_s - 3.0) < 1e-9);
+  rm(&t);
+}
+
+static void test_returning_customer_sticky(void **state) {
+  (void)state;
+  T t;
+  mk(&t, 1);
+  assert_int_equal(cr_engine_customer_message(t.e, S("c1"), S("dana"),
+                                              CR_CHANNEL_CHAT,
+                                              S("representative please"),
+                                              NULL, 0, 1000),
+                   0);
+  char ag[64];
+  snprintf(ag, sizeof ag, "%s", t.r.offer_agent);
+  assert_int_equal(accept_(&t, "c1", ag, 2000), 0);
+  /* the same customer writes under another id: the same conversation */
+  assert_int_equal(cr_engine_customer_message(t.e, S("c1-dup"), S("dana"),
+                                              CR_CHANNEL_CHAT, S("hello?"),
+                                              NULL, 0, 2500),
+                   0);
+  assert_int_equal(cr_engine_conv_count(t.e), 1);
+  assert_int_equal(close_(&t, "c1", ag, 3000), 0);
+  /* back within the window: the other agent is longer idle, yet the
+   * conversation goes to the agent who served her */
+  assert_int_equal(cr_engine_customer_message(t.e, S("c9"), S("dana"),
+                                              CR_CHANNEL_CHAT,
+                                              S("representative please"),
+                                              NULL, 0, 60000),
+                   0);
+  assert_string_equal(t.r.offer_agent, ag);
+  rm(&t);
+}
+
+static void test_snapshot_roundtrip(void **state) {
+  (void)state;
+  T a, b;
+  mk(&a, 1);
+  mk(&b, 1);
+  assert_int_equal(say(&a, "c1", "I need to change my address", 1000), 0);
+  assert_int_equal(say(&a, "c1", "1234567", 2000), 0);
+  assert_int_equal(say(&a, "c2", "hello", 2500), 0);
+  assert_int_equal(say(&a, "c3", "representative please", 2600), 0);
+  assert_int_equal(say(&a, "c4", "what's the weather tomorrow", 2700), 0);
+  void *buf;
+  size_t len;
+  assert_int_equal(cr_engine_snapshot(a.e, &buf, &len), 0);
+  /* corrupt copies are refused and change nothing */
+  uint8_t *bad = malloc(len);
+  for (size_t i = 0; i < len; i += len / 7 + 1) {
+    memcpy(bad, buf, len);
+    bad[i] ^= 0x40;
+    assert_int_equal(cr_engine_restore(b.e, bad, len), CR_ECORRUPT);
+  }
+  assert_int_equal(cr_engine_restore(b.e, buf, len - 1), CR_ECORRUPT);
+  assert_int_equal(cr_engine_conv_count(b.e), 0);
+  free(bad);
+  assert_int_equal(cr_engine_restore(b.e, buf, len), 0);
+  cr_mem_free(NULL, buf);
+  assert_int_equal(cr_engine_conv_count(b.e), 4);
+  assert_int_equal(st(&b, "c1"), CR_ST_COLLECT);
+  assert_int_equal(cr_engine_next_timeout(a.e), cr_engine_next_timeout(b.e));
+  /* the same inputs from here on give the same journal */
+  int ja = a.r.nj;
+  b.r.nj = 0;
+  T *both[2] = {&a, &b};
+  for (int k = 0; k < 2; k++) {
+    T *t = both[k];
+    assert_int_equal(say(t, "c1", "12 Herzl St, Haifa", 3000), 0);
+    assert_int_equal(say(t, "c4", "tell me a joke", 3100), 0);
+    assert_int_equal(accept_(t, "c3", t->r.offer_agent, 3200), 0);
+    assert_int_equal(cr_engine_tick(t->e, 3000000), 0);
+    assert_int_equal(say(t, "c5", "hello", 3000001), 0);
+  }
+  assert_int_equal(a.r.nj - ja, b.r.nj);
+  for (int i = 0; i < b.r.nj; i++) {
+    assert_string_equal(a.r.j[ja + i], b.r.j[i]);
+    assert_int_equal(a.r.jt[ja + i], b.r.jt[i]);
+    assert_int_equal(a.r.jseq[ja + i], b.r.jseq[i]);
+  }
+  rm(&a);
+  rm(&b);
+}
+
+static void test_callback_failure(void **state) {
+  (void)state;
+  T t;
+  mk(&t, 1);
+  t.r.fail_send = 1;
+  assert_int_equal(say(&t, "c1", "hello", 1000), CR_ECALLBACK);
+  assert_int_equal(st(&t, "c1"), CR_ST_BOT); /* the change happened */
+  JHAS(&t.r, "ANSWER BOT>BOT NONE c1");
+  t.r.fail_send = 0;
+  /* an action callback that fails escalates */
+  t.r.fail_action = 1;
+  assert_int_equal(say(&t, "c2", "please send me a copy of my invoice",
+                       2000),
+                   CR_ECALLBACK);
+  JHAS(&t.r, "ACTION BOT>ACTION NONE c2");
+  JHAS(&t.r, "ACTION_FAIL ACTION>QUEUED ACTION_FAILED c2");
+  t.r.fail_action = 0;
+  /* a failing offer leaves the offer standing */
+  t.r.fail_offer = 1;
+  assert_int_equal(say(&t, "c3", "representative please", 3000),
+                   CR_ECALLBACK);
+  assert_int_equal(st(&t, "c3"), CR_ST_OFFERED);
+  t.r.fail_offer = 0;
+  /* a failing journal never loses the transition either */
+  t.r.fail_journal = 1;
+  assert_int_equal(say(&t, "c4", "hello", 4000), CR_ECALLBACK);
+  assert_int_equal(st(&t, "c4"), CR_ST_BOT);
+  t.r.fail_journal = 0;
+  /* a callback calling back into the engine is refused */
+  t.r.reenter = 1;
+  assert_int_equal(say(&t, "c5", "representative please", 5000), 0);
+  assert_int_equal(t.r.reenter_rc, CR_ESTATE);
+  assert_int_equal(st(&t, "c5"), CR_ST_OFFERED);
+  rm(&t);
+}
+
+/* Every input in every live state it is not allowed in: CR_ESTATE (or,
+ * for a wrong agent, CR_ESTATE too), the conversation and the journal
+ * unchanged. */
+static int drive(T *t, int which, const char *c, cr_time now) {
+  switch (which) {
+  case 0: return say(t, c, "hello", now);
+  case 1: return cr_engine_action_result(t->e, c, 1, 1, NULL, 0, now);
+  case 2: return cr_engine_action_result(t->e, c, 1, 0, NULL, 0, now);
+  case 3: return cr_engine_end(t->e, c, 1, now);
+  case 4: return accept_(t, c, "a1", now);
+  case 5: return cr_engine_agent_reject(t->e, c, 1, S("a1"), now);
+  case 6: return cr_engine_agent_reply(t->e, c, 1, S("a1"), S("hi"), now);
+  case 7:
+    return cr_engine_agent_step(t->e, c, 1, S("a1"), S("x"), NULL, 0, now);
+  case 8:
+    return cr_engine_agent_transfer(t->e, c, 1, S("a1"), S("tech"), NULL, 0,
+                                    now);
+  case 9: return close_(t, c, "a1", now);
+  case 10: return cr_engine_wrapup_done(t->e, c, 1, now);
+  case 11: return cr_engine_abandon(t->e, c, 1, now);
+  case 12: return cr_engine_survey(t->e, c, 1, 5, 10, 7, now);
+  default: return 0;
+  }
+}
+
+/* which inputs each state allows (bit per drive() index) */
+static unsigned allowed_inputs(int s) {
+  switch (s) {
+  case CR_ST_BOT:
+  case CR_ST_CLARIFY:
+  case CR_ST_COLLECT:
+    return 1u << 0 | 1u << 3 | 1u << 11;
+  case CR_ST_ACTION:
+    return 1u << 0 | 1u << 1 | 1u << 2 | 1u << 11;
+  case CR_ST_QUEUED:
+    return 1u << 0 | 1u << 8 | 1u << 11;
+  case CR_ST_OFFERED:
+    return 1u << 0 | 1u << 4 | 1u << 5 | 1u << 8 | 1u << 11;
+  case CR_ST_AGENT:
+    return 1u << 0 | 1u << 6 | 1u << 7 | 1u << 8 | 1u << 9 | 1u << 11;
+  case CR_ST_BOTSTEP:
+    return 1u << 0 | 1u << 1 | 1u << 2 | 1u << 9 | 1u << 11;
+  case CR_ST_WRAPUP:
+    return 1u << 10;
+  }
+  return 0;
+}
+
+static void build_state(T *t, int s) {
+  /* agent a1 only, so offers are predictable */
+  if (s >= CR_ST_QUEUED && s != CR_ST_QUEUED)
+    assert_int_equal(cr_router_agent_set_status(cr_engine_router(t->e),
+                                                S("a1"), CR_AGENT_AVAILABLE,
+                                                NULL, 0, 10),
+                     0);
+  switch (s) {
+  case CR_ST_BOT:
+  case CR_ST_CLARIFY:
+  case CR_ST_COLLECT:
+  case CR_ST_ACTION:
+    reach(t, "c", s, 100);
+    return;
+  default:
+    break;
+  }
+  assert_int_equal(say(t, "c", "representative please", 100), 0);
+  if (s == CR_ST_QUEUED || s == CR_ST_OFFERED)
+    return;
+  assert_int_equal(accept_(t, "c", "a1", 200), 0);
+  if (s == CR_ST_BOTSTEP)
+    assert_int_equal(cr_engine_agent_step(t->e, S("c"), S("a1"), S("x"), NULL,
+                                          0, 300),
+                     0);
+  if (s == CR_ST_WRAPUP)
+    assert_int_equal(close_(t, "c", "a1", 300), 0);
+}
+
+static void test_invalid_inputs_every_state(void **state) {
+  (void)state;
+  cr_engine_config cfg;
+  cr_engine_config_init(&cfg);
+  cfg.wrapup_ms = 30000; /* so WRAPUP lasts */
+  for (int s = CR_ST_BOT; s <= CR_ST_WRAPUP; s++) {
+    for (int in = 0; in <= 12; in++) {
+      if (allowed_inputs(s) & (1u << in))
+        continue;
+      T t;
+      mk_cfg(&t, &cfg, 0);
+      build_state(&t, s);
+      assert_int_equal(st(&t, "c"), s);
+      void *b1;
+      size_t n1;
+      assert_int_equal(cr_engine_snapshot(t.e, &b1, &n1), 0);
+      int nj = t.r.nj, nsend = t.r.nsend;
+      int rc = drive(&t, in, "c", 500);
+      if (rc != CR_ESTATE)
+        fail_msg("state %s input %d: rc %d, want CR_ESTATE",
+                 cr_engine_state_name(s), in, rc);
+      assert_int_equal(t.r.nj, nj);
+      assert_int_equal(t.r.nsend, nsend);
+      void *b2;
+      size_t n2;
+      assert_int_equal(cr_engine_snapshot(t.e, &b2, &n2), 0);
+      /* byte-identical apart from the engine clock the call advanced
+       * (bytes 12..19) and so the checksum */
+      assert_int_equal(n1, n2);
+      assert_memory_equal(b1, b2, 12);
+      assert_memory_equal((char *)b1 + 20, (char *)b2 + 20, n1 - 24);
+      econv *c = cr__e_find(t.e, S("c"));
+      assert_non_null(c);
+      assert_int_equal(c->st, s);
+      cr_mem_free(NULL, b1);
+      cr_mem_free(NULL, b2);
+      rm(&t);
+    }
+  }
+}
+
+static void test_bad_input(void **state) {
+  (void)state;
+  T t;
+  mk(&t, 1);
+  assert_int_equal(cr_engine_customer_message(t.e, NULL, 0, NULL, 0, 0,
+                                              S("x"), NULL, 0, 0),
+                   CR_EINVAL);
+  assert_int_equal(cr_engine_customer_message(t.e, S("c"), NULL, 0, 99,
+                                              S("x"), NULL, 0, 0),
+                   CR_EINVAL);
+  assert_int_equal(cr_engine_customer_message(t.e, S("c"), NULL, 0, 0,
+                                              "\xff\xfe", 2, NULL, 0, 0),
+                   CR_EUTF8);
+  assert_int_equal(cr_engine_customer_message(t.e, S("c"), NULL, 0, 0,
+                                              S("x"), S("novalue"), 0),
+                   CR_EINVAL);
+  assert_int_equal(cr_engine_conv_count(t.e), 0);
+  assert_int_equal(say(&t, "c", "hello", 100), 0);
+  assert_int_equal(say(&t, "c", "hello", 50), CR_EORDER);
+  assert_int_equal(cr_engine_agent_accept(t.e, S("zz"), S("a1"), 100),
+                   CR_ENOTFOUND);
+  assert_int_equal(cr_engine_tick(NULL, 0), CR_EINVAL);
+  assert_int_equal(cr_engine_set_policy(t.e, S("no_such_label"),
+                                        &(cr_intent_policy){0}),
+                   CR_ENOTFOUND);
+  cr_open_interval bad = {7, 0, 10};
+  assert_int_equal(cr_engine_set_hours(t.e, &bad, 1), CR_ERANGE);
+  assert_int_equal(cr_engine_set_text(t.e, 99, S("en"), S("x")), CR_EINVAL);
+  cr_engine_config cfg;
+  cr_engine_config_init(&cfg);
+  cfg.transcript_max = 0;
+  cr_engine *e2;
+  assert_int_equal(cr_engine_new(&e2, NULL, MODEL, &cfg), CR_ERANGE);
+  assert_int_equal(cr_engine_new(&e2, NULL, NULL, NULL), CR_EINVAL);
+  cr_engine_del(NULL);
+  rm(&t);
+}
+
+static void test_transcript_bounded(void **state) {
+  (void)state;
+  cr_engine_config cfg;
+  cr_engine_config_init(&cfg);
+  cfg.transcript_max = 4;
+  T t;
+  mk_cfg(&t, &cfg, 1);
+  assert_int_equal(say(&t, "c1", "hello", 1), 0);   /* 2 lines */
+  assert_int_equal(say(&t, "c1", "hello", 2), 0);   /* 4 */
+  assert_int_equal(say(&t, "c1", "representative please", 3), 0); /* 6 */
+  assert_int_equal(t.r.ctx.ntranscript, 4);
+  assert_int_equal(t.r.ctx.dropped, 2);
+  assert_string_equal(t.r.ctx_lines[0], "hello");
+  assert_string_equal(t.r.ctx_lines[2], "representative please");
+  rm(&t);
+}
+
+/* Idle in a bot state: helped -> RESOLVED, else EXPIRED, exactly on time. */
+static void test_idle(void **state) {
+  (void)state;
+  T t;
+  mk(&t, 1);
+  assert_int_equal(say(&t, "c1", "hello", 1000), 0);
+  assert_int_equal(say(&t, "c2", "what's the weather tomorrow", 2000), 0);
+  cr_time idle = 15 * 60 * 1000;
+  assert_int_equal(cr_engine_next_timeout(t.e), 1000 + idle);
+  assert_int_equal(cr_engine_tick(t.e, 2000 + idle), 0);
+  int i = jfind(&t.r, 0, "BOT_END BOT>RESOLVED IDLE c1");
+  int k = jfind(&t.r, 0, "IDLE CLARIFY>EXPIRED IDLE c2");
+  assert_true(i >= 0 && k > i);
+  assert_int_equal(t.r.jt[i], 1000 + idle);
+  assert_int_equal(t.r.jt[k], 2000 + idle);
+  assert_int_equal(cr_engine_conv_count(t.e), 0);
+  assert_int_equal(cr_engine_next_timeout(t.e), CR_TIME_NEVER);
+  rm(&t);
+}
+
+/* Bytes held per live conversation (a short bot conversation: two lines). */
+static void test_memory_per_conversation(void **state) {
+  (void)state;
+  cr_test_mem tm;
+  cr_test_mem_init(&tm);
+  cr_engine *e;
+  assert_int_equal(cr_engine_new(&e, &tm.mem, MODEL, NULL), 0);
+  assert_int_equal(configure(e, 0, 1), 0);
+  size_t base = tm.live_bytes;
+  char id[32];
+  const int N = 2000;
+  for (int i = 0; i < N; i++) {
+    int n = snprintf(id, sizeof id, "conv-%d", i);
+    assert_int_equal(cr_engine_customer_message(e, id, (size_t)n, id,
+                                                (size_t)n, CR_CHANNEL_CHAT,
+                                                S("hello"), NULL, 0, i),
+                     0);
+  }
+  double per = (double)(tm.live_bytes - base) / N;
+  printf("# bytes per live conversation (2 transcript lines): %.0f\n", per);
+  assert_true(per <= 4096);
+  cr_engine_del(e);
+  assert_int_equal(tm.live, 0);
+}
+
+/* OOM sweep over a full hybrid scenario: every allocation failure comes
+ * back as CR_ENOMEM from the call that met it, with the engine still
+ * consistent and usable, and nothing leaks. */
+static int oom_body(cr_test_mem *tm, void *ctx) {
+  (void)ctx;
+  cr_engine *e;
+  int rc = cr_engine_new(&e, &tm->mem, MODEL, NULL);
+  if (rc)
+    return rc;
+  rec r;
+  memset(&r, 0, sizeof r);
+  cr_engine_callbacks cb = CBS;
+  cb.user_data = &r;
+  cr_engine_set_callbacks(e, &cb);
+  rc = configure(e, 0, 1);
+  int configured = !rc, line = 0;
+#define STEP(x)                                                               \
+  do {                                                                        \
+    if (!rc) {                                                                \
+      rc = (x);                                                               \
+      line = __LINE__;                                                        \
+    }                                                                         \
+  } while (0)
+  STEP(cr_engine_customer_message(e, S("c1"), S("dana"), CR_CHANNEL_CHAT,
+                                  S("I need to change my address"),
+                                  S("tier=vip;lang=he"), 1000));
+  STEP(cr_engine_customer_message(e, S("c1"), S("dana"), CR_CHANNEL_CHAT,
+                                  S("1234567"), NULL, 0, 2000));
+  STEP(cr_engine_customer_message(e, S("c1"), S("dana"), CR_CHANNEL_CHAT,
+                                  S("12 Herzl St, Haifa"), NULL, 0, 3000));
+  STEP(cr_engine_channel_switch(e, S("c1"), CR_CHANNEL_WHATSAPP, 3500));
+  STEP(cr_engine_agent_accept(e, S("c1"), S("a1"), 4000));
+  STEP(cr_engine_agent_reply(e, S("c1"), S("a1"), S("hi"), 4100));
+  STEP(cr_engine_agent_step(e, S("c1"), S("a1"), S("send_invoice"), NULL, 0,
+                            4200));
+  STEP(cr_engine_action_result(e, S("c1"), 1, S("done"), 4300));
+  STEP(cr_engine_agent_transfer(e, S("c1"), S("a1"), S("tech"), NULL, 0,
+                                4400));
+  STEP(cr_engine_agent_accept(e, S("c1"), S("a1"), 4500));
+  STEP(cr_engine_agent_close(e, S("c1"), S("a1"), 1, 5000));
+  STEP(cr_engine_survey(e, S("c1"), 5, 9, 6, 6000));
+  STEP(cr_engine_customer_message(e, S("c2"), S("avi"), CR_CHANNEL_CHAT,
+                                  S("hello"), NULL, 0, 7000));
+  STEP(cr_engine_customer_message(e, S("c2"), S("avi"), CR_CHANNEL_CHAT,
+                                  S("thanks bye"), NULL, 0, 8000));
+  void *buf = NULL;
+  size_t len = 0;
+  STEP(cr_engine_snapshot(e, &buf, &len));
+  STEP(cr_engine_restore(e, buf, len));
+  cr_mem_free(&tm->mem, buf);
+  if (rc == CR_ENOMEM) {
+    /* still usable after the failure */
+    cr_test_mem_heal(tm);
+    if (configured) /* else "hello" has no policy and no queue */
+      assert_int_equal(cr_engine_customer_message(e, S("z"), NULL, 0,
+                                                  CR_CHANNEL_CHAT,
+                                                  S("hello"), NULL, 0,
+                                                  99000),
+                       0);
+    assert_int_equal(cr_engine_tick(e, 100000), 0);
+    assert_int_equal(cr_engine_snapshot(e, &buf, &len), 0);
+    cr_mem_free(&tm->mem, buf);
+  } else if (rc) {
+    fail_msg("line %d: %s (%s) after %ld allocations", line,
+             cr_errname(rc), cr_engine_errmsg(e), tm->calls);
+  }
+  cr_engine_del(e);
+  return rc;
+}
+
+static void test_oom_sweep(void **state) {
+  (void)state;
+  long n = cr_test_oom_sweep(oom_body, NULL);
+  printf("# OOM sweep: %ld allocations in the scenario\n", n);
+  assert_true(n > 50);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_bot_only_contained),
+      cmocka_unit_test(test_collect_then_handoff_context),
+      cmocka_unit_test(test_human_request_every_bot_state),
+      cmocka_unit_test(test_failure_streak),
+      cmocka_unit_test(test_clarify_pick),
+      cmocka_unit_test(test_agent_step_and_back),
+      cmocka_unit_test(test_bot_action_ok_and_failed),
+      cmocka_unit_test(test_emergency_alert),
+      cmocka_unit_test(test_transfer_keeps_context),
+      cmocka_unit_test(test_channel_switch_keeps_place),
+      cmocka_unit_test(test_abandon_queued_and_offered),
+      cmocka_unit_test(test_after_hours),
+      cmocka_unit_test(test_vip_rule),
+      cmocka_unit_test(test_six_minute_max_wait),
+      cmocka_unit_test(test_survey_right_agent),
+      cmocka_unit_test(test_returning_customer_sticky),
+      cmocka_unit_test(test_snapshot_roundtrip),
+      cmocka_unit_test(test_callback_failure),
+      cmocka_unit_test(test_invalid_inputs_every_state),
+      cmocka_unit_test(test_bad_input),
+      cmocka_unit_test(test_transcript_bounded),
+      cmocka_unit_test(test_idle),
+      cmocka_unit_test(test_memory_per_conversation),
+      cmocka_unit_test(test_oom_sweep),
+  };
+  return cmocka_run_group_tests(tests, setup_model, teardown_model);
+}
