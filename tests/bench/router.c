@@ -181,6 +181,7 @@ typedef struct row {
   bw_result overhead; /* replay of r's decisions without the router */
   int have_naive;
   double setup_s;   /* building the router with its agents */
+  double spread;    /* slowest repeat / fastest - 1 */
   int have_breakdown;
   bw_breakdown bd;  /* --breakdown: per-call times */
 } row;
@@ -262,11 +263,12 @@ static int same_run(const bw_result *a, const bw_result *b) {
  * time is the benchmark's own share. */
 static int run_router(const bw_workload *w, uint32_t n, int strategy,
                       int repeat, bw_result *res, double *setup_s,
-                      bw_result *replay) {
+                      bw_result *replay, double *spread) {
   bw_trace trace;
   memset(&trace, 0, sizeof trace);
   int rc =
       run_router_once(w, n, strategy, res, setup_s, replay ? &trace : NULL);
+  double worst = res->seconds;
   for (int k = 1; k < repeat && !rc; k++) {
     bw_result again;
     double setup_again;
@@ -275,11 +277,15 @@ static int run_router(const bw_workload *w, uint32_t n, int strategy,
       fprintf(stderr, "router: a repeated run made different decisions\n");
       rc = -1;
     }
+    if (!rc && again.seconds > worst)
+      worst = again.seconds;
     if (!rc && again.seconds < res->seconds)
       res->seconds = again.seconds;
     if (setup_s && setup_again < *setup_s)
       *setup_s = setup_again;
   }
+  if (spread)
+    *spread = res->seconds > 0 ? worst / res->seconds - 1 : 0;
   if (!rc && replay) {
     memset(replay, 0, sizeof *replay);
     for (int k = 0; k < repeat; k++) {
@@ -313,7 +319,7 @@ static int run_size(const opts *o, uint32_t agents, row *out) {
   out->agents = agents;
   out->convs = o->convs;
   int rc = run_router(&w, o->convs, o->strategy, o->repeat, &out->r,
-                      &out->setup_s, &out->overhead);
+                      &out->setup_s, &out->overhead, &out->spread);
   if (!rc && o->breakdown) {
     rc = run_router_timed(&w, o->convs, o->strategy, &out->bd);
     out->have_breakdown = !rc;
@@ -332,7 +338,8 @@ static int run_size(const opts *o, uint32_t agents, row *out) {
     rc = nv ? bw_sim_run(&w, n, &bw_naive_ops, nv, NULL, &out->n) : -2;
     bw_naive_del(nv);
     if (!rc && n < o->convs)
-      rc = run_router(&w, n, o->strategy, o->repeat, &out->rp, NULL, NULL);
+      rc = run_router(&w, n, o->strategy, o->repeat, &out->rp, NULL, NULL,
+                      NULL);
     else if (!rc)
       out->rp = out->r;
     out->have_naive = !rc;
@@ -411,19 +418,22 @@ static void print_rows(const row *rows, int n, const opts *o) {
          "  loop ns = wall time of the whole simulation / decisions; bench ns "
          "= the same run replayed\n"
          "  without the router (event queue, books, checks); router ns = "
-         "loop - bench.\n\n");
-  printf("%7s %8s %9s %8s %7s %8s %12s %7s | %7s %10s %10s %8s\n", "agents",
-         "convs", "decisions", "loop ns", "bench", "router", "router",
-         "setup", "naive", "naive ns", "router ns", "speedup");
-  printf("%7s %8s %9s %8s %7s %8s %12s %7s | %7s %10s %10s %8s\n", "", "",
-         "", "/dec", "ns/dec", "ns/dec", "decisions/s", "s", "convs",
+         "loop - bench. Fastest of %d\n"
+         "  runs; spread = slowest / fastest - 1.\n\n",
+         o->repeat);
+  printf("%7s %8s %9s %8s %7s %8s %12s %6s %7s | %7s %10s %10s %8s\n",
+         "agents", "convs", "decisions", "loop ns", "bench", "router",
+         "router", "spread", "setup", "naive", "naive ns", "router ns",
+         "speedup");
+  printf("%7s %8s %9s %8s %7s %8s %12s %6s %7s | %7s %10s %10s %8s\n", "",
+         "", "", "/dec", "ns/dec", "ns/dec", "decisions/s", "", "s", "convs",
          "/dec loop", "/dec loop", "(loop)");
   for (int i = 0; i < n; i++) {
     const row *r = &rows[i];
-    printf("%7u %8u %9llu %8.1f %7.1f %8.1f %12.0f %7.2f |", r->agents,
-           r->convs, (unsigned long long)r->r.decisions, ns_per(&r->r),
-           ns_per(&r->overhead), router_ns(r), 1e9 / router_ns(r),
-           r->setup_s);
+    printf("%7u %8u %9llu %8.1f %7.1f %8.1f %12.0f %5.0f%% %7.2f |",
+           r->agents, r->convs, (unsigned long long)r->r.decisions,
+           ns_per(&r->r), ns_per(&r->overhead), router_ns(r),
+           1e9 / router_ns(r), 100 * r->spread, r->setup_s);
     if (r->have_naive)
       printf(" %7u %10.1f %10.1f %7.1fx\n", r->naive_convs, ns_per(&r->n),
              ns_per(&r->rp), ns_per(&r->n) / ns_per(&r->rp));
