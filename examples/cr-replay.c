@@ -1,8 +1,9 @@
 /* cr-replay: runs a conversation script through a convroute engine and
  * prints every routing decision (the engine's journal) and the final KPIs.
  *
- *   cr-replay [--config FILE] [--data DIR | --model FILE] [--json]
- *             [--quiet] [--roundtrip] [--check] SCRIPT.crs
+ *   cr-replay [--config FILE] [--data DIR | --model FILE]
+ *             [--save-model FILE] [--json] [--quiet] [--roundtrip]
+ *             [--check] SCRIPT.crs
  *
  * The script grammar is in docs/replay.md: one event a line with a time in
  * seconds from the script's origin ("1.5 customer c1 say \"...\""). The
@@ -22,6 +23,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,6 +192,7 @@ typedef struct replay {
   const char *config_path;
   const char *data_dir;
   const char *model_path;
+  const char *save_model;
   const char *script_path;
   int json, quiet, roundtrip, check;
 
@@ -249,10 +252,15 @@ static void setstr(char **dst, const char *s, size_t n) {
 
 /* ---------- output ---------- */
 
-static void fail(replay *r, int lineno, const char *fmt, const char *a,
-                 const char *b) {
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static void fail(replay *r, int lineno, const char *fmt, ...) {
   char msg[1024];
-  snprintf(msg, sizeof msg, fmt, a ? a : "", b ? b : "");
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
   r->failures++;
   if (r->json) {
     printf("{\"kind\":\"fail\",\"line\":%d,\"message\":", lineno);
@@ -645,6 +653,22 @@ static void print_report(const replay *r, const char *scope, const char *key,
   }
   printf("KPI %s%s%.*s:", scope, key ? " " : "", key ? (int)keylen : 0,
          key ? key : "");
+  if (key) {
+    /* a breakdown: the few figures a supervisor reads per group */
+    static const char *const few[] = {"contacts", "answered", "abandoned",
+                                      "csat_mean", "aht_s", "containment"};
+    for (size_t k = 0; k < sizeof few / sizeof *few; k++) {
+      const kpi_field *f = NULL;
+      for (size_t i = 0; i < NKPI; i++)
+        if (!strcmp(kpi_fields[i].name, few[k]))
+          f = &kpi_fields[i];
+      double v = kpi_value(rep, f);
+      if (!isnan(v))
+        printf(" %s=%.4g", f->name, v);
+    }
+    printf("\n");
+    return;
+  }
   for (size_t i = 0; i < NKPI; i++) {
     double v = kpi_value(rep, &kpi_fields[i]);
     if (!kpi_fields[i].dbl)
@@ -736,14 +760,14 @@ static void expect_kpi(replay *r, const crs_line *l) {
   cr_metrics_report rep;
   int rc = cr_metrics_report_get(m, dim, id, &rep);
   if (rc) {
-    fail(r, l->lineno, "kpi: %s", cr_strerror(rc), NULL);
+    fail(r, l->lineno, "kpi: %s", cr_strerror(rc));
     return;
   }
   for (; i < l->nargs; i++) {
     const crs_tok *t = &l->args[i];
     const kpi_field *f = t->eq > 0 ? kpi_named(t->s, (size_t)t->eq) : NULL;
     if (!f) {
-      fail(r, l->lineno, "kpi: unknown figure '%s'", t->s, NULL);
+      fail(r, l->lineno, "kpi: unknown figure '%s'", t->s);
       continue;
     }
     double got = kpi_value(&rep, f);
@@ -784,7 +808,7 @@ static int jentry_match(const jentry *j, const crs_line *l, int type,
 static void expect_event(replay *r, const crs_line *l, int negate) {
   if (!l->nargs || l->args[0].eq >= 0) {
     fail(r, l->lineno, "expect %s NAME [CONV] [key=value ...]",
-         negate ? "no-event" : "event", NULL);
+         negate ? "no-event" : "event");
     return;
   }
   int type = -1;
@@ -792,7 +816,7 @@ static void expect_event(replay *r, const crs_line *l, int negate) {
     if (strcaseeq(cr_engine_event_name(k), l->args[0].s))
       type = k;
   if (type < 0) {
-    fail(r, l->lineno, "unknown event type '%s'", l->args[0].s, NULL);
+    fail(r, l->lineno, "unknown event type '%s'", l->args[0].s);
     return;
   }
   const char *cid = l->nargs > 1 && l->args[1].eq < 0 ? l->args[1].s : NULL;
@@ -823,8 +847,7 @@ static void expect_context(replay *r, const crs_line *l, const kvlist *ctx,
     if (!strcmp(key, "has")) {
       const char *tt = kv_get(ctx, "transcript.text");
       if (!tt || !strstr(tt, want))
-        fail(r, l->lineno, "the transcript does not contain \"%s\"", want,
-             NULL);
+        fail(r, l->lineno, "the transcript does not contain \"%s\"", want);
       continue;
     }
     const char *got = kv_get(ctx, key);
@@ -833,7 +856,7 @@ static void expect_context(replay *r, const crs_line *l, const kvlist *ctx,
     if (strcmp(got, want) && !strcaseeq(got, want)) {
       char msg[600];
       snprintf(msg, sizeof msg, "%s=%s", key, want);
-      fail(r, l->lineno, "%s: wanted %s, got \"%s\"", msg, got);
+      fail(r, l->lineno, "%s, got \"%s\"", msg, got);
     }
   }
 }
@@ -880,7 +903,7 @@ static void expect_conv(replay *r, const crs_line *l, const char *cid) {
                                            : (double)(r->now - s.queued_at) /
                                                  1000);
     else {
-      fail(r, l->lineno, "conv: unknown key '%s'", t->s, NULL);
+      fail(r, l->lineno, "conv: unknown key '%s'", t->s);
       continue;
     }
 #undef KEY
@@ -895,11 +918,11 @@ static void expect_conv(replay *r, const crs_line *l, const char *cid) {
 static void expect(replay *r, const crs_line *l) {
   const char *w = l->word;
   const char *cid = l->nargs && l->args[0].eq < 0 ? l->args[0].s : NULL;
-  const char *a1 = l->nargs > 1 ? l->args[1].s : NULL;
+  const char *a1 = l->nargs > 1 ? l->args[1].s : "";
   conv *c = cid ? conv_find(r, cid, strlen(cid)) : NULL;
   if (!strcmp(w, "rc")) {
-    if (!r->rc_pending && !cid) {
-      fail(r, l->lineno, "expect rc CODE: code missing", NULL, NULL);
+    if (!cid) {
+      fail(r, l->lineno, "expect rc CODE: code missing");
     } else if (!strcaseeq(cr_errname(r->last_rc), cid)) {
       char msg[64];
       snprintf(msg, sizeof msg, "%d", r->last_rc_line);
@@ -924,7 +947,7 @@ static void expect(replay *r, const crs_line *l) {
     return;
   }
   if (!cid) {
-    fail(r, l->lineno, "expect %s CONV ...", w, NULL);
+    fail(r, l->lineno, "expect %s CONV ...", w);
     return;
   }
   if (!strcmp(w, "conv")) {
@@ -932,7 +955,7 @@ static void expect(replay *r, const crs_line *l) {
     return;
   }
   if (!c) {
-    fail(r, l->lineno, "conversation %s never seen", cid, NULL);
+    fail(r, l->lineno, "conversation %s never seen", cid);
     return;
   }
   if (!strcmp(w, "state")) {
@@ -972,7 +995,7 @@ static void expect(replay *r, const crs_line *l) {
       fail(r, l->lineno, "last journal value %s, wanted %s",
            got ? got : "none", a1);
   } else {
-    fail(r, l->lineno, "unknown expectation '%s'", w, NULL);
+    fail(r, l->lineno, "unknown expectation '%s'", w);
   }
 }
 
@@ -993,8 +1016,7 @@ static void advance(replay *r, int64_t to) {
     if (d == last && ++same > 8) {
       char b[64];
       snprintf(b, sizeof b, "%.3f", rel_s(r, d));
-      fail(r, r->lineno, "engine deadline stuck at t=%s after ticking", b,
-           NULL);
+      fail(r, r->lineno, "engine deadline stuck at t=%s after ticking", b);
       break;
     }
     if (d != last)
@@ -1270,8 +1292,7 @@ static void run_line(replay *r, const crs_line *l) {
   if (r->roundtrip && l->cmd != CRS_SNAPSHOT) {
     rc = do_snapshot(r);
     if (rc)
-      fail(r, l->lineno, "roundtrip snapshot/restore: %s", cr_errname(rc),
-           NULL);
+      fail(r, l->lineno, "roundtrip snapshot/restore: %s", cr_errname(rc));
   }
 }
 
@@ -1279,8 +1300,9 @@ static void run_line(replay *r, const crs_line *l) {
 
 static void usage(FILE *f) {
   fprintf(f, "usage: cr-replay [--config FILE] [--data DIR | --model FILE] "
-             "[--json] [--quiet]\n"
-             "                 [--roundtrip] [--check] SCRIPT.crs\n");
+             "[--save-model FILE]\n"
+             "                 [--json] [--quiet] [--roundtrip] [--check] "
+             "SCRIPT.crs\n");
 }
 
 static int parse_args(int argc, char **argv, replay *r) {
@@ -1306,6 +1328,8 @@ static int parse_args(int argc, char **argv, replay *r) {
       r->data_dir = v, i++;
     else if (!strcmp(o, "--model"))
       r->model_path = v, i++;
+    else if (!strcmp(o, "--save-model"))
+      r->save_model = v, i++;
     else if (o[0] == '-' && o[1]) {
       fprintf(stderr, "cr-replay: unknown option %s\n", o);
       return -1;
@@ -1339,6 +1363,22 @@ static int load_model(replay *r) {
   if (ecf_train_demo(r->data_dir, &r->model, err, sizeof err)) {
     fprintf(stderr, "cr-replay: %s\n", err);
     return -1;
+  }
+  if (r->save_model) {
+    void *buf;
+    size_t len;
+    int rc = cr_intent_model_save(r->model, NULL, &buf, &len);
+    FILE *f = rc ? NULL : fopen(r->save_model, "wb");
+    int bad = !f || fwrite(buf, 1, len, f) != len;
+    if (f && fclose(f))
+      bad = 1;
+    if (!rc)
+      cr_mem_free(NULL, buf);
+    if (bad) {
+      fprintf(stderr, "cr-replay: cannot save the model to %s\n",
+              r->save_model);
+      return -1;
+    }
   }
   return 0;
 }
@@ -1414,7 +1454,7 @@ int main(int argc, char **argv) {
     run_line(&r, &r.script.line[i]);
   if (r.rc_pending)
     fail(&r, r.last_rc_line, "the last line failed with %s",
-         cr_errname(r.last_rc), NULL);
+         cr_errname(r.last_rc));
   if (!r.roundtrip)
     print_kpis(&r);
   if (r.json)

@@ -537,9 +537,21 @@ static int parse_line(crs_script *s, const char *p, size_t len, int lineno,
       PFAIL("line %d: origin must come before the first event", lineno);
     return 0;
   }
-  /* "+1.5": relative to the previous line. */
+  /* "+1.5": relative to the previous line; an `expect` line without a
+   * time is at the previous line's time. */
   int rel = !t0->quoted && t0->s[0] == '+';
-  int64_t t;
+  int64_t t = 0;
+  if (tok_is(t0, "expect")) {
+    /* shift the tokens right by one: a virtual "+0" */
+    if (l.toks.n == CRS_MAX_TOKENS) {
+      snprintf(why, sizeof why, "more than %d words", CRS_MAX_TOKENS);
+      goto fail;
+    }
+    memmove(&l.toks.tok[1], &l.toks.tok[0], l.toks.n * sizeof *t0);
+    l.toks.n++;
+    t0->s = (char *)"+0", t0->len = 2, t0->quoted = 0, t0->eq = -1;
+    rel = 1;
+  }
   if (t0->quoted || crs_parse_seconds(t0->s + rel, &t)) {
     snprintf(why, sizeof why, "expected a time in seconds, got '%s'", t0->s);
     goto fail;
