@@ -998,8 +998,9 @@ int cr__e_run_plan(cr_engine *e, econv *c, eplan *p) {
   default:
     rc = CR_EINVAL;
   }
-  if (c->pend == p) {
-    /* the confirming event never came: the router refused */
+  if (!p->done) {
+    /* the confirming event never came: the router refused (c is alive:
+     * only a confirmed change can end it) */
     c->pend = NULL;
     cr__e_plan_free(e, p);
     if (!rc)
@@ -1092,6 +1093,7 @@ static void confirm(cr_engine *e, econv *c, int rop, cr_time t) {
     return;
   c->pend = NULL;
   p->t = t;
+  p->done = 1; /* c may be gone after this */
   cr__e_commit(e, c, p);
 }
 
@@ -1365,11 +1367,11 @@ void cr_engine_del(cr_engine *e) {
     return;
   econv *c, *tmp;
   const cr_mem *cr__hmem = &e->mem;
+  HASH_CLEAR(hc, e->by_customer); /* its table lives in a conversation */
   HASH_ITER(hh, e->convs, c, tmp) {
     HASH_DELETE(hh, e->convs, c);
     cr__e_free_conv(e, c);
   }
-  HASH_CLEAR(hc, e->by_customer);
   if (e->recent)
     cr__e_recent_clear(e);
   cr__free(&e->mem, e->recent);

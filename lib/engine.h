@@ -210,6 +210,7 @@ typedef struct eplan {
   int channel;           /* CHANNEL */
   uint32_t kq, ka, ki, kc; /* metrics keys found while planning */
   int fed;               /* the metrics record was added in advance */
+  int done;              /* committed by the router's confirming event */
 } eplan;
 
 struct cr_engine {
