@@ -1094,7 +1094,13 @@ static void confirm(cr_engine *e, econv *c, int rop, cr_time t) {
   c->pend = NULL;
   p->t = t;
   p->done = 1; /* c may be gone after this */
-  cr__e_commit(e, c, p);
+  if (cr__e_commit(e, c, p))
+    return;
+  /* a channel switch withdraws the offers (the router re-routes it at
+   * once, maybe to the same agents): the table sees them lost */
+  if (rop == ROP_CHANNEL && c->st == CR_ST_OFFERED && c->noffers == 0)
+    simple(e, c, CR_EV_OFFER_CANCEL, CR_REASON_NONE, t, NULL, 0, "channel",
+           7, 0);
 }
 
 static void on_router_event(const cr_router_event *ev, void *ud) {

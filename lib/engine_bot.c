@@ -325,7 +325,8 @@ const char *cr__bot_profile_get(const econv *c, const char *key,
 
 /* The profile's lang=... when given (1..7 bytes); else the script of the
  * message: any Hebrew letter (U+05D0..U+05EA) -> "he", else any ASCII
- * letter -> "en", else the configured default. */
+ * letter -> "en", else the conversation's language so far (out empty),
+ * else the configured default. */
 void cr__bot_detect_lang(cr_engine *e, const econv *c, const char *text,
                          size_t len, char out[ELANG]) {
   memset(out, 0, ELANG);
@@ -335,6 +336,8 @@ void cr__bot_detect_lang(cr_engine *e, const econv *c, const char *text,
     memcpy(out, l, n);
     return;
   }
+  /* without letters the language stays: "1234567" from a Hebrew speaker
+   * is still Hebrew (out stays empty = keep) */
   int latin = 0;
   for (size_t i = 0; i < len; i++) {
     uint8_t b = (uint8_t)text[i];
@@ -348,7 +351,7 @@ void cr__bot_detect_lang(cr_engine *e, const econv *c, const char *text,
   }
   if (latin)
     memcpy(out, "en", 2);
-  else
+  else if (!c->lang[0])
     memcpy(out, e->default_lang, strlen(e->default_lang));
 }
 
@@ -711,6 +714,40 @@ static int say_prompt(cr_engine *e, econv *c, const epolicy *pol,
   return cr__e_plan_say(p, t, n);
 }
 
+/* The collected fields as "name=value;name=value" for a bot action, in
+ * the engine's scratch buffer (free: a plan with an action composes no
+ * other text). */
+static int fields_args(cr_engine *e, const econv *c, const char **out,
+                       size_t *out_len) {
+  const epolicy *fp = policy_of(e, c->fpolicy);
+  size_t need = 1;
+  for (unsigned i = 0; fp && i < fp->nfields && i < CR_ENGINE_MAX_FIELDS; i++)
+    if (c->fval[i])
+      need += fp->fields[i].name_len + c->flen[i] + 2;
+  if (need > e->sbuf_cap) {
+    char *b = cr__realloc(&e->mem, e->sbuf, need);
+    if (!b)
+      return CR_ENOMEM;
+    e->sbuf = b;
+    e->sbuf_cap = need;
+  }
+  size_t o = 0;
+  for (unsigned i = 0; fp && i < fp->nfields && i < CR_ENGINE_MAX_FIELDS; i++) {
+    if (!c->fval[i])
+      continue;
+    if (o)
+      e->sbuf[o++] = ';';
+    memcpy(e->sbuf + o, fp->fields[i].name, fp->fields[i].name_len);
+    o += fp->fields[i].name_len;
+    e->sbuf[o++] = '=';
+    memcpy(e->sbuf + o, c->fval[i], c->flen[i]);
+    o += c->flen[i];
+  }
+  *out = o ? e->sbuf : NULL;
+  *out_len = o;
+  return 0;
+}
+
 /* The intent's policy, from BOT or CLARIFY. */
 static int plan_policy(cr_engine *e, econv *c, int32_t li, double conf,
                        eplan *p) {
@@ -750,6 +787,7 @@ static int plan_policy(cr_engine *e, econv *c, int32_t li, double conf,
       p->s[p->n - 1].detail_len = pol->action_len;
       p->action = pol->action;
       p->action_len = pol->action_len;
+      rc = fields_args(e, c, &p->args, &p->args_len);
     }
     return rc;
   }
@@ -869,8 +907,7 @@ int cr__bot_plan_message(cr_engine *e, econv *c, const char *text,
   int st = c->st;
   if (!cr__handoff_is_bot(st))
     return 0; /* with a human: the transcript is all */
-  if (!c->lang[0] || !c->lang_fixed)
-    cr__bot_detect_lang(e, c, p->cust, len, p->lang);
+  cr__bot_detect_lang(e, c, p->cust, len, p->lang);
   /* the language decides the texts of this very plan */
   char keep[ELANG];
   memcpy(keep, c->lang, ELANG);

@@ -747,6 +747,54 @@ static void test_channel_switch_keeps_place(void **state) {
   rm(&t);
 }
 
+static void test_channel_switch_while_offered(void **state) {
+  (void)state;
+  T t;
+  mk(&t, 0);
+  assert_int_equal(cr_router_agent_set_status(cr_engine_router(t.e), S("a1"),
+                                              CR_AGENT_AVAILABLE, NULL, 0,
+                                              10),
+                   0);
+  assert_int_equal(say(&t, "c1", "representative please", 1000), 0);
+  assert_int_equal(st(&t, "c1"), CR_ST_OFFERED);
+  assert_int_equal(cr_engine_channel_switch(t.e, S("c1"), CR_CHANNEL_VOICE,
+                                            2000),
+                   0);
+  /* withdrawn, then offered again on the new channel; never stranded in
+   * OFFERED without an offer */
+  JHAS(&t.r, "CHANNEL OFFERED>OFFERED NONE c1");
+  int i = jfind(&t.r, 0, "CHANNEL OFFERED>OFFERED");
+  assert_true(jfind(&t.r, i, "OFFER_CANCEL OFFERED>QUEUED") > i);
+  assert_int_equal(t.r.ncancel, 1);
+  econv *c = cr__e_find(t.e, S("c1"));
+  cr_conv_info ci;
+  assert_int_equal(cr_router_conv_info(cr_engine_router(t.e), S("c1"), &ci),
+                   0);
+  assert_int_equal(c->st == CR_ST_OFFERED, ci.state == CR_CONV_OFFERED);
+  assert_int_equal(c->noffers, ci.offers);
+  rm(&t);
+}
+
+static void test_language_and_action_args(void **state) {
+  (void)state;
+  T t;
+  mk(&t, 1);
+  assert_int_equal(say(&t, "c1", "אני צריך לשנות כתובת", 1000), 0);
+  assert_int_equal(st(&t, "c1"), CR_ST_COLLECT);
+  assert_string_equal(t.r.last_send, "מה מספר החשבון שלך?");
+  assert_int_equal(say(&t, "c1", "1234567", 2000), 0); /* no letters */
+  assert_string_equal(t.r.last_lang, "he");
+  assert_string_equal(t.r.last_send, "מה הכתובת החדשה?");
+  /* a later bot action gets the collected fields */
+  econv *c = cr__e_find(t.e, S("c1"));
+  c->st = CR_ST_BOT; /* as if the collect had been answered */
+  assert_int_equal(say(&t, "c1", "please send me a copy of my invoice", 3000),
+                   0);
+  assert_string_equal(t.r.action, "send_invoice");
+  assert_string_equal(t.r.action_args, "account_number=1234567");
+  rm(&t);
+}
+
 static void test_abandon_queued_and_offered(void **state) {
   (void)state;
   T t;
@@ -1349,6 +1397,8 @@ int main(void) {
       cmocka_unit_test(test_emergency_alert),
       cmocka_unit_test(test_transfer_keeps_context),
       cmocka_unit_test(test_channel_switch_keeps_place),
+      cmocka_unit_test(test_channel_switch_while_offered),
+      cmocka_unit_test(test_language_and_action_args),
       cmocka_unit_test(test_abandon_queued_and_offered),
       cmocka_unit_test(test_after_hours),
       cmocka_unit_test(test_vip_rule),
