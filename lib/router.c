@@ -433,12 +433,24 @@ static int mh_reserve(cr_router *r, mheap *h, uint32_t need) {
 }
 
 /* Room in q's member heaps for one more member taking channels maxc. */
+/* Both tiers, since a member may move between them. */
+static int mh_reserve2(cr_router *r, rqueue *q, unsigned ch, uint32_t need) {
+  if (mh_reserve(r, &q->memb[ch], need) ||
+      mh_reserve(r, &q->memb_lo[ch], need))
+    return CR_ENOMEM;
+  return 0;
+}
+
 static int mh_reserve_for(cr_router *r, rqueue *q, const uint32_t *maxc,
                           uint32_t extra) {
   for (unsigned ch = 0; ch < RCH; ch++)
-    if (maxc[ch] && mh_reserve(r, &q->memb[ch], q->nhandle[ch] + extra))
+    if (maxc[ch] && mh_reserve2(r, q, ch, q->nhandle[ch] + extra))
       return CR_ENOMEM;
   return 0;
+}
+
+static inline mheap *mheap_of(rqueue *q, const rmember *m, unsigned ch) {
+  return m->qual ? &q->memb[ch] : &q->memb_lo[ch];
 }
 
 /* ------------------------------------------------------------------ */
@@ -614,6 +626,14 @@ static void agent_reindex(cr_router *r, ragent *a) {
     if (q->cfg.strategy == CR_STRATEGY_RANDOM && !m->inmask && want &&
         m->rnd < q->rnd_clock)
       m->rnd = q->rnd_clock + rng_exp(r);
+    uint8_t qual = (uint8_t)agent_meets(a, q->skills, q->nskills);
+    if (qual != m->qual) { /* changes tier: out of the old one first */
+      for (unsigned ch = 0; ch < RCH; ch++)
+        if (m->inmask & (1u << ch))
+          mh_remove(r, mheap_of(q, m, ch), ch, mi);
+      m->inmask = 0;
+      m->qual = qual;
+    }
     uint64_t k1, k2;
     member_key(a, m, q, &k1, &k2);
     int moved = k1 != m->k1 || k2 != m->k2;
@@ -625,13 +645,13 @@ static void agent_reindex(cr_router *r, ragent *a) {
       if (!(all & bit))
         continue;
       if ((m->inmask & bit) && !(want & bit)) {
-        mh_remove(r, &q->memb[ch], ch, mi);
+        mh_remove(r, mheap_of(q, m, ch), ch, mi);
         m->inmask &= (uint8_t)~bit;
       } else if (m->inmask & bit) {
         if (moved)
-          mh_rekey(r, &q->memb[ch], ch, mi);
+          mh_rekey(r, mheap_of(q, m, ch), ch, mi);
       } else {
-        mh_insert(r, &q->memb[ch], ch, mi, a->seq);
+        mh_insert(r, mheap_of(q, m, ch), ch, mi, a->seq);
         m->inmask |= bit;
       }
     }
@@ -738,13 +758,37 @@ static int32_t conv_eff_calc(const cr_router *r, const rconv *c) {
   return e;
 }
 
+/* On its own requirement (skills or a named agent) rather than the
+ * queue's default: goes to the custom tier. */
+static int conv_custom(const rconv *c) {
+  if (!c->nsteps)
+    return 0;
+  const rstep *s = &c->steps[c->step];
+  return s->kind == CR_STEP_AGENT ? c->sticky != RNIL : s->nsk > 0;
+}
+
+static rheap *wait_heap(rqueue *q, const rconv *c) {
+  return c->wheap ? &q->waitc[c->channel] : &q->wait[c->channel];
+}
+
 static void wait_insert(cr_router *r, rconv *c) {
   phc w = ctx_wait(r);
-  ph_insert(&w, &r->queues[c->queue]->wait[c->channel], c->idx);
+  c->wheap = (uint8_t)conv_custom(c);
+  c->inwait = 1;
+  ph_insert(&w, wait_heap(r->queues[c->queue], c), c->idx);
 }
 static void wait_remove(cr_router *r, rconv *c) {
   phc w = ctx_wait(r);
-  ph_remove(&w, &r->queues[c->queue]->wait[c->channel], c->idx);
+  ph_remove(&w, wait_heap(r->queues[c->queue], c), c->idx);
+  c->inwait = 0;
+}
+
+/* After the requirement changed: the right tier. */
+static void conv_reseat(cr_router *r, rconv *c) {
+  if (c->inwait && (uint8_t)conv_custom(c) != c->wheap) {
+    wait_remove(r, c);
+    wait_insert(r, c);
+  }
 }
 
 /* Recomputes the effective priority; returns 1 if it changed. A waiting
@@ -754,7 +798,7 @@ static int conv_reprio(cr_router *r, rconv *c) {
   int32_t e = conv_eff_calc(r, c);
   if (e == c->eff)
     return 0;
-  if (c->state == CR_CONV_WAITING) {
+  if (c->inwait) {
     wait_remove(r, c);
     c->eff = e;
     wait_insert(r, c);
@@ -817,6 +861,7 @@ static void sticky_unlink(cr_router *r, rconv *c) {
   if (c->sticky_next != RNIL)
     r->convs[c->sticky_next]->sticky_prev = c->sticky_prev;
   c->sticky = c->sticky_next = c->sticky_prev = RNIL;
+  conv_reseat(r, c);
 }
 
 static void sticky_link(cr_router *r, rconv *c, ragent *a) {
@@ -826,6 +871,7 @@ static void sticky_link(cr_router *r, rconv *c, ragent *a) {
   if (a->sticky_head != RNIL)
     r->convs[a->sticky_head]->sticky_prev = c->idx;
   a->sticky_head = c->idx;
+  conv_reseat(r, c);
 }
 
 /* ------------------------------------------------------------------ */
@@ -890,10 +936,12 @@ static void enter_step(cr_router *r, rconv *c, cr_time start, cr_time t) {
         c->step++;
         continue;
       }
+      conv_reseat(r, c);
       return; /* last step, agent gone: the queue's defaults apply */
     }
     if (s->kind == CR_STEP_QUEUE)
       move_queue(r, c, s->queue, t, CR_REV_OVERFLOW, 3);
+    conv_reseat(r, c);
     return;
   }
 }
@@ -1043,6 +1091,13 @@ typedef struct actx {
   uint32_t ring[RMAX_RING], rmem[RMAX_RING], nring;
 } actx;
 
+static int member_less(const cr_router *r, uint32_t a, uint32_t b) {
+  const rmember *x = &r->members[a], *y = &r->members[b];
+  mhent ea = {x->k1, x->k2, r->agents[x->agent]->seq, a, 0};
+  mhent eb = {y->k1, y->k2, r->agents[y->agent]->seq, b, 0};
+  return mh_less(&ea, &eb);
+}
+
 static int agent_ok(cr_router *r, uint32_t mi, actx *x) {
   const rmember *m = &r->members[mi];
   const ragent *a = r->agents[m->agent];
@@ -1140,8 +1195,21 @@ static void route_conv(cr_router *r, rconv *c, cr_time t) {
   rqueue *q = r->queues[c->queue];
   x.req = conv_req(r, c, &x.nreq);
   int ring = q->cfg.strategy == CR_STRATEGY_RING_ALL;
-  x.nring = mh_best(r, &q->memb[c->channel], &x, x.rmem,
-                    ring ? q->cfg.ring_all_max : 1);
+  uint32_t want = ring ? q->cfg.ring_all_max : 1;
+  x.nring = mh_best(r, &q->memb[c->channel], &x, x.rmem, want);
+  if (x.req != q->skills) {
+    /* its own requirement: members below the queue's default may do;
+     * merge the best of both tiers in key order */
+    uint32_t lo[RMAX_RING], nlo, nhi = x.nring, i = 0, j = 0, k = 0;
+    uint32_t hi[RMAX_RING];
+    memcpy(hi, x.rmem, nhi * sizeof *hi);
+    nlo = mh_best(r, &q->memb_lo[c->channel], &x, lo, want);
+    while (k < want && (i < nhi || j < nlo)) {
+      int take_hi = j >= nlo || (i < nhi && member_less(r, hi[i], lo[j]));
+      x.rmem[k++] = take_hi ? hi[i++] : lo[j++];
+    }
+    x.nring = k;
+  }
   for (uint32_t i = 0; i < x.nring; i++)
     x.ring[i] = r->members[x.rmem[i]].agent;
   if (!ring && x.nring &&
@@ -1255,10 +1323,14 @@ static void route_agent(cr_router *r, ragent *a, cr_time t) {
       rqueue *q = r->queues[m->queue];
       x.m = m;
       for (unsigned ch = 0; ch < RCH; ch++) {
-        if (!q->wait[ch].n || !fits(a, ch))
+        if (!fits(a, ch))
           continue;
         phc w = ctx_wait(r);
-        ph_scan(&w, &q->wait[ch], scan_conv, &x);
+        /* the default tier only if it meets the queue's requirement */
+        if (m->qual && q->wait[ch].n)
+          ph_scan(&w, &q->wait[ch], scan_conv, &x);
+        if (q->waitc[ch].n)
+          ph_scan(&w, &q->waitc[ch], scan_conv, &x);
       }
     }
     if (!x.best)
@@ -1737,11 +1809,12 @@ static int params_check(cr_router *r, const cr_conv_params *p) {
 }
 
 static cr_time ewt_calc(const rqueue *q, unsigned ch) {
-  if (q->memb[ch].n > 0 && q->wait[ch].n == 0)
+  uint32_t waiting = q->wait[ch].n + q->waitc[ch].n;
+  if (q->memb[ch].n > 0 && waiting == 0)
     return 0;
   if (!q->staffed[ch])
     return CR_TIME_NEVER;
-  double w = (double)(q->wait[ch].n + 1) * q->aht[ch] / (double)q->staffed[ch];
+  double w = (double)(waiting + 1) * q->aht[ch] / (double)q->staffed[ch];
   return (cr_time)(w + 0.5);
 }
 
@@ -1790,7 +1863,7 @@ int cr_router_enqueue(cr_router *r, const char *id, size_t len,
     return fail(r, CR_EEXIST, "conversation exists", id, len);
   uint32_t inq = q->noffered;
   for (unsigned ch = 0; ch < RCH; ch++)
-    inq += q->wait[ch].n;
+    inq += q->wait[ch].n + q->waitc[ch].n;
   if (q->cfg.max_length && inq >= q->cfg.max_length)
     return fail(r, CR_EFULL, "queue is full", queue, queue_len);
   rstep *steps;
@@ -2162,6 +2235,7 @@ int cr_router_set_steps(cr_router *r, const char *id, size_t len,
   c->step_start = now;
   if (c->nsteps)
     enter_step(r, c, now, now);
+  conv_reseat(r, c);
   uint32_t freed[RMAX_RING], nf = 0;
   int alive = 1;
   if (c->state == CR_CONV_OFFERED) {
@@ -2396,8 +2470,10 @@ void cr_router_del(cr_router *r) {
   for (uint32_t i = 0; i < r->nqueues; i++) {
     if (!r->queues[i])
       continue;
-    for (unsigned ch = 0; ch < RCH; ch++)
+    for (unsigned ch = 0; ch < RCH; ch++) {
       cr__free(&r->mem, r->queues[i]->memb[ch].a);
+      cr__free(&r->mem, r->queues[i]->memb_lo[ch].a);
+    }
     cr__free(&r->mem, r->queues[i]->id);
     cr__free(&r->mem, r->queues[i]);
   }
@@ -2498,7 +2574,7 @@ static void member_del(cr_router *r, uint32_t mi, cr_time t) {
   rqueue *q = r->queues[m->queue];
   for (unsigned ch = 0; ch < RCH; ch++) {
     if (m->inmask & (1u << ch))
-      mh_remove(r, &q->memb[ch], ch, mi);
+      mh_remove(r, mheap_of(q, m, ch), ch, mi);
     q->nhandle[ch] -= a->maxc[ch] ? 1 : 0;
   }
   m->inmask = 0;
@@ -2598,7 +2674,7 @@ static int queue_auto_reserve(cr_router *r, rqueue *q) {
         add[ch] += a->maxc[ch] ? 1 : 0;
   }
   for (unsigned ch = 0; ch < RCH; ch++)
-    if (add[ch] && mh_reserve(r, &q->memb[ch], q->nhandle[ch] + add[ch]))
+    if (add[ch] && mh_reserve2(r, q, ch, q->nhandle[ch] + add[ch]))
       return CR_ENOMEM;
   return 0;
 }
@@ -2684,14 +2760,16 @@ int cr_router_queue_add(cr_router *r, const char *id, size_t len,
   else
     cr__hoom = 1;
   if (cr__hoom) {
-    for (unsigned ch = 0; ch < RCH; ch++)
+    for (unsigned ch = 0; ch < RCH; ch++) {
       cr__free(&r->mem, q->memb[ch].a);
+      cr__free(&r->mem, q->memb_lo[ch].a);
+    }
     cr__free(&r->mem, q->id);
     cr__free(&r->mem, q);
     return CR_ENOMEM;
   }
   for (unsigned ch = 0; ch < RCH; ch++) {
-    q->wait[ch].root = RNIL;
+    q->wait[ch].root = q->waitc[ch].root = RNIL;
     q->aht[ch] = (double)c.aht_hint_ms;
   }
   q->aht_all = (double)c.aht_hint_ms;
@@ -2727,8 +2805,10 @@ int cr_router_queue_update(cr_router *r, const char *id, size_t len,
                             sizeof(rmember), need)) ||
       queue_auto_reserve(r, &tmp))
     return CR_ENOMEM;
-  for (unsigned ch = 0; ch < RCH; ch++) /* tmp may have grown them */
+  for (unsigned ch = 0; ch < RCH; ch++) { /* tmp may have grown them */
     q->memb[ch] = tmp.memb[ch];
+    q->memb_lo[ch] = tmp.memb_lo[ch];
+  }
   cr_time old_hint = q->cfg.aht_hint_ms;
   queue_set_cfg(q, cfg, sk, overflow);
   if (cfg->aht_hint_ms != old_hint)
@@ -2786,7 +2866,7 @@ int cr_router_queue_stats(cr_router *r, const char *id, size_t len,
     return fail(r, CR_ENOTFOUND, "unknown queue", id, len);
   memset(out, 0, sizeof *out);
   for (unsigned ch = 0; ch < RCH; ch++)
-    out->waiting += q->wait[ch].n;
+    out->waiting += q->wait[ch].n + q->waitc[ch].n;
   out->offered = q->noffered;
   out->active = q->nactive;
   /* supervisor figures: linear in this queue's members and the waiting
@@ -2897,7 +2977,7 @@ static int agent_heap_reserve(cr_router *r, const ragent *a,
       continue;
     for (unsigned ch = 0; ch < RCH; ch++)
       if (maxc[ch] && (!member || !a->maxc[ch]) &&
-          mh_reserve(r, &q->memb[ch], q->nhandle[ch] + 1))
+          mh_reserve2(r, q, ch, q->nhandle[ch] + 1))
         return CR_ENOMEM;
   }
   return 0;
@@ -3198,7 +3278,7 @@ static int heap_check(const phc *c, const rheap *h, uint32_t *stack,
 }
 
 typedef struct vctx {
-  uint32_t q, ch;
+  uint32_t q, ch, tier;
   uint8_t *mark;
 } vctx;
 
@@ -3209,12 +3289,14 @@ static int visit_wait(cr_router *r, uint32_t ci, void *vx) {
   const rconv *c = r->convs[ci];
   v->mark[ci] = 1;
   return c->state != CR_CONV_WAITING || c->queue != v->q ||
-         c->channel != v->ch;
+         c->channel != v->ch || !c->inwait || c->wheap != v->tier ||
+         conv_custom(c) != c->wheap;
 }
 
 /* The member heap of (q, ch): heap order, positions, keys, capacity. */
-static int memb_heap_bad(const cr_router *r, const rqueue *q, unsigned ch) {
-  const mheap *h = &q->memb[ch];
+static int memb_heap_bad(const cr_router *r, const rqueue *q, unsigned ch,
+                         int qual) {
+  const mheap *h = qual ? &q->memb[ch] : &q->memb_lo[ch];
   uint32_t handle = 0;
   for (uint32_t mi = q->mhead; mi != RNIL; mi = r->members[mi].next_q)
     handle += r->agents[r->members[mi].agent]->maxc[ch] ? 1 : 0;
@@ -3226,6 +3308,8 @@ static int memb_heap_bad(const cr_router *r, const rqueue *q, unsigned ch) {
       return 1;
     const rmember *m = &r->members[e->mi];
     if (m->queue != q->idx || !(m->inmask & (1u << ch)) || m->pos[ch] != i ||
+        m->qual != qual ||
+        m->qual != agent_meets(r->agents[m->agent], q->skills, q->nskills) ||
         e->k1 != m->k1 || e->k2 != m->k2 ||
         e->k3 != r->agents[m->agent]->seq)
       return 1;
@@ -3344,13 +3428,15 @@ int cr__router_check(cr_router *r) {
   for (uint32_t qi = 0; qi < r->nqueues; qi++) {
     rqueue *q = r->queues[qi];
     for (unsigned ch = 0; ch < RCH; ch++) {
-      vctx v = {qi, ch, mark};
+      vctx v = {qi, ch, 0, mark}, vc = {qi, ch, 1, mark};
       phc w = ctx_wait(r);
-      CHK(!heap_check(&w, &q->wait[ch], stack, visit_wait, &v),
+      CHK(!heap_check(&w, &q->wait[ch], stack, visit_wait, &v) &&
+              !heap_check(&w, &q->waitc[ch], stack, visit_wait, &vc),
           "queue %.*s waiting index on %s", (int)q->id_len, q->id,
           cr_channel_name((int)ch));
-      CHK(!memb_heap_bad(r, q, ch), "queue %.*s agent index on %s",
-          (int)q->id_len, q->id, cr_channel_name((int)ch));
+      CHK(!memb_heap_bad(r, q, ch, 1) && !memb_heap_bad(r, q, ch, 0),
+          "queue %.*s agent index on %s", (int)q->id_len, q->id,
+          cr_channel_name((int)ch));
     }
   }
   for (uint32_t i = 0; i < r->cpool.hwm; i++)
@@ -3436,7 +3522,7 @@ int cr__router_rebuild(cr_router *r) {
       for (unsigned ch = 0; ch < RCH; ch++) {
         m->pos[ch] = RNIL;
         q->nhandle[ch] += a->maxc[ch] ? 1 : 0;
-        if (a->maxc[ch] && mh_reserve(r, &q->memb[ch], q->nhandle[ch]))
+        if (a->maxc[ch] && mh_reserve2(r, q, ch, q->nhandle[ch]))
           return CR_ENOMEM;
       }
     }
@@ -3450,9 +3536,10 @@ int cr__router_rebuild(cr_router *r) {
       rmember *m = &r->members[mi];
       rqueue *q = r->queues[m->queue];
       member_key(a, m, q, &m->k1, &m->k2);
+      m->qual = (uint8_t)agent_meets(a, q->skills, q->nskills);
       for (unsigned ch = 0; ch < RCH; ch++)
         if (want & (1u << ch)) {
-          mh_insert(r, &q->memb[ch], ch, mi, a->seq);
+          mh_insert(r, mheap_of(q, m, ch), ch, mi, a->seq);
           m->inmask |= (uint8_t)(1u << ch);
         }
     }

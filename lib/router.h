@@ -90,6 +90,7 @@ typedef struct rconv {
   uint32_t ohead;        /* offers of this conversation */
   uint16_t noffers, attempts;
   uint8_t state, channel, step, nsteps, flags;
+  uint8_t inwait, wheap; /* in a waiting heap; 1 = the custom tier */
   rstep *steps;
   char *attrs;
   uint32_t attrs_len;
@@ -144,6 +145,8 @@ typedef struct rmember {
   uint64_t rr, rnd;  /* round-robin turn, random race clock */
   uint8_t inmask;    /* channels whose member heap holds it */
   uint8_t used;
+  uint8_t qual;      /* meets the queue's default requirement: which tier
+                        (memb or memb_lo) holds it */
   uint32_t pos[RCH]; /* index in the (queue, channel) member heap */
 } rmember;
 
@@ -155,8 +158,12 @@ typedef struct rqueue {
   rskill skills[CR_ROUTER_MAX_STEP_SKILLS];
   uint8_t nskills, open;
   uint32_t overflow; /* queue index or RNIL */
-  rheap wait[RCH];
-  mheap memb[RCH];
+  /* Two tiers each, so that what can never match the common case is not
+   * scanned for it: conversations on the queue's default requirement
+   * (wait) vs. on their own skills or a named agent (waitc); members that
+   * meet the default requirement (memb) vs. those that do not (memb_lo). */
+  rheap wait[RCH], waitc[RCH];
+  mheap memb[RCH], memb_lo[RCH];
   uint32_t nhandle[RCH]; /* members whose agent takes the channel: the
                             member heap's reserved capacity */
   uint32_t mhead, nmembers;

@@ -13,6 +13,9 @@
 #include "router.h"
 
 #include <string.h>
+#ifdef CR_ROUTER_DEBUG_RESTORE
+#include <stdio.h>
+#endif
 
 #define SNAP_MAGIC "CRRS"
 #define SNAP_VERSION 1u
@@ -496,7 +499,7 @@ static int read_queue(rbuf *b, cr_router *r, uint32_t idx, uint32_t nq) {
       (q->overflow != RNIL && q->overflow >= nq) || q->answered > q->entered)
     bad(b);
   for (unsigned ch = 0; ch < RCH; ch++)
-    q->wait[ch].root = RNIL;
+    q->wait[ch].root = q->waitc[ch].root = RNIL;
   q->mhead = RNIL;
   if (b->err)
     return 0;
@@ -990,6 +993,10 @@ int cr_router_restore(cr_router **out, const cr_mem *mem, const void *buf,
     rc = cr__router_rebuild(r);
   if (!rc)
     rc = cr__router_check(r);
+#ifdef CR_ROUTER_DEBUG_RESTORE
+  if (rc)
+    fprintf(stderr, "restore: %d %s\n", rc, r->err);
+#endif
   if (rc) {
     cr_router_del(r);
     return rc == CR_ENOMEM ? CR_ENOMEM : CR_ECORRUPT;
