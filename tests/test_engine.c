@@ -75,13 +75,15 @@ typedef struct rec {
   char last_lang[8];
   int nsend;
   int noffer, ncancel, naction, nalert, nvalidate;
-  char offer_agent[64];
+  char offer_agent[64], offer_conv[64];
   char action[64], action_args[128], action_agent[64];
   int alert_reason;
   int fail_send, fail_offer, fail_action, fail_journal;
   int reenter;
   cr_engine *e;
   int reenter_rc;
+  uint64_t jhash; /* FNV-1a over every journal line and time */
+  long jcount;
   /* the last offer's context, copied */
   cr_engine_context ctx;
   char ctx_lines[64][160];
@@ -120,6 +122,7 @@ static int on_offer(const cr_engine_context *x, const char *agent,
   rec *r = ud;
   r->noffer++;
   cp(r->offer_agent, sizeof r->offer_agent, agent, agent_len);
+  cp(r->offer_conv, sizeof r->offer_conv, x->conv, x->conv_len);
   r->ctx = *x;
   for (size_t i = 0; i < x->ntranscript && i < 64; i++) {
     cp(r->ctx_lines[i], 160, x->transcript[i].text, x->transcript[i].text_len);
@@ -182,6 +185,22 @@ static int on_alert(const cr_engine_context *x, void *ud) {
 
 static int on_event(const cr_engine_event *ev, void *ud) {
   rec *r = ud;
+  {
+    char line[512], conv[64], agent[64], det[64], q[64];
+    cp(conv, sizeof conv, ev->conv, ev->conv_len);
+    cp(agent, sizeof agent, ev->agent, ev->agent_len);
+    cp(det, sizeof det, ev->text, ev->text_len);
+    cp(q, sizeof q, ev->queue, ev->queue_len);
+    int n = snprintf(line, sizeof line, "%llu %lld %d %d %d %d %d %s %s %s %s",
+                     (unsigned long long)ev->seq, (long long)ev->time,
+                     ev->type, ev->from, ev->to, ev->reason, ev->channel,
+                     conv, agent, det, q);
+    if (r->jhash == 0)
+      r->jhash = 1469598103934665603ULL;
+    for (int i = 0; i < n; i++)
+      r->jhash = (r->jhash ^ (uint8_t)line[i]) * 1099511628211ULL;
+    r->jcount++;
+  }
   if (r->nj < MAXJ) {
     char conv[64], agent[64], det[64];
     cp(conv, sizeof conv, ev->conv, ev->conv_len);
@@ -1385,6 +1404,184 @@ static void test_oom_sweep(void **state) {
   assert_true(n > 50);
 }
 
+/* ------------------------------------------------------------------ */
+/* A long seeded random run: after every input the engine and its router
+ * agree on every live conversation; halfway, a snapshot restored into a
+ * second engine then given the same inputs produces the same journal. */
+
+static uint64_t rng_next(uint64_t *s) {
+  *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+  return *s >> 33;
+}
+
+static const char *PHRASES[] = {
+    "hello", "thanks, bye", "I need to change my address", "1234567",
+    "12 Herzl St, Haifa", "representative please", "אני רוצה לדבר עם נציג",
+    "what's the weather tomorrow", "please send me a copy of my invoice",
+    "the internet is not working", "this is an emergency", "1", "2",
+    "I have a question about my bill", "שלום", "xx"};
+
+/* how often each state was checked: the run must reach them all */
+static long st_seen[CR_ST_COUNT];
+
+static void check_consistent(T *t) {
+  cr_router *r = cr_engine_router(t->e);
+  size_t n = 0;
+  for (econv *c = t->e->convs; c; c = c->hh.next, n++) {
+    cr_conv_info ci;
+    int rc = cr_router_conv_info(r, c->id, c->id_len, &ci);
+    assert_null(c->pend);
+    switch (c->st) {
+    case CR_ST_QUEUED:
+      assert_int_equal(rc, 0);
+      assert_int_equal(ci.state, CR_CONV_WAITING);
+      break;
+    case CR_ST_OFFERED:
+      assert_int_equal(rc, 0);
+      assert_int_equal(ci.state, CR_CONV_OFFERED);
+      assert_int_equal(ci.offers, c->noffers);
+      break;
+    case CR_ST_AGENT:
+    case CR_ST_BOTSTEP:
+      assert_int_equal(rc, 0);
+      assert_int_equal(ci.state, CR_CONV_ASSIGNED);
+      assert_int_equal(ci.agent_len, c->agent_len);
+      assert_memory_equal(ci.agent, c->agent, c->agent_len);
+      break;
+    case CR_ST_WRAPUP:
+    default: /* bot states: not waiting for a human */
+      assert_true(rc == CR_ENOTFOUND || ci.state == CR_CONV_ABANDONED);
+    }
+    assert_true(c->st < CR_ST_RESOLVED);
+    assert_true(c->lcount <= t->e->transcript_max);
+    st_seen[c->st]++;
+  }
+  assert_int_equal(n, cr_engine_conv_count(t->e));
+}
+
+/* The k-th live conversation in the engine's (insertion) order, which a
+ * restored engine shares: the inputs stay identical for both engines. */
+static const econv *nth_conv(T *t, uint64_t k) {
+  size_t n = cr_engine_conv_count(t->e);
+  if (!n)
+    return NULL;
+  k %= n;
+  const econv *c = t->e->convs;
+  while (k--)
+    c = c->hh.next;
+  return c;
+}
+
+static void random_step(T *t, uint64_t *seed, cr_time *now) {
+  char conv[64];
+  snprintf(conv, sizeof conv, "c%d", (int)(rng_next(seed) % 12));
+  const char *ag = rng_next(seed) % 2 ? "a1" : "a2";
+  const econv *lc = nth_conv(t, rng_next(seed));
+  char agent[64] = "a1";
+  if (lc && lc->agent)
+    cp(agent, sizeof agent, lc->agent, lc->agent_len);
+  if (lc && rng_next(seed) % 3 == 0) /* act on a live one */
+    cp(conv, sizeof conv, lc->id, lc->id_len);
+  *now += (cr_time)(rng_next(seed) % 40000);
+  size_t cl = strlen(conv), al = strlen(agent);
+  switch (rng_next(seed) % 18) {
+  case 0: case 1: case 2: case 3: case 4:
+    say(t, conv, PHRASES[rng_next(seed) % 16], *now);
+    break;
+  case 5: case 6:
+    if (t->r.offer_conv[0])
+      accept_(t, t->r.offer_conv, t->r.offer_agent, *now);
+    break;
+  case 7:
+    cr_engine_agent_reject(t->e, t->r.offer_conv, strlen(t->r.offer_conv),
+                           t->r.offer_agent, strlen(t->r.offer_agent), *now);
+    break;
+  case 8:
+    cr_engine_agent_reply(t->e, conv, cl, agent, al, S("ok"), *now);
+    break;
+  case 9:
+    cr_engine_agent_step(t->e, conv, cl, agent, al, S("verify"), NULL, 0,
+                         *now);
+    break;
+  case 10:
+    cr_engine_action_result(t->e, conv, cl, (int)(rng_next(seed) % 2),
+                            S("done"), *now);
+    break;
+  case 11:
+    cr_engine_agent_transfer(t->e, conv, cl, agent, al, S("tech"),
+                             rng_next(seed) % 2 ? ag : NULL, 2, *now);
+    break;
+  case 12: close_(t, conv, agent, *now); break;
+  case 13: cr_engine_abandon(t->e, conv, cl, *now); break;
+  case 14:
+    cr_engine_channel_switch(t->e, conv, cl, (int)(rng_next(seed) % 3),
+                             *now);
+    break;
+  case 15: cr_engine_survey(t->e, conv, cl, 4, 9, 6, *now); break;
+  case 16: cr_engine_wrapup_done(t->e, conv, cl, *now); break;
+  default:
+    cr_router_agent_set_status(cr_engine_router(t->e), ag, 2,
+                               rng_next(seed) % 4 ? CR_AGENT_AVAILABLE
+                                                  : CR_AGENT_AWAY,
+                               NULL, 0, *now);
+  }
+}
+
+static void test_random_run_snapshot_determinism(void **state) {
+  (void)state;
+  cr_engine_config cfg;
+  cr_engine_config_init(&cfg);
+  cfg.wrapup_ms = 20000;
+  cfg.transcript_max = 6;
+  cr_router_config rc;
+  cr_router_config_init(&rc);
+  rc.offer_timeout_ms = 30000;
+  cfg.router = &rc;
+  for (uint64_t run = 1; run <= 3; run++) {
+    T a, b;
+    mk_cfg(&a, &cfg, 1);
+    mk_cfg(&b, &cfg, 1);
+    uint64_t seed = run * 7919;
+    cr_time now = 0;
+    const int N = 1500;
+    for (int i = 0; i < N; i++) {
+      random_step(&a, &seed, &now);
+      check_consistent(&a);
+    }
+    void *buf;
+    size_t len;
+    assert_int_equal(cr_engine_snapshot(a.e, &buf, &len), 0);
+    assert_int_equal(cr_engine_restore(b.e, buf, len), 0);
+    cr_mem_free(NULL, buf);
+    b.r.jhash = 0;
+    b.r.jcount = 0;
+    memcpy(b.r.offer_conv, a.r.offer_conv, sizeof a.r.offer_conv);
+    memcpy(b.r.offer_agent, a.r.offer_agent, sizeof a.r.offer_agent);
+    a.r.jhash = 0;
+    a.r.jcount = 0;
+    uint64_t seed_b = seed;
+    cr_time now_b = now;
+    for (int i = 0; i < N; i++) {
+      random_step(&a, &seed, &now);
+      random_step(&b, &seed_b, &now_b);
+      check_consistent(&b);
+    }
+    assert_int_equal(cr_engine_tick(a.e, now + 10000000), 0);
+    assert_int_equal(cr_engine_tick(b.e, now + 10000000), 0);
+    printf("# run %d: %ld journal events after the snapshot\n", (int)run,
+           a.r.jcount);
+    assert_true(a.r.jcount > 500);
+    assert_int_equal(a.r.jcount, b.r.jcount);
+    assert_true(a.r.jhash == b.r.jhash);
+    rm(&a);
+    rm(&b);
+  }
+  for (int i = 0; i < CR_ST_RESOLVED; i++) {
+    printf("# %s checked %ld times\n", cr_engine_state_name(i), st_seen[i]);
+    assert_true(st_seen[i] > 0);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_bot_only_contained),
@@ -1413,6 +1610,7 @@ int main(void) {
       cmocka_unit_test(test_idle),
       cmocka_unit_test(test_memory_per_conversation),
       cmocka_unit_test(test_oom_sweep),
+      cmocka_unit_test(test_random_run_snapshot_determinism),
   };
   return cmocka_run_group_tests(tests, setup_model, teardown_model);
 }
