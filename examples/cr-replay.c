@@ -1093,14 +1093,14 @@ static int agent_login(replay *r, const crs_line *l) {
   return rc;
 }
 
-static int survey_answer(const crs_line *l, const char *k, int lo, int hi) {
+/* An answer as written (a value out of its scale goes to the engine as
+ * is: refusing it is the engine's job); CR_METRICS_NONE when absent. */
+static int survey_answer(const crs_line *l, const char *k) {
   const crs_kv *kv = crs_find(l, k);
   if (!kv)
     return CR_METRICS_NONE;
   long v = ecf_long(kv->val, kv->val_len);
-  /* out of range goes to the engine as is: it must refuse it */
   return v < 0 ? -1 : v > 1000 ? 1000 : (int)v;
-  (void)lo, (void)hi;
 }
 
 static int do_snapshot(replay *r) {
@@ -1229,9 +1229,9 @@ static int run_event(replay *r, const crs_line *l) {
     return cr_engine_action_result(e, w, wl, l->word[0] == 'o', l->text,
                                    l->text_len, now);
   case CRS_SURVEY:
-    return cr_engine_survey(e, w, wl, survey_answer(l, "csat", 1, 5),
-                            survey_answer(l, "nps", 0, 10),
-                            survey_answer(l, "ces", 1, 7), now);
+    return cr_engine_survey(e, w, wl, survey_answer(l, "csat"),
+                            survey_answer(l, "nps"), survey_answer(l, "ces"),
+                            now);
   case CRS_END:
     return cr_engine_end(e, w, wl, now);
   case CRS_TICK:
