@@ -145,6 +145,17 @@ EXPECTED = {
               ("w1", "MAXWAIT", "QUEUED", "MAX_WAIT"),
               ("w1", "OFFER", "OFFERED", None)],
         kpi=dict(contacts=0), live=1, alerts={"w1": "MAX_WAIT"}),
+    "hybrid_he.crs": dict(
+        path=[("c1", "HUMAN", "QUEUED", "REQUESTED"),
+              ("c1", "OFFER", "OFFERED", None),
+              ("c1", "ACCEPT", "AGENT", None),
+              ("c1", "STEP", "BOTSTEP", None),
+              ("c1", "ACTION_OK", "AGENT", None),
+              ("c1", "WRAPUP_END", "CLOSED", None),
+              ("c1", "SURVEY", None, None)],
+        kpi=dict(contacts=1, answered=1, csat_mean=5.0, nps=100.0,
+                 asa_s=7.5, aht_s=36.0),
+        live=0),
     "survey.crs": dict(
         path=[("s1", "ACCEPT", "AGENT", None), ("s2", "ACCEPT", "AGENT", None),
               ("s1", "WRAPUP_END", "CLOSED", None),
@@ -335,6 +346,30 @@ class ScenarioTest(unittest.TestCase):
                 rc, _, err = run(path, json_out=False)
                 self.assertEqual(rc, 2, err)
                 self.assertIn("line %d:" % line, err)
+
+    def test_bad_configuration_exits_2_with_the_line(self):
+        with open(os.path.join(DATA, "demo_bot.conf"),
+                  encoding="utf-8") as f:
+            good = f.read().split("\n")
+        script = self.script("0 tick\n")
+        cases = [
+            ("intent no_such_label do=answer en=\"x\"", "intent"),
+            ("queue q1 skills=billing:9", "skills"),
+            ("rule r1 tier=vip", "rule"),
+            ("set min_confidence=abc", "option"),
+            ("hours sun-xyz 08:00-20:00", "days"),
+            ("intent oos do=collect fields=nope", "field"),
+            ("text nonsense en=\"x\"", "text"),
+        ]
+        for line, word in cases:
+            with self.subTest(line=line):
+                conf = self.script("\n".join(good + [line]) + "\n")
+                p = subprocess.run([REPLAY, "--model", MODEL, "--config",
+                                    conf, script], capture_output=True,
+                                   text=True)
+                self.assertEqual(p.returncode, 2, p.stderr)
+                self.assertIn("line %d:" % (len(good) + 1), p.stderr)
+                self.assertIn(word, p.stderr)
 
     def test_an_engine_error_needs_expect_rc(self):
         # accept of an unknown conversation fails (ENOTFOUND); without an
