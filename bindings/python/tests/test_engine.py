@@ -239,7 +239,9 @@ class EngineFunctions(unittest.TestCase):
             e.reject("x1", first, now=T0 + 2000)
             second = rec.offers[-1][1]
             self.assertNotEqual(first, second)
-            self.assertIn(("x1", first), rec.cancels + [("x1", first)])
+            rej = [j for j in rec.journal if j.type == "REJECT"]
+            self.assertEqual([(j.conv, j.agent) for j in rej],
+                             [("x1", first)])
             e.accept("x1", second, now=T0 + 3000)
             e.channel_switch("x1", "whatsapp", now=T0 + 4000)
             self.assertEqual(e.conv_info("x1").channel, "whatsapp")
@@ -254,14 +256,31 @@ class EngineFunctions(unittest.TestCase):
             self.assertEqual(e.next_timeout(), T0 + 37000)
             e.wrapup_done("x1", now=T0 + 8000)
             self.assertEqual(rec.journal[-1].type, "WRAPUP_END")
-            # abandon while queued (nobody has tech skills left free: a
-            # tech-only intent is not configured, so use a VIP queue)
+            # abandon while queued: nobody has the vip skill, so a VIP
+            # customer waits
             e.customer_message("x2", "representative", profile={"tier": "vip"},
                                now=T0 + 9000)
             self.assertEqual(e.conv_info("x2").queue, "vip")
             e.abandon("x2", now=T0 + 10000)
             self.assertEqual(rec.journal[-1].to_state, "ABANDONED")
             self.assertEqual(e.kpis().abandoned, 1)
+
+    def test_opening_hours_and_cancelled_offer(self):
+        rec = Recorder()
+        friday = T0 + 5 * 86400000  # Friday 10:00 local: closed
+        with demo_engine(rec, keep_queued_after_hours=0) as e:
+            e.customer_message("h1", "I want to talk to a human", now=friday)
+            self.assertEqual(rec.journal[-1].to_state, "EXPIRED")
+            self.assertEqual(rec.journal[-1].reason, "AFTER_HOURS")
+            self.assertEqual(len(e), 0)
+            sunday = T0 + 7 * 86400000  # Sunday 10:00: open
+            login(e, "a1", {"general": 1}, sunday)
+            e.customer_message("h2", "I want to talk to a human", now=sunday)
+            self.assertEqual(rec.offers[-1][1], "a1")
+            e.abandon("h2", now=sunday + 1000)
+            self.assertEqual(rec.cancels, [("h2", "a1")])
+            self.assertEqual(e.kpis().abandoned, 1)
+            self.assertEqual(sorted(e.metrics.groups("queue")), ["general"])
 
     def test_timers_and_advance(self):
         rec = Recorder()
