@@ -295,9 +295,12 @@ void cr__softmax(const float *s, size_t n, double temperature, double *p) {
   for (size_t c = 1; c < n; c++)
     if (s[c] > mx)
       mx = s[c];
-  double z = 0, beta = 1.0 / temperature;
+  /* expf: ~150 exponentials per message are a visible part of the cost
+   * at 150,000 messages/s, and float is plenty for a confidence. */
+  double z = 0;
+  float beta = (float)(1.0 / temperature), fmx = (float)mx;
   for (size_t c = 0; c < n; c++) {
-    p[c] = exp(beta * (s[c] - mx));
+    p[c] = expf(beta * (s[c] - fmx));
     z += p[c];
   }
   for (size_t c = 0; c < n; c++)
