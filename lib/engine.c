@@ -584,6 +584,22 @@ static void journal(cr_engine *e, const econv *c, const eplan *p,
 /* ------------------------------------------------------------------ */
 /* plans */
 
+/* Plans live in a small stack inside the engine (an input's plan, and the
+ * escalation plan of a failed action callback), not on the heap: no
+ * allocation per input for them. Taken and returned in LIFO order. */
+static eplan *plan_get(cr_engine *e) {
+  if (e->nplans == EPLANS)
+    return NULL;
+  eplan *p = &e->plans[e->nplans++];
+  memset(p, 0, sizeof *p);
+  return p;
+}
+
+static void plan_put(cr_engine *e, eplan *p) {
+  if (p && e->nplans && p == &e->plans[e->nplans - 1])
+    e->nplans--;
+}
+
 void cr__e_plan_init(eplan *p, int state, cr_time t) {
   memset(p, 0, sizeof *p);
   p->sim = state;
@@ -1026,7 +1042,7 @@ static void run_action(cr_engine *e, econv *c, eplan *p) {
   if (!rc)
     return;
   e->cb_failed = 1;
-  eplan *q = cr__calloc(&e->mem, 1, sizeof *q);
+  eplan *q = plan_get(e);
   if (!q)
     return; /* stays in ACTION / BOTSTEP; the host may report failure */
   cr__e_plan_init(q, c->st, p->t);
@@ -1053,7 +1069,7 @@ static void run_action(cr_engine *e, econv *c, eplan *p) {
   } else {
     cr__e_plan_free(e, q);
   }
-  cr__free(&e->mem, q);
+  plan_put(e, q);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1454,6 +1470,11 @@ int cr_engine_new(cr_engine **out, const cr_mem *mem, cr_intent_model *model,
         e->human_idx = (int32_t)i;
     }
   }
+  e->oos_idx = -1;
+  const char *oos = cr_intent_model_oos_label(model);
+  for (size_t i = 0; oos && i < e->nlabels; i++)
+    if (!strcmp(cr_intent_model_label(model, i), oos))
+      e->oos_idx = (int32_t)i;
   e->policies = cr__calloc(&m, e->nlabels ? e->nlabels : 1,
                            sizeof *e->policies);
   e->sc_lines = cr__calloc(&m, e->transcript_max, sizeof *e->sc_lines);
@@ -1611,7 +1632,7 @@ int cr_engine_customer_message(cr_engine *e, const char *conv,
   } else if (c->pend) {
     return cr__e_fail(e, CR_ESTATE, "conversation busy");
   }
-  eplan *p = cr__calloc(&e->mem, 1, sizeof *p);
+  eplan *p = plan_get(e);
   if (!p)
     rc = CR_ENOMEM;
   else {
@@ -1621,7 +1642,7 @@ int cr_engine_customer_message(cr_engine *e, const char *conv,
       rc = cr__e_run_plan(e, c, p);
     else
       cr__e_plan_free(e, p);
-    cr__free(&e->mem, p);
+    plan_put(e, p);
   }
   if (rc && fresh) {
     conv_unlink(e, c);
@@ -1649,7 +1670,7 @@ static econv *live(cr_engine *e, const char *conv, size_t len, int *rc) {
 
 /* A one-step plan for conversation c, checked against the table. */
 static eplan *plan1(cr_engine *e, econv *c, int ev, int reason, int *rc) {
-  eplan *p = cr__calloc(&e->mem, 1, sizeof *p);
+  eplan *p = plan_get(e);
   if (!p) {
     *rc = CR_ENOMEM;
     return NULL;
@@ -1658,7 +1679,7 @@ static eplan *plan1(cr_engine *e, econv *c, int ev, int reason, int *rc) {
   *rc = cr__e_plan_add(p, ev, reason, -1, 0, -1);
   if (*rc) {
     cr__e_fail(e, *rc, "not allowed in the conversation's state");
-    cr__free(&e->mem, p);
+    plan_put(e, p);
     return NULL;
   }
   return p;
@@ -1666,7 +1687,7 @@ static eplan *plan1(cr_engine *e, econv *c, int ev, int reason, int *rc) {
 
 static int run1(cr_engine *e, econv *c, eplan *p) {
   int rc = cr__e_run_plan(e, c, p);
-  cr__free(&e->mem, p);
+  plan_put(e, p);
   return leave(e, rc);
 }
 
@@ -1683,13 +1704,13 @@ int cr_engine_channel_switch(cr_engine *e, const char *conv, size_t conv_len,
   if (!p)
     return rc;
   if (channel == c->channel) {
-    cr__free(&e->mem, p);
+    plan_put(e, p);
     return 0; /* nothing to switch */
   }
   p->channel = channel;
   if ((rc = cr__e_key(e, CR_METRICS_CHANNEL, cr_channel_name(channel),
                       strlen(cr_channel_name(channel)), &p->kc))) {
-    cr__free(&e->mem, p);
+    plan_put(e, p);
     return rc;
   }
   if (cr__handoff_in_router(c->st))
@@ -1794,7 +1815,7 @@ int cr_engine_action_result(cr_engine *e, const char *conv, size_t conv_len,
     return rc;
   if (c->st != CR_ST_ACTION && c->st != CR_ST_BOTSTEP)
     return cr__e_fail(e, CR_ESTATE, "no action is running");
-  eplan *p = cr__calloc(&e->mem, 1, sizeof *p);
+  eplan *p = plan_get(e);
   if (!p)
     return CR_ENOMEM;
   cr__e_plan_init(p, c->st, now);
@@ -1830,7 +1851,7 @@ int cr_engine_action_result(cr_engine *e, const char *conv, size_t conv_len,
   }
   if (rc) {
     cr__e_plan_free(e, p);
-    cr__free(&e->mem, p);
+    plan_put(e, p);
     return rc;
   }
   return run1(e, c, p);
@@ -1869,7 +1890,7 @@ int cr_engine_agent_accept(cr_engine *e, const char *conv, size_t conv_len,
   if (!p->take_agent ||
       cr__e_key(e, CR_METRICS_AGENT, agent, agent_len, &p->ka)) {
     cr__free(&e->mem, p->take_agent);
-    cr__free(&e->mem, p);
+    plan_put(e, p);
     return CR_ENOMEM;
   }
   p->jagent = NULL;
@@ -1907,7 +1928,7 @@ int cr_engine_agent_reply(cr_engine *e, const char *conv, size_t conv_len,
   if (!p)
     return rc;
   if (!agent_is(c, agent, agent_len)) {
-    cr__free(&e->mem, p);
+    plan_put(e, p);
     return cr__e_fail(e, CR_ESTATE, "not this agent's conversation");
   }
   p->cust = text;
@@ -1915,14 +1936,14 @@ int cr_engine_agent_reply(cr_engine *e, const char *conv, size_t conv_len,
   p->cust_from = CR_FROM_AGENT;
   rc = cr__e_reserve_lines(e, c, p);
   if (rc) {
-    cr__free(&e->mem, p);
+    plan_put(e, p);
     return rc;
   }
   cr__e_commit(e, c, p);
   if (e->cb.send)
     CALLCB(e, e->cb.send(c->id, c->id_len, c->channel, c->lang,
                          strlen(c->lang), text, text_len, e->cb.user_data));
-  cr__free(&e->mem, p);
+  plan_put(e, p);
   return leave(e, 0);
 }
 
@@ -1942,7 +1963,7 @@ int cr_engine_agent_step(cr_engine *e, const char *conv, size_t conv_len,
   if (!p)
     return rc;
   if (!agent_is(c, agent, agent_len)) {
-    cr__free(&e->mem, p);
+    plan_put(e, p);
     return cr__e_fail(e, CR_ESTATE, "not this agent's conversation");
   }
   p->s[0].detail = action;
@@ -1976,7 +1997,7 @@ int cr_engine_agent_transfer(cr_engine *e, const char *conv, size_t conv_len,
   if (!p)
     return rc;
   if (c->st == CR_ST_AGENT && !agent_is(c, agent, agent_len)) {
-    cr__free(&e->mem, p);
+    plan_put(e, p);
     return cr__e_fail(e, CR_ESTATE, "not this agent's conversation");
   }
   p->rop = ROP_TRANSFER;
@@ -1986,7 +2007,7 @@ int cr_engine_agent_transfer(cr_engine *e, const char *conv, size_t conv_len,
     if (!p->queue || cr__e_key(e, CR_METRICS_QUEUE, queue, queue_len,
                                &p->kq)) {
       cr__free(&e->mem, p->queue);
-      cr__free(&e->mem, p);
+      plan_put(e, p);
       return CR_ENOMEM;
     }
   }
@@ -2011,7 +2032,7 @@ int cr_engine_agent_close(cr_engine *e, const char *conv, size_t conv_len,
   if (!p)
     return rc;
   if (!agent_is(c, agent, agent_len)) {
-    cr__free(&e->mem, p);
+    plan_put(e, p);
     return cr__e_fail(e, CR_ESTATE, "not this agent's conversation");
   }
   if (e->wrapup_ms == 0)

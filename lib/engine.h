@@ -29,6 +29,7 @@
 #define EMAXSTEPS 8       /* transitions in one plan */
 #define EMAXSAY 4         /* bot texts in one plan */
 #define ENIL UINT32_MAX
+#define EPLANS 4          /* nested plans: input + escalation */
 
 /* A text in up to CR_ENGINE_MAX_TEXTS languages. */
 typedef struct etext {
@@ -260,6 +261,9 @@ struct cr_engine {
   cr_engine_kv sc_fields[CR_ENGINE_MAX_FIELDS];
   cr_engine_kv sc_profile[EMAXKV];
   int sc_channels[CR_CHANNEL_COUNT];
+  eplan plans[EPLANS];   /* see plan_get() */
+  int nplans;
+  int32_t oos_idx;       /* label index of the model's oos label, -1 */
   char *sbuf;            /* composed bot texts */
   size_t sbuf_cap;
   char err[160];

@@ -653,13 +653,7 @@ static int compose_clarify(cr_engine *e, econv *c, const int32_t opt[2],
 }
 
 static int32_t oos_index(const cr_engine *e) {
-  const char *o = cr_intent_model_oos_label(e->model);
-  if (!o)
-    return -1;
-  for (size_t i = 0; i < e->nlabels; i++)
-    if (!strcmp(cr_intent_model_label(e->model, i), o))
-      return (int32_t)i;
-  return -1;
+  return e->oos_idx; /* looked up once, in cr_engine_new */
 }
 
 static int note_intent(cr_engine *e, eplan *p, int32_t idx, double conf) {
