@@ -1402,6 +1402,35 @@ static void test_oom_sweep(void **state) {
   long n = cr_test_oom_sweep(oom_body, NULL);
   printf("# OOM sweep: %ld allocations in the scenario\n", n);
   assert_true(n > 50);
+  /* and with the host staying out of memory from the i-th call on */
+  assert_int_equal(cr_test_oom_sweep_persistent(oom_body, NULL), n);
+}
+
+/* Ring-all: a reject while the other offer is out keeps OFFERED (the
+ * table's guard); the other agent's accept takes it. */
+static void test_ring_all_guard(void **state) {
+  (void)state;
+  T t;
+  mk(&t, 1);
+  cr_queue_config q;
+  cr_queue_config_init(&q);
+  q.strategy = CR_STRATEGY_RING_ALL;
+  assert_int_equal(cr_router_queue_update(cr_engine_router(t.e), S("general"),
+                                          &q, 0),
+                   0);
+  assert_int_equal(say(&t, "c1", "representative please", 1000), 0);
+  assert_int_equal(t.r.noffer, 2);
+  assert_int_equal(st(&t, "c1"), CR_ST_OFFERED);
+  assert_int_equal(cr_engine_agent_reject(t.e, S("c1"), S("a1"), 2000), 0);
+  JHAS(&t.r, "REJECT OFFERED>OFFERED NONE c1 a1");
+  assert_int_equal(st(&t, "c1"), CR_ST_OFFERED);
+  assert_int_equal(accept_(&t, "c1", "a2", 3000), 0);
+  assert_int_equal(st(&t, "c1"), CR_ST_AGENT);
+  cr_engine_summary s;
+  assert_int_equal(cr_engine_conv_info(t.e, S("c1"), &s), 0);
+  assert_int_equal(s.agent_len, 2);
+  assert_memory_equal(s.agent, "a2", 2);
+  rm(&t);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1612,6 +1641,7 @@ int main(void) {
       cmocka_unit_test(test_idle),
       cmocka_unit_test(test_memory_per_conversation),
       cmocka_unit_test(test_oom_sweep),
+      cmocka_unit_test(test_ring_all_guard),
       cmocka_unit_test(test_random_run_snapshot_determinism),
   };
   return cmocka_run_group_tests(tests, setup_model, teardown_model);
