@@ -210,6 +210,7 @@ typedef struct replay {
   size_t njournal, capjournal, window; /* window: first entry of the
                                           current event line */
   int last_rc, last_rc_line, rc_pending;
+  const char *tool_msg; /* why the tool itself refused a line, or NULL */
   int failures;
   uint64_t tick_calls;
 } replay;
@@ -1136,8 +1137,10 @@ static int run_event(replay *r, const crs_line *l) {
   switch (l->cmd) {
   case CRS_ARRIVE: {
     conv *c = conv_get(r, w, wl);
-    if (c->started)
+    if (c->started) {
+      r->tool_msg = "this conversation already started in the script";
       return CR_EEXIST;
+    }
     c->channel = cr_channel_parse(l->word, strlen(l->word));
     sbuf p = {0};
     for (size_t i = 0; i < l->nkv; i++) {
@@ -1175,6 +1178,11 @@ static int run_event(replay *r, const crs_line *l) {
     return cr_engine_abandon(e, w, wl, now);
   case CRS_LOGIN: {
     int rc = agent_login(r, l);
+    if (rc == -1)
+      r->tool_msg = "login: skills=S:L(1-5),... capacity=CH:N,... "
+                    "total=N cost=CH:N,... wrapup=S";
+    if (rc > 0 || rc < -1)
+      r->tool_msg = cr_router_errmsg(rt);
     return rc == -1 ? CR_EINVAL : rc;
   }
   case CRS_LOGOUT:
@@ -1208,8 +1216,10 @@ static int run_event(replay *r, const crs_line *l) {
   }
   case CRS_TRANSFER: {
     const crs_kv *q = crs_find(l, "queue"), *to = crs_find(l, "agent");
-    if (l->nkv != (size_t)(!!q + !!to) || !l->nkv)
+    if (l->nkv != (size_t)(!!q + !!to) || !l->nkv) {
+      r->tool_msg = "transfer: queue=Q and/or agent=A";
       return CR_EINVAL;
+    }
     return cr_engine_agent_transfer(e, cv, cl, w, wl, q ? q->val : NULL,
                                     q ? q->val_len : 0, to ? to->val : NULL,
                                     to ? to->val_len : 0, now);
@@ -1219,8 +1229,10 @@ static int run_event(replay *r, const crs_line *l) {
     int res = CR_METRICS_NONE;
     if (kv && kv->val_len == 1 && (kv->val[0] == '0' || kv->val[0] == '1'))
       res = kv->val[0] - '0';
-    else if (kv || l->nkv > (kv ? 1u : 0u))
+    else if (kv || l->nkv > (kv ? 1u : 0u)) {
+      r->tool_msg = "close: resolved=1 or resolved=0";
       return CR_EINVAL;
+    }
     return cr_engine_agent_close(e, cv, cl, w, wl, res, now);
   }
   case CRS_WRAPUP_END:
@@ -1243,17 +1255,21 @@ static int run_event(replay *r, const crs_line *l) {
 }
 
 static void report_rc(replay *r, const crs_line *l, int rc) {
+  /* The tool's own refusal, the router's (agent status lines) or the
+   * engine's sentence. */
+  const char *m = r->tool_msg ? r->tool_msg
+                  : l->cmd >= CRS_LOGIN && l->cmd <= CRS_AVAILABLE
+                      ? cr_router_errmsg(cr_engine_router(r->eng))
+                      : cr_engine_errmsg(r->eng);
   if (r->json) {
     printf("{\"kind\":\"error\",\"line\":%d,\"t\":%.3f,\"code\":\"%s\","
            "\"message\":",
            l->lineno, rel_s(r, r->now), cr_errname(rc));
-    const char *m = cr_engine_errmsg(r->eng);
     json_str(stdout, m, strlen(m));
     printf("}\n");
   } else {
     printf("%10.3f  line %d: %s %s: %s (%s)\n", rel_s(r, r->now), l->lineno,
-           crs_cmd_name(l->cmd), l->who ? l->who : "", cr_errname(rc),
-           cr_engine_errmsg(r->eng));
+           crs_cmd_name(l->cmd), l->who ? l->who : "", cr_errname(rc), m);
   }
 }
 
@@ -1282,6 +1298,7 @@ static void run_line(replay *r, const crs_line *l) {
     expect(r, l);
     return;
   }
+  r->tool_msg = NULL;
   int rc = run_event(r, l);
   r->last_rc = rc;
   r->last_rc_line = l->lineno;

@@ -45,16 +45,15 @@ method raises ConvrouteError (CR_ECLOSED).
 """
 import ctypes
 from dataclasses import dataclass, field
-from typing import (Any, Callable, Dict, Iterable, List, Mapping, Optional,
+from typing import (Any, Callable, Dict, Iterable, Mapping, Optional,
                     Sequence, Tuple, Union)
 
 from . import _lib
 from .errors import ConvrouteError, check
 from .metrics import Metrics, Report
-from .router import (Router, RouterEvent, _Event as _RouterEventC,
-                     _EventCB as _RouterEventCB, _RouterConfig, _SkillLevel,
-                     _event_from_c, _skill_array, _utf8, channel_name,
-                     channel_number)
+from .router import (Router, _EventCB as _RouterEventCB,
+                     _RouterConfig, _SkillLevel, _event_from_c, _skill_array,
+                     _utf8, channel_name, channel_number)
 
 __all__ = ["Engine", "EngineEvent", "Context", "TranscriptLine",
            "DetectedIntent", "ConvSummary", "FieldSpec", "STATES", "EVENTS",
