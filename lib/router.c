@@ -1792,7 +1792,6 @@ static void conv_forget(cr_router *r, rconv *c) {
 void cr__router_free_conv(cr_router *r, rconv *c) {
   steps_free(r, c->steps, c->nsteps);
   cr__free(&r->mem, c->attrs);
-  cr__free(&r->mem, c->id);
   cr__free(&r->mem, c);
 }
 
@@ -1869,19 +1868,19 @@ int cr_router_enqueue(cr_router *r, const char *id, size_t len,
   rstep *steps;
   if ((rc = steps_build(r, p.steps, p.nsteps, &steps)))
     return rc;
-  rconv *c = cr__calloc(&r->mem, 1, sizeof *c);
-  if (c)
-    c->id = cr__strndup(&r->mem, id, len);
+  rconv *c = cr__calloc(&r->mem, 1, sizeof *c + len + 1);
+  if (c) {
+    c->id = c->idbuf;
+    memcpy(c->idbuf, id, len);
+  }
   if (c && c->id && p.attrs_len)
     c->attrs = cr__strndup(&r->mem, p.attrs, p.attrs_len);
   if (!c || !c->id || (p.attrs_len && !c->attrs) ||
       pool_reserve(r, &r->cpool, (void **)&r->convs, sizeof(rconv *), 1) ||
       pool_reserve(r, &r->opool, (void **)&r->offers, sizeof(roffer), 1)) {
     steps_free(r, steps, (unsigned)p.nsteps);
-    if (c) {
+    if (c)
       cr__free(&r->mem, c->attrs);
-      cr__free(&r->mem, c->id);
-    }
     cr__free(&r->mem, c);
     return CR_ENOMEM;
   }
@@ -2449,7 +2448,6 @@ int cr_router_new(cr_router **out, const cr_mem *mem,
 static void agent_free(cr_router *r, ragent *a) {
   cr__free(&r->mem, a->skills);
   cr__free(&r->mem, a->wraps);
-  cr__free(&r->mem, a->id);
   cr__free(&r->mem, a);
 }
 
@@ -3010,9 +3008,11 @@ int cr_router_agent_add(cr_router *r, const char *id, size_t len,
   rskill sk[RMAX_AGENT_SKILLS];
   if ((rc = acfg_check(r, cfg, sk)))
     return rc;
-  ragent *a = cr__calloc(&r->mem, 1, sizeof *a);
-  if (a)
-    a->id = cr__strndup(&r->mem, id, len);
+  ragent *a = cr__calloc(&r->mem, 1, sizeof *a + len + 1);
+  if (a) {
+    a->id = a->idbuf;
+    memcpy(a->idbuf, id, len);
+  }
   if (a && a->id && cfg->nskills)
     a->skills = cr__malloc(&r->mem, cfg->nskills * sizeof *sk);
   if (!a || !a->id || (cfg->nskills && !a->skills) ||

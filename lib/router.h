@@ -99,6 +99,7 @@ typedef struct rconv {
     uint64_t agent_seq;
     cr_time until;
   } decl[RDECL];
+  char idbuf[]; /* the id, inline: one cache line less per lookup */
 } rconv;
 
 typedef struct roffer {
@@ -134,6 +135,7 @@ typedef struct ragent {
   uint32_t ohead, otail;       /* offers, oldest first */
   uint32_t sticky_head;        /* conversations at a step naming it */
   rpnode tnode;
+  char idbuf[]; /* the id, inline */
 } ragent;
 
 typedef struct rmember {

@@ -522,8 +522,13 @@ typedef struct rmarks {
 } rmarks;
 
 static int read_agent(rbuf *b, cr_router *r, uint32_t i, rmarks *mk) {
-  int oom = 0;
-  ragent *a = cr__calloc(&r->mem, 1, sizeof *a);
+  uint32_t idl = get_u32(b);
+  const uint8_t *ids = take(b, idl <= 255 ? idl : 256);
+  if (!ids || !utf8_ok_id((const char *)ids, idl)) {
+    bad(b);
+    return 0;
+  }
+  ragent *a = cr__calloc(&r->mem, 1, sizeof *a + idl + 1);
   if (!a)
     return CR_ENOMEM;
   r->agents[i] = a;
@@ -531,11 +536,9 @@ static int read_agent(rbuf *b, cr_router *r, uint32_t i, rmarks *mk) {
   a->mhead = a->ohead = a->otail = a->sticky_head = RNIL;
   a->tdue = CR_TIME_NEVER;
   a->tnode.child = a->tnode.sib = a->tnode.prev = RNIL;
-  a->id = get_str(b, &r->mem, 255, &a->id_len, &oom);
-  if (oom)
-    return CR_ENOMEM;
-  if (!b->err && !utf8_ok_id(a->id, a->id_len))
-    bad(b);
+  a->id = a->idbuf;
+  memcpy(a->idbuf, ids, idl);
+  a->id_len = idl;
   a->seq = get_u64(b);
   a->status = get_u8(b);
   uint32_t rl = get_u32(b);
@@ -648,18 +651,22 @@ static int read_agent(rbuf *b, cr_router *r, uint32_t i, rmarks *mk) {
 
 static int read_conv(rbuf *b, cr_router *r, uint32_t i, rmarks *mk) {
   int oom = 0;
-  rconv *c = cr__calloc(&r->mem, 1, sizeof *c);
+  uint32_t idl = get_u32(b);
+  const uint8_t *ids = take(b, idl <= 255 ? idl : 256);
+  if (!ids || !utf8_ok_id((const char *)ids, idl)) {
+    bad(b);
+    return 0;
+  }
+  rconv *c = cr__calloc(&r->mem, 1, sizeof *c + idl + 1);
   if (!c)
     return CR_ENOMEM;
   r->convs[i] = c;
   c->idx = i;
   c->ohead = c->sticky_next = c->sticky_prev = RNIL;
   c->tdue = CR_TIME_NEVER;
-  c->id = get_str(b, &r->mem, 255, &c->id_len, &oom);
-  if (oom)
-    return CR_ENOMEM;
-  if (!b->err && !utf8_ok_id(c->id, c->id_len))
-    bad(b);
+  c->id = c->idbuf;
+  memcpy(c->idbuf, ids, idl);
+  c->id_len = idl;
   c->seq = get_u64(b);
   c->arrival = get_i64(b);
   c->qenter = get_i64(b);
