@@ -49,7 +49,13 @@ struct cr_intent_trainer {
 #define DEF_WORD_N 2
 #define DEF_CHAR_MIN 2
 #define DEF_CHAR_MAX 5
-#define DEF_MIN_DF 2
+/* min_df 0 = automatic: 1 below AUTO_MIN_DF_N examples, else 2. Pruning
+ * features seen once costs accuracy on a small set (5-fold CV on the
+ * 756-example demo sets: Hebrew 74.2 % with 1 vs 72.1 % with 2, English
+ * 73.3 vs 71.7) and buys nothing but size on a large one (CLINC150 val:
+ * same in-scope accuracy, +0.3 pt out-of-scope mean, half the model). */
+#define DEF_MIN_DF 0
+#define AUTO_MIN_DF_N 5000
 #define DEF_C 2.0
 #define DEF_EPOCHS 50
 #define DEF_TOL 0.1
@@ -504,6 +510,7 @@ static int build_x(cr_intent_trainer *t, const raw *r, xmat *x,
     df[b.id[h]]++;
   }
   size_t nb = b.n, d = 0;
+  unsigned min_df = t->min_df ? t->min_df : t->n < AUTO_MIN_DF_N ? 1 : 2;
   if (!rc) {
     keys = cr__malloc(m, (nb ? nb : 1) * sizeof *keys);
     order = cr__malloc(m, (nb ? nb : 1) * sizeof *order);
@@ -512,14 +519,14 @@ static int build_x(cr_intent_trainer *t, const raw *r, xmat *x,
   }
   if (!rc) {
     for (size_t s = 0; s <= b.mask; s++)
-      if (b.key[s] && df[b.id[s]] >= t->min_df)
+      if (b.key[s] && df[b.id[s]] >= min_df)
         keys[d++] = b.key[s] - 1;
     qsort(keys, d, sizeof *keys, cmp_u32);
     /* order[first-seen id] = row, or UINT32_MAX when pruned */
     for (size_t s = 0; s < nb; s++)
       order[s] = UINT32_MAX;
     for (size_t s = 0; s <= b.mask; s++)
-      if (b.key[s] && df[b.id[s]] >= t->min_df) {
+      if (b.key[s] && df[b.id[s]] >= min_df) {
         uint32_t *p = bsearch(&(uint32_t){b.key[s] - 1}, keys, d,
                               sizeof *keys, cmp_u32);
         order[b.id[s]] = (uint32_t)(p - keys);

@@ -85,7 +85,7 @@ static void test_train_predict(void **state) {
   assert_int_equal(n, 4);
   double sum = 0;
   for (size_t i = 0; i < n; i++) {
-    assert_true(mt[i].confidence > 0 && mt[i].confidence <= 1);
+    assert_true(mt[i].confidence >= 0 && mt[i].confidence <= 1);
     assert_int_equal(mt[i].rule, -1);
     assert_int_equal(mt[i].label_len, strlen(mt[i].label));
     assert_string_equal(cr_intent_model_label(m, mt[i].label_index),
@@ -304,7 +304,9 @@ static void test_threshold(void **state) {
   assert_int_equal(cr_intent_model_set_threshold(m, 0.99), 0);
   cr_intent_match mt;
   size_t n;
-  assert_int_equal(cr_intent_predict(m, "blah", 4, &mt, 1, &n), 0);
+  /* nothing the model knows: low confidence, below 0.99 */
+  assert_int_equal(cr_intent_predict(m, "qqq zzz", 7, &mt, 1, &n), 0);
+  assert_true(mt.confidence < 0.99);
   assert_int_equal(mt.out_of_scope, 1);
   assert_int_equal(cr_intent_model_set_threshold(m, 0), 0);
   const char *val = "billing\tmy bill is too high\n"
