@@ -611,6 +611,7 @@ void cr__e_plan_init(eplan *p, int state, cr_time t) {
   p->channel = -1;
   p->policy = p->intent = -1;
   p->clar[0] = p->clar[1] = -1;
+  p->fpend = -1;
 }
 
 void cr__e_plan_free(cr_engine *e, eplan *p) {
@@ -800,6 +801,10 @@ static void apply_bot_updates(cr_engine *e, econv *c, eplan *p) {
   }
   if (p->field >= 0)
     c->field = (uint8_t)p->field;
+  if (p->fpend >= 0)
+    c->fpending = (uint8_t)p->fpend;
+  if (p->clear_fields)
+    c->fpending = 0;
   if (p->hit_set) {
     uint8_t pos = (uint8_t)((c->ihead + c->icount) % EMAXIH);
     if (c->icount == EMAXIH)
@@ -1849,6 +1854,26 @@ int cr_engine_action_result(cr_engine *e, const char *conv, size_t conv_len,
                                 CR_REASON_ACTION_FAILED, c->intent,
                                 c->intent_conf, p);
   }
+  if (rc) {
+    cr__e_plan_free(e, p);
+    plan_put(e, p);
+    return rc;
+  }
+  return run1(e, c, p);
+}
+
+int cr_engine_field_result(cr_engine *e, const char *conv, size_t conv_len,
+                           int ok, cr_time now) {
+  ENTER(e, now);
+  int rc;
+  econv *c = live(e, conv, conv_len, &rc);
+  if (!c)
+    return rc;
+  eplan *p = plan_get(e);
+  if (!p)
+    return CR_ENOMEM;
+  cr__e_plan_init(p, c->st, now);
+  rc = cr__bot_plan_field_result(e, c, ok, p);
   if (rc) {
     cr__e_plan_free(e, p);
     plan_put(e, p);

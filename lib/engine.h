@@ -111,6 +111,7 @@ typedef struct econv {
   uint8_t st, channel, reason, nchannels;
   uint8_t channels[CR_CHANNEL_COUNT];
   uint8_t helped, unclear, field, nkv, escalated, lang_fixed;
+  uint8_t fpending;      /* fval[field] awaits cr_engine_field_result */
   char lang[ELANG];
   uint16_t kv[EMAXKV][4]; /* key off, key len, value off, value len */
   int32_t policy;        /* label index of the current bot flow, -1 */
@@ -185,6 +186,7 @@ typedef struct eplan {
   int helped;
   int field;             /* new field index, -1 keep */
   int clear_fields;      /* COLLECT starts: drop earlier values */
+  int fpend;             /* new fpending, -1 keep */
   int fset;              /* store fval[fidx] */
   int fidx;
   char *fval;            /* owned until commit */
@@ -306,6 +308,8 @@ int cr__bot_plan_handoff(cr_engine *e, econv *c, int ev, int reason,
                          int32_t intent, double conf, eplan *p);
 const char *cr__bot_text(cr_engine *e, const etext *t, const econv *c,
                          size_t *len);
+/* Plans the host's late verdict on the field being validated. */
+int cr__bot_plan_field_result(cr_engine *e, econv *c, int ok, eplan *p);
 int cr__bot_profile_parse(const char *s, size_t len,
                           uint16_t kv[EMAXKV][4], uint8_t *n);
 const char *cr__bot_profile_get(const econv *c, const char *key,

@@ -417,7 +417,7 @@ static int email_like(const char *s, size_t n) {
   return dot && dot > at + 1 && dot < s + n - 1;
 }
 
-/* 1 valid, 0 invalid. */
+/* 1 valid, 0 invalid, 2 the host answers later (cr_engine_field_result). */
 static int field_valid(cr_engine *e, econv *c, const efield *f,
                        const char *v, size_t n) {
   uint32_t len = 0;
@@ -446,6 +446,8 @@ static int field_valid(cr_engine *e, econv *c, const efield *f,
     e->busy--;
     if (rc < 0)
       e->cb_failed = 1;
+    if (rc == CR_VALIDATE_LATER)
+      return 2;
     return rc == 0;
   }
   default:
@@ -824,24 +826,14 @@ static int plan_policy(cr_engine *e, econv *c, int32_t li, double conf,
   }
 }
 
-/* A message while collecting: the next field's value. */
-static int plan_field(cr_engine *e, econv *c, const char *text, size_t len,
-                      eplan *p) {
-  const epolicy *pol = policy_of(e, c->policy);
-  if (!pol || c->field >= pol->nfields)
-    return cr__bot_plan_handoff(e, c, CR_EV_HANDOFF, CR_REASON_COLLECTED,
-                                c->policy, c->intent_conf, p);
+/* The outcome of a field's validation: FIELD_OK (then the next prompt or
+ * the handoff) or FIELD_BAD (then a re-ask, or a handoff after
+ * max_unclear in a row). */
+static int plan_field_outcome(cr_engine *e, econv *c, const epolicy *pol,
+                              int valid, eplan *p) {
   const efield *f = &pol->fields[c->field];
-  const char *v = text;
-  size_t n = len;
-  trim(&v, &n);
-  if (field_valid(e, c, f, v, n)) {
-    p->fset = 1;
-    p->fidx = c->field;
-    p->fval = cr__strndup(&e->mem, v, n);
-    p->flen = (uint32_t)n;
-    if (!p->fval)
-      return CR_ENOMEM;
+  p->fpend = 0;
+  if (valid) {
     p->field = c->field + 1;
     p->unclear = 0;
     unsigned next = c->field + 1u;
@@ -856,18 +848,22 @@ static int plan_field(cr_engine *e, econv *c, const char *text, size_t len,
                                 c->policy, c->intent_conf, p);
     return rc;
   }
+  /* forget the refused value */
+  p->fset = 1;
+  p->fidx = c->field;
+  cr__free(&e->mem, p->fval);
+  p->fval = NULL;
+  p->flen = 0;
   int u = c->unclear + 1;
   p->unclear = u;
   size_t in;
   const char *it = cr__bot_text(e, &e->texts[CR_TEXT_INVALID], c, &in);
   int rc = cr__e_plan_add(p, CR_EV_FIELD_BAD, CR_REASON_NONE, -1, 0,
                           cr__e_plan_say(p, it, in));
-  if (!rc) {
-    p->s[p->n - 1].detail = f->name;
-    p->s[p->n - 1].detail_len = f->name_len;
-  }
   if (rc)
     return rc;
+  p->s[p->n - 1].detail = f->name;
+  p->s[p->n - 1].detail_len = f->name_len;
   if ((uint32_t)u >= e->max_unclear)
     return cr__bot_plan_handoff(e, c, CR_EV_FAIL_STREAK,
                                 CR_REASON_FAILURE_STREAK, c->policy,
@@ -875,6 +871,45 @@ static int plan_field(cr_engine *e, econv *c, const char *text, size_t len,
   /* ask again: the prompt is a bot line journalled as a MESSAGE */
   return cr__e_plan_add(p, CR_EV_MESSAGE, CR_REASON_NONE, -1, 0,
                         say_prompt(e, c, pol, c->field, p));
+}
+
+/* A message while collecting: the next field's value. */
+static int plan_field(cr_engine *e, econv *c, const char *text, size_t len,
+                      eplan *p) {
+  const epolicy *pol = policy_of(e, c->policy);
+  if (!pol || c->field >= pol->nfields)
+    return cr__bot_plan_handoff(e, c, CR_EV_HANDOFF, CR_REASON_COLLECTED,
+                                c->policy, c->intent_conf, p);
+  const efield *f = &pol->fields[c->field];
+  const char *v = text;
+  size_t n = len;
+  trim(&v, &n);
+  int valid = field_valid(e, c, f, v, n);
+  if (valid) {
+    p->fset = 1;
+    p->fidx = c->field;
+    p->fval = cr__strndup(&e->mem, v, n);
+    p->flen = (uint32_t)n;
+    if (!p->fval)
+      return CR_ENOMEM;
+  }
+  if (valid == 2) {
+    /* kept, not yet accepted: cr_engine_field_result decides */
+    static const char d[] = "validating";
+    p->fpend = 1;
+    p->s[0].detail = d;
+    p->s[0].detail_len = sizeof d - 1;
+    return 0;
+  }
+  return plan_field_outcome(e, c, pol, valid, p);
+}
+
+int cr__bot_plan_field_result(cr_engine *e, econv *c, int ok, eplan *p) {
+  const epolicy *pol = policy_of(e, c->policy);
+  if (c->st != CR_ST_COLLECT || !c->fpending || !pol ||
+      c->field >= pol->nfields)
+    return cr__e_fail(e, CR_ESTATE, "no field is being validated");
+  return plan_field_outcome(e, c, pol, ok ? 1 : 0, p);
 }
 
 static int first_rule_handoff(const cr_engine *e, const econv *c) {

@@ -190,6 +190,7 @@ static void put_conv(const cr_engine *e, wbuf *w, const econv *c) {
   w_u8(w, c->field);
   w_u8(w, c->escalated);
   w_u8(w, c->lang_fixed);
+  w_u8(w, c->fpending);
   w_str(w, c->lang, strlen(c->lang));
   w_i32(w, c->policy);
   w_i32(w, c->intent);
@@ -337,6 +338,9 @@ static econv *get_conv(rbuf *r, cr_engine *e) {
   c->field = (uint8_t)r_u8(r);
   c->escalated = (uint8_t)r_u8(r);
   c->lang_fixed = (uint8_t)r_u8(r);
+  c->fpending = (uint8_t)r_u8(r);
+  if (c->fpending > 1)
+    r->err = CR_ECORRUPT;
   uint32_t ll;
   char *lang = r_str(r, &e->mem, &ll, ELANG - 1);
   if (lang)

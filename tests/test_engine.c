@@ -79,6 +79,8 @@ typedef struct rec {
   char action[64], action_args[128], action_agent[64];
   int alert_reason;
   int fail_send, fail_offer, fail_action, fail_journal;
+  int validate_answer; /* what on_validate returns */
+  char validated[64];
   int reenter;
   cr_engine *e;
   int reenter_rc;
@@ -176,6 +178,19 @@ static int on_action(const char *conv, size_t conv_len, const char *action,
   return r->fail_action ? -1 : 0;
 }
 
+static int on_validate(const char *conv, size_t conv_len, const char *field,
+                       size_t field_len, const char *value, size_t value_len,
+                       void *ud) {
+  (void)conv;
+  (void)conv_len;
+  (void)field;
+  (void)field_len;
+  rec *r = ud;
+  r->nvalidate++;
+  cp(r->validated, sizeof r->validated, value, value_len);
+  return r->validate_answer;
+}
+
 static int on_alert(const cr_engine_context *x, void *ud) {
   rec *r = ud;
   r->nalert++;
@@ -218,7 +233,7 @@ static int on_event(const cr_engine_event *ev, void *ud) {
 }
 
 static const cr_engine_callbacks CBS = {on_send,  on_offer, on_cancel,
-                                        on_action, NULL,    on_alert,
+                                        on_action, on_validate, on_alert,
                                         NULL,     on_event, NULL,
                                         NULL};
 
@@ -281,6 +296,11 @@ static int configure(cr_engine *e, cr_time now, int login) {
                "billing", &F_ACCOUNT, 1, &billing, 1);
   rc |= policy(e, "address_change", CR_POLICY_COLLECT, NULL, NULL, NULL,
                "general", addr, 2, NULL, 0);
+  static const cr_lang_text email_prompt[] = {{S("en"), S("Your new email?")}};
+  const cr_field_spec F_EMAIL = {S("email"), email_prompt, 1,
+                                 CR_PATTERN_CALLBACK, 0, 0};
+  rc |= policy(e, "update_details", CR_POLICY_COLLECT, NULL, NULL, NULL,
+               "general", &F_EMAIL, 1, NULL, 0);
   rc |= policy(e, "technical_fault", CR_POLICY_HANDOFF, NULL, NULL, NULL,
                "tech", NULL, 0, NULL, 0);
   rc |= policy(e, "emergency", CR_POLICY_EMERGENCY, NULL, NULL, NULL,
@@ -811,6 +831,38 @@ static void test_language_and_action_args(void **state) {
                    0);
   assert_string_equal(t.r.action, "send_invoice");
   assert_string_equal(t.r.action_args, "account_number=1234567");
+  rm(&t);
+}
+
+/* A field the host validates later (CR_VALIDATE_LATER). */
+static void test_async_validation(void **state) {
+  (void)state;
+  T t;
+  mk(&t, 1);
+  assert_int_equal(say(&t, "c1", "update my email", 1000), 0);
+  assert_int_equal(st(&t, "c1"), CR_ST_COLLECT);
+  assert_int_equal(cr_engine_field_result(t.e, S("c1"), 1, 1500), CR_ESTATE);
+  t.r.validate_answer = CR_VALIDATE_LATER;
+  assert_int_equal(say(&t, "c1", "dana@example.com", 2000), 0);
+  assert_string_equal(t.r.validated, "dana@example.com");
+  JHAS(&t.r, "MESSAGE COLLECT>COLLECT NONE c1 - validating");
+  assert_int_equal(st(&t, "c1"), CR_ST_COLLECT);
+  /* the host says no: asked again */
+  assert_int_equal(cr_engine_field_result(t.e, S("c1"), 0, 3000), 0);
+  JHAS(&t.r, "FIELD_BAD COLLECT>COLLECT NONE c1 - email");
+  assert_string_equal(t.r.last_send, "Your new email?");
+  assert_int_equal(cr_engine_field_result(t.e, S("c1"), 1, 3500), CR_ESTATE);
+  assert_int_equal(say(&t, "c1", "dana@example.org", 4000), 0);
+  assert_int_equal(cr_engine_field_result(t.e, S("c1"), 1, 5000), 0);
+  JHAS(&t.r, "FIELD_OK COLLECT>COLLECT NONE c1 - email");
+  JHAS(&t.r, "HANDOFF COLLECT>QUEUED COLLECTED c1");
+  assert_int_equal(t.r.ctx.nfields, 1);
+  assert_string_equal(t.r.ctx_fields[0][1], "dana@example.org");
+  /* synchronous answers still work: 0 valid, 1 invalid */
+  t.r.validate_answer = 1;
+  assert_int_equal(say(&t, "c2", "update my email", 6000), 0);
+  assert_int_equal(say(&t, "c2", "nope", 7000), 0);
+  JHAS(&t.r, "FIELD_BAD COLLECT>COLLECT NONE c2 - email");
   rm(&t);
 }
 
@@ -1627,6 +1679,7 @@ int main(void) {
       cmocka_unit_test(test_channel_switch_keeps_place),
       cmocka_unit_test(test_channel_switch_while_offered),
       cmocka_unit_test(test_language_and_action_args),
+      cmocka_unit_test(test_async_validation),
       cmocka_unit_test(test_abandon_queued_and_offered),
       cmocka_unit_test(test_after_hours),
       cmocka_unit_test(test_vip_rule),
