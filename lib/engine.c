@@ -379,12 +379,18 @@ static int conv_link(cr_engine *e, econv *c) {
   HASH_ADD_KEYPTR(hh, e->convs, c->id, c->id_len, c);
   if (cr__hoom)
     return CR_ENOMEM;
-  if (c->customer_len && !find_customer(e, c->customer, c->customer_len)) {
+  econv *old = c->customer_len
+                   ? find_customer(e, c->customer, c->customer_len)
+                   : NULL;
+  if (c->customer_len && (!old || old->st == CR_ST_WRAPUP)) {
+    /* the newest live contact answers for the customer */
     HASH_ADD_KEYPTR(hc, e->by_customer, c->customer, c->customer_len, c);
     if (cr__hoom) {
       HASH_DELETE(hh, e->convs, c);
       return CR_ENOMEM;
     }
+    if (old)
+      HASH_DELETE(hc, e->by_customer, old);
   }
   e->nconv++;
   return 0;
@@ -1603,8 +1609,13 @@ int cr_engine_customer_message(cr_engine *e, const char *conv,
   if (rc)
     return rc;
   econv *c = cr__e_find(e, conv, conv_len);
-  if (!c && customer_len)
-    c = find_customer(e, customer, customer_len); /* the same conversation */
+  if (!c && customer_len) {
+    /* the same customer's live conversation, unless an agent already
+     * closed it (WRAPUP): then this is a new contact */
+    c = find_customer(e, customer, customer_len);
+    if (c && c->st == CR_ST_WRAPUP)
+      c = NULL;
+  }
   int fresh = 0;
   if (!c) {
     c = conv_new(e, conv, conv_len, customer, customer_len, channel, profile,

@@ -551,12 +551,16 @@ int cr_engine_restore(cr_engine *e, const void *buf, size_t len) {
       break;
     }
     if (c->customer_len) {
+      /* the same choice as conv_link: the first live contact, replaced by
+       * a newer one while it is in WRAPUP */
       econv *o = NULL;
       HASH_FIND(hc, bycust, c->customer, c->customer_len, o);
-      if (!o) {
+      if (!o || o->st == CR_ST_WRAPUP) {
         HASH_ADD_KEYPTR(hc, bycust, c->customer, c->customer_len, c);
         if (cr__hoom)
           rc = CR_ENOMEM;
+        else if (o)
+          HASH_DELETE(hc, bycust, o);
       }
     }
     if (!rc)

@@ -1075,6 +1075,43 @@ static void test_returning_customer_sticky(void **state) {
   rm(&t);
 }
 
+/* A customer writing (under a new id) while the agent wraps up the last
+ * conversation starts a new contact, not a refused message. */
+static void test_new_contact_during_wrapup(void **state) {
+  (void)state;
+  cr_engine_config cfg;
+  cr_engine_config_init(&cfg);
+  cfg.wrapup_ms = 60000;
+  T t;
+  mk_cfg(&t, &cfg, 1);
+  assert_int_equal(cr_engine_customer_message(t.e, S("c1"), S("dana"),
+                                              CR_CHANNEL_CHAT,
+                                              S("representative please"),
+                                              NULL, 0, 1000),
+                   0);
+  char ag[64];
+  snprintf(ag, sizeof ag, "%s", t.r.offer_agent);
+  assert_int_equal(accept_(&t, "c1", ag, 2000), 0);
+  assert_int_equal(close_(&t, "c1", ag, 3000), 0);
+  assert_int_equal(st(&t, "c1"), CR_ST_WRAPUP);
+  assert_int_equal(cr_engine_customer_message(t.e, S("c2"), S("dana"),
+                                              CR_CHANNEL_CHAT, S("hello"),
+                                              NULL, 0, 4000),
+                   0);
+  assert_int_equal(st(&t, "c2"), CR_ST_BOT);
+  assert_int_equal(cr_engine_conv_count(t.e), 2);
+  /* later messages of that customer under other ids reach c2 */
+  assert_int_equal(cr_engine_customer_message(t.e, S("c3"), S("dana"),
+                                              CR_CHANNEL_CHAT, S("hello"),
+                                              NULL, 0, 5000),
+                   0);
+  assert_int_equal(cr_engine_conv_count(t.e), 2);
+  assert_int_equal(cr_engine_tick(t.e, 63000), 0);
+  JHAS(&t.r, "WRAPUP_END WRAPUP>CLOSED NONE c1");
+  assert_int_equal(cr_engine_conv_count(t.e), 1);
+  rm(&t);
+}
+
 static void test_snapshot_roundtrip(void **state) {
   (void)state;
   T a, b;
@@ -1686,6 +1723,7 @@ int main(void) {
       cmocka_unit_test(test_six_minute_max_wait),
       cmocka_unit_test(test_survey_right_agent),
       cmocka_unit_test(test_returning_customer_sticky),
+      cmocka_unit_test(test_new_contact_during_wrapup),
       cmocka_unit_test(test_snapshot_roundtrip),
       cmocka_unit_test(test_callback_failure),
       cmocka_unit_test(test_invalid_inputs_every_state),
