@@ -1432,11 +1432,27 @@ static int oom_body(cr_test_mem *tm, void *ctx) {
   cr_engine_set_callbacks(e, &cb);
   rc = configure(e, 0, 1);
   int configured = !rc, line = 0;
+  /* a refused input leaves no trace: no journal event, no message sent,
+   * the same conversations in the same states */
+  int nj0 = 0, ns0 = 0, st0 = 0;
+  size_t nc0 = 0;
 #define STEP(x)                                                               \
   do {                                                                        \
     if (!rc) {                                                                \
+      nj0 = r.nj;                                                             \
+      ns0 = r.nsend;                                                          \
+      nc0 = cr_engine_conv_count(e);                                          \
+      econv *c_ = cr__e_find(e, S("c1"));                                     \
+      st0 = c_ ? c_->st : -1;                                                 \
       rc = (x);                                                               \
       line = __LINE__;                                                        \
+      if (rc == CR_ENOMEM) {                                                  \
+        c_ = cr__e_find(e, S("c1"));                                          \
+        assert_int_equal(r.nj, nj0);                                          \
+        assert_int_equal(r.nsend, ns0);                                       \
+        assert_int_equal(cr_engine_conv_count(e), nc0);                       \
+        assert_int_equal(c_ ? c_->st : -1, st0);                              \
+      }                                                                       \
     }                                                                         \
   } while (0)
   STEP(cr_engine_customer_message(e, S("c1"), S("dana"), CR_CHANNEL_CHAT,
