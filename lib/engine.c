@@ -1130,8 +1130,20 @@ static void confirm(cr_engine *e, econv *c, int rop, cr_time t) {
            7, 0);
 }
 
+static void fire(cr_engine *e, econv *c, cr_time t);
+
 static void on_router_event(const cr_router_event *ev, void *ud) {
   cr_engine *e = ud;
+  /* A router call the host made directly (an agent logging in) runs at
+   * its own time: the engine's timers due before it go first, so the
+   * journal never runs backwards. They touch only bot and wrap-up
+   * conversations, which the router does not hold, and never call it. */
+  while (e->nheap && e->heap[0]->deadline <= ev->time) {
+    cr_time te = e->heap[0]->deadline;
+    if (te > e->now)
+      e->now = te;
+    fire(e, e->heap[0], te);
+  }
   if (e->cb.router_event) {
     e->busy++;
     e->cb.router_event(ev, e->cb.user_data);

@@ -1372,6 +1372,29 @@ static void test_transcript_bounded(void **state) {
 }
 
 /* Idle in a bot state: helped -> RESOLVED, else EXPIRED, exactly on time. */
+/* An agent logging in through the router after an engine timer fell due:
+ * the overdue IDLE is journalled first, at its own time (the journal
+ * never runs backwards). Reported by the determinism test's author. */
+static void test_journal_time_after_direct_router_call(void **state) {
+  (void)state;
+  T t;
+  mk(&t, 0);
+  assert_int_equal(say(&t, "c1", "hello", 1000), 0);
+  assert_int_equal(say(&t, "c2", "representative please", 1000), 0);
+  cr_time t2 = 1000 + 20 * 60000;
+  assert_int_equal(cr_router_agent_set_status(cr_engine_router(t.e), S("a1"),
+                                              CR_AGENT_AVAILABLE, NULL, 0,
+                                              t2),
+                   0);
+  int i = jfind(&t.r, 0, "BOT_END BOT>RESOLVED IDLE c1");
+  int o = jfind(&t.r, 0, "OFFER QUEUED>OFFERED NONE c2 a1");
+  assert_true(i >= 0 && o > i);
+  assert_int_equal(t.r.jt[i], 1000 + 15 * 60000);
+  for (int k = 1; k < t.r.nj; k++)
+    assert_true(t.r.jt[k] >= t.r.jt[k - 1]);
+  rm(&t);
+}
+
 static void test_idle(void **state) {
   (void)state;
   T t;
@@ -1746,6 +1769,7 @@ int main(void) {
       cmocka_unit_test(test_bad_input),
       cmocka_unit_test(test_transcript_bounded),
       cmocka_unit_test(test_idle),
+      cmocka_unit_test(test_journal_time_after_direct_router_call),
       cmocka_unit_test(test_memory_per_conversation),
       cmocka_unit_test(test_oom_sweep),
       cmocka_unit_test(test_ring_all_guard),
