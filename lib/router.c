@@ -626,7 +626,8 @@ static void agent_reindex(cr_router *r, ragent *a) {
     if (q->cfg.strategy == CR_STRATEGY_RANDOM && !m->inmask && want &&
         m->rnd < q->rnd_clock)
       m->rnd = q->rnd_clock + rng_exp(r);
-    uint8_t qual = (uint8_t)agent_meets(a, q->skills, q->nskills);
+    uint8_t qual =
+        a->requal ? (uint8_t)agent_meets(a, q->skills, q->nskills) : m->qual;
     if (qual != m->qual) { /* changes tier: out of the old one first */
       for (unsigned ch = 0; ch < RCH; ch++)
         if (m->inmask & (1u << ch))
@@ -656,6 +657,7 @@ static void agent_reindex(cr_router *r, ragent *a) {
       }
     }
   }
+  a->requal = 0;
 }
 
 static void member_staff(cr_router *r, const ragent *a, const rmember *m,
@@ -2560,6 +2562,7 @@ static uint32_t member_add(cr_router *r, ragent *a, rqueue *q, int prio,
     r->members[q->mhead].prev_q = mi;
   q->mhead = mi;
   q->nmembers++;
+  a->requal = 1;
   if (a->status == CR_AGENT_AVAILABLE)
     member_staff(r, a, m, +1);
   emit(r, CR_REV_ADDMEMBER, t, NULL, a, q, -1, prio, delay, NULL, 0);
@@ -2697,8 +2700,11 @@ static void queue_auto_apply(cr_router *r, rqueue *q, cr_time t) {
 }
 
 static void queue_reindex_members(cr_router *r, rqueue *q, cr_time t) {
-  for (uint32_t mi = q->mhead; mi != RNIL; mi = r->members[mi].next_q)
-    agent_reindex(r, r->agents[r->members[mi].agent]);
+  for (uint32_t mi = q->mhead; mi != RNIL; mi = r->members[mi].next_q) {
+    ragent *a = r->agents[r->members[mi].agent];
+    a->requal = 1;
+    agent_reindex(r, a);
+  }
   for (uint32_t mi = q->mhead; mi != RNIL;) {
     uint32_t next = r->members[mi].next_q;
     route_agent(r, r->agents[r->members[mi].agent], t);
@@ -3101,6 +3107,7 @@ int cr_router_agent_update(cr_router *r, const char *id, size_t len,
   agent_set_cfg(a, cfg);
   agent_staff(r, a, +1);
   agent_auto_apply(r, a, now);
+  a->requal = 1;
   agent_reindex(r, a);
   route_agent(r, a, now);
   return 0;

@@ -122,6 +122,8 @@ typedef struct ragent {
   uint32_t id_len, idx;
   uint64_t seq;
   uint8_t status, reason_len;
+  uint8_t requal; /* skills or a queue's requirement changed: recompute
+                     each membership's tier at the next reindex */
   char reason[64];
   uint32_t maxc[RCH], cost[RCH], total;
   uint32_t load[RCH], cost_used;
