@@ -109,6 +109,7 @@ static void drv_init(eo_drv *d, uint64_t seed) {
   d->ncust_ids = 120;
   d->nagents = 24;
   d->snap_check = 0; /* I2 by journal/output only: thousands of steps */
+  d->check_every = 3; /* I4/I5 (a walk of 200 ids + the router) */
   d->rng = seed;
   eo_reset(d, NULL);
   d->trace = getenv("EO_TRACE") != NULL;
