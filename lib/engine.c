@@ -236,10 +236,7 @@ static void ridx_del(cr_engine *e, int by_cust, uint32_t i) {
   uint32_t m = e->ridx_mask;
   t[i] = ENIL;
   for (uint32_t j = (i + 1) & m; t[j] != ENIL; j = (j + 1) & m) {
-    const char *s;
-    size_t n;
-    rkey(ring_at(e, t[j]), by_cust, &s, &n);
-    uint32_t home = fnv(s, n) & m;
+    uint32_t home = ring_at(e, t[j])->hash[by_cust] & m;
     /* move t[j] to i when its home is not in (i, j] cyclically */
     if (((j - home) & m) >= ((j - i) & m)) {
       t[i] = t[j];
@@ -256,7 +253,8 @@ static void ridx_put(cr_engine *e, int by_cust, uint32_t pos) {
   if (!n)
     return;
   uint32_t *t = ridx(e, by_cust);
-  for (uint32_t i = fnv(s, n) & e->ridx_mask;; i = (i + 1) & e->ridx_mask) {
+  uint32_t h = ring_at(e, pos)->hash[by_cust];
+  for (uint32_t i = h & e->ridx_mask;; i = (i + 1) & e->ridx_mask) {
     if (t[i] == ENIL) {
       t[i] = pos;
       return;
@@ -278,7 +276,8 @@ static void ridx_drop(cr_engine *e, int by_cust, uint32_t pos) {
   if (!n)
     return;
   uint32_t *t = ridx(e, by_cust);
-  for (uint32_t i = fnv(s, n) & e->ridx_mask;; i = (i + 1) & e->ridx_mask) {
+  uint32_t h = ring_at(e, pos)->hash[by_cust];
+  for (uint32_t i = h & e->ridx_mask;; i = (i + 1) & e->ridx_mask) {
     if (t[i] == ENIL)
       return;
     if (t[i] == pos) {
@@ -316,6 +315,8 @@ int cr__e_rec_index(cr_engine *e, erecent *r) {
     pos = (e->rhead + e->rcount) % e->recent_max;
     e->rcount++;
   }
+  r->hash[0] = fnv(r->id, r->id_len);
+  r->hash[1] = fnv(r->customer, r->customer_len);
   e->recent[pos] = r;
   ridx_put(e, 0, pos);
   ridx_put(e, 1, pos);

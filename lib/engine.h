@@ -100,6 +100,7 @@ typedef struct erecent {
   int end_state;
   cr_time ended;
   uint32_t key[CR_METRICS_DIM_COUNT]; /* metrics key ids (0 = none) */
+  uint32_t hash[2];      /* of id, of customer: set when filed */
 } erecent;
 
 typedef struct econv {

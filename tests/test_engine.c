@@ -1112,6 +1112,35 @@ static void test_new_contact_during_wrapup(void **state) {
   rm(&t);
 }
 
+/* The recent record is a ring: the newest recent_max ended conversations
+ * take surveys, older ones are forgotten (CR_ENOTFOUND), and evicting
+ * keeps the open-addressing indexes whole. */
+static void test_recent_ring(void **state) {
+  (void)state;
+  cr_engine_config cfg;
+  cr_engine_config_init(&cfg);
+  cfg.recent_max = 5;
+  T t;
+  mk_cfg(&t, &cfg, 1);
+  char id[16];
+  for (int i = 0; i < 40; i++) {
+    snprintf(id, sizeof id, "r%d", i);
+    assert_int_equal(say(&t, id, "hello", 1000 + i), 0);
+    assert_int_equal(say(&t, id, "thanks, bye", 1000 + i), 0);
+  }
+  for (int i = 0; i < 40; i++) {
+    snprintf(id, sizeof id, "r%d", i);
+    int rc = cr_engine_survey(t.e, id, strlen(id), 5, 10, 7, 5000);
+    assert_int_equal(rc, i >= 35 ? 0 : CR_ENOTFOUND);
+  }
+  for (int i = 35; i < 40; i++) {
+    snprintf(id, sizeof id, "cust-r%d", i);
+    assert_non_null(cr__e_recent_find(t.e, id, strlen(id), 1));
+  }
+  assert_null(cr__e_recent_find(t.e, S("cust-r34"), 1));
+  rm(&t);
+}
+
 static void test_snapshot_roundtrip(void **state) {
   (void)state;
   T a, b;
@@ -1763,6 +1792,7 @@ int main(void) {
       cmocka_unit_test(test_survey_right_agent),
       cmocka_unit_test(test_returning_customer_sticky),
       cmocka_unit_test(test_new_contact_during_wrapup),
+      cmocka_unit_test(test_recent_ring),
       cmocka_unit_test(test_snapshot_roundtrip),
       cmocka_unit_test(test_callback_failure),
       cmocka_unit_test(test_invalid_inputs_every_state),
