@@ -595,9 +595,10 @@ int main(int argc, char **argv) {
          "rest (id, customer, queue, skills strings; allocator rounding "
          "excluded) %ld B\n",
          sizeof(econv), sizeof(erecent), rb, mf.transcript_per_conv, rest);
-  printf("after the wave ended: %zu B per conversation still held "
-         "(recently-ended record for surveys, bounded by recent_max; metrics "
-         "keys per customer, unbounded)\n",
+  printf("after the wave ended: %zu B per conversation still held (the "
+         "recently-ended record for late surveys, bounded by recent_max, and "
+         "the metrics' FCR tracking of resolutions inside the 7-day repeat "
+         "window)\n",
          mf.after_per_conv);
   printf("memory: engine at rest %zu B; per live handed-off conversation "
          "%zu B, of which transcript %zu B (5 lines); target <= 4096 B + "
