@@ -1024,6 +1024,31 @@ static void t_auto_members(void **s) {
   rec_clear(&ev);
 }
 
+/* 300 free agents; only the 10 who logged in last have the skill the
+ * conversation asks for, so the best-first walk gives up and the linear
+ * fallback must still pick the longest idle of those ten. */
+static void t_deep_scan_fallback(void **s) {
+  (void)s;
+  rec ev = {0};
+  cr_router *r = mk(&ev, NULL);
+  add_queue(r, "q", 0, 0);
+  for (int i = 0; i < 300; i++) {
+    char id[16];
+    snprintf(id, sizeof id, "a%03d", i);
+    agent_in(r, id, "q", i >= 290 ? "chat:1 +rare:2" : "chat:1", i);
+  }
+  cr_skill_level rare = {S("rare"), 1};
+  cr_route_step st = {CR_STEP_SKILLS, NULL, 0, &rare, 1, 0};
+  assert_int_equal(enq_steps(r, "c", "q", &st, 1, 1000), 0);
+  assert_string_equal(offered_to(&ev, "c"), "a290");
+  /* and a plain one goes to the longest idle of all */
+  enq(r, "d", "q", CR_CHANNEL_CHAT, 0, 1001);
+  assert_string_equal(offered_to(&ev, "d"), "a000");
+  checked(r);
+  cr_router_del(r);
+  rec_clear(&ev);
+}
+
 /* ---- estimated wait: its error, measured ---------------------------------- */
 
 /* An M/M/c queue (c = 4 voice agents, mean handle 180 s, offered load 3.4
@@ -1485,6 +1510,7 @@ int main(void) {
       cmocka_unit_test(t_max_wait_escalation),
       cmocka_unit_test(t_channel_switch_and_transfer),
       cmocka_unit_test(t_auto_members),
+      cmocka_unit_test(t_deep_scan_fallback),
       cmocka_unit_test(t_ewt_error),
       cmocka_unit_test(t_bad_input),
       cmocka_unit_test(t_no_reentry),
