@@ -13,9 +13,6 @@
 #include "router.h"
 
 #include <string.h>
-#ifdef CR_ROUTER_DEBUG_RESTORE
-#include <stdio.h>
-#endif
 
 #define SNAP_MAGIC "CRRS"
 #define SNAP_VERSION 1u
@@ -1000,10 +997,6 @@ int cr_router_restore(cr_router **out, const cr_mem *mem, const void *buf,
     rc = cr__router_rebuild(r);
   if (!rc)
     rc = cr__router_check(r);
-#ifdef CR_ROUTER_DEBUG_RESTORE
-  if (rc)
-    fprintf(stderr, "restore: %d %s\n", rc, r->err);
-#endif
   if (rc) {
     cr_router_del(r);
     return rc == CR_ENOMEM ? CR_ENOMEM : CR_ECORRUPT;
