@@ -10,7 +10,8 @@
  *    validation is reached) is refused or restores to a consistent engine,
  *    never crashes, and a refused one leaves the engine unchanged;
  *  - the raw input as a snapshot must not crash;
- *  - with the counting allocator, nothing is left allocated.
+ *  - with the counting allocator, nothing is left allocated, and
+ *    injected allocation failures (I9) leave the engine unchanged.
  *
  * The intent model is trained once from a few dozen built-in Hebrew and
  * English examples (plus the model's built-in human / emergency rules). */
@@ -169,6 +170,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   d.ncust_ids = 8;
   d.nagents = 1 + (w >> 4) % 4;
   d.snap_check = 1;
+  d.tm = &tm;
   eo_reset(&d, NULL);
   cr_engine *e = make(&tm, &d, &cfg, 1);
   /* Start on a Sunday 07:00 local so the opening hour is crossed:
@@ -182,8 +184,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       die(&d, "invariant");
 
   if (getenv("CR_FUZZ_STATS")) { /* what the input reached */
-    fprintf(stderr, "calls %ld ok %ld estate %ld journal %ld:", d.calls,
-            d.ok_calls, d.estate, d.journal_events);
+    fprintf(stderr, "calls %ld ok %ld estate %ld enomem %ld journal %ld:",
+            d.calls, d.ok_calls, d.estate, d.enomem, d.journal_events);
     for (int k = 0; k < CR_EV_COUNT; k++)
       if (d.ev_count[k])
         fprintf(stderr, " %s=%ld", cr_engine_event_name(k), d.ev_count[k]);
@@ -209,6 +211,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   d.data = d2.data = NULL;
   d.rng = d2.rng = 0x9E3779B97F4A7C15ull ^ size;
   d.snap_check = d2.snap_check = 0;
+  d.tm = d2.tm = NULL; /* the two must stay alike */
   for (int i = 0; i < 120; i++) {
     eo_step(&d);
     eo_step(&d2);

@@ -25,7 +25,10 @@
  *     conversation is both waiting and assigned;
  *  I6 after cr_engine_tick(now), cr_engine_next_timeout() > now;
  *  I7 a callback calling back into the engine gets CR_ESTATE;
- *  I8 a call with a time before the previous one is CR_EORDER.
+ *  I8 a call with a time before the previous one is CR_EORDER;
+ *  I9 with d->tm set, a control byte fails the k-th allocation of the
+ *     next call: a CR_ENOMEM must leave the engine unchanged (I2: journal,
+ *     output, snapshot) and usable.
  *
  * Violations are counted in d->bad with the first one described in
  * d->why; the fuzz target aborts on them, the cmocka test fails. */
@@ -33,6 +36,7 @@
 #define CR_ENGINE_OPS_H
 
 #include "convroute.h"
+#include "cr_test.h"
 #include "engine.h"
 #include "router.h"
 
@@ -101,6 +105,9 @@ typedef struct eo_drv {
   int snap_check;       /* I2 by snapshot (costly with many convs) */
   int trace;            /* print every call and journal entry (debug) */
   int check_every;      /* I4/I5 after every Nth call (0, 1: every one) */
+  cr_test_mem *tm;      /* the engine's allocator, for I9 (or NULL) */
+  int oom_next;         /* fail this allocation (1-based) of the next call */
+  long enomem;
   cr_engine *e;
   cr_time now;          /* time of the previous call */
   int fail_send, fail_offer, fail_action, fail_journal, reenter;
@@ -797,6 +804,7 @@ static int eo_step(eo_drv *d) {
     case 2: d->fail_action = !d->fail_action; break;
     case 3: d->fail_journal = !d->fail_journal; break;
     case 4: d->reenter = !d->reenter; break;
+    case 6: d->oom_next = 1 + eo_pick(d, 12); break; /* I9 */
     case 5: { /* I8: time going backwards (before the engine's clock) */
       cr_time back = d->e->now - 1;
       uint64_t seq = d->seq;
@@ -833,10 +841,20 @@ static int eo_step(eo_drv *d) {
   size_t log0 = d->nlog;
   uint64_t seq0 = d->seq;
   int ticked = 0;
+  int oom = d->tm && d->oom_next && before;
+  if (oom)
+    d->tm->fail_at = d->tm->calls + d->oom_next - 1;
+  d->oom_next = 0;
   d->in_call = 1;
   d->call_now = now;
   int rc = eo_call(d, op, now, &ticked);
   d->in_call = 0;
+  if (oom)
+    cr_test_mem_heal(d->tm);
+  if (rc == CR_ENOMEM)
+    d->enomem++;
+  if (rc == CR_ENOMEM && !oom)
+    eo_bad(d, "op %d returned CR_ENOMEM with no failure injected", op);
   d->calls++;
   if (d->trace)
     fprintf(stderr, "call %ld op %d t=%lld rc %d\n", d->calls, op,
@@ -890,7 +908,8 @@ static void eo_reset(eo_drv *d, cr_engine *e) {
   memset(d->pend_action, 0, sizeof d->pend_action);
   d->bad = 0;
   d->why[0] = 0;
-  d->calls = d->ok_calls = d->estate = d->journal_events = 0;
+  d->calls = d->ok_calls = d->estate = d->journal_events = d->enomem = 0;
+  d->oom_next = 0;
   memset(d->ev_count, 0, sizeof d->ev_count);
 }
 
