@@ -1206,8 +1206,11 @@ static void route_conv(cr_router *r, rconv *c, cr_time t) {
   x.req = conv_req(r, c, &x.nreq);
   int ring = q->cfg.strategy == CR_STRATEGY_RING_ALL;
   uint32_t want = ring ? q->cfg.ring_all_max : 1;
+  int deflt = x.req == q->skills;
+  if (deflt)
+    x.nreq = 0; /* the qualified tier meets it by construction */
   x.nring = mh_best(r, &q->memb[c->channel], &x, x.rmem, want);
-  if (x.req != q->skills) {
+  if (!deflt) {
     /* its own requirement: members below the queue's default may do;
      * merge the best of both tiers in key order */
     uint32_t lo[RMAX_RING], nlo, nhi = x.nring, i = 0, j = 0, k = 0;
@@ -1288,6 +1291,8 @@ static int conv_takes(cr_router *r, rconv *c, ragent *a, cr_time delay,
   }
   if (conv_is_sticky(c))
     return c->sticky == a->idx;
+  if (c->inwait && !c->wheap)
+    return 1; /* default tier: only qualified members scan it */
   unsigned n;
   const rskill *req = conv_req(r, c, &n);
   return agent_meets(a, req, n);
