@@ -1,12 +1,15 @@
 /* Metrics accumulator: worked examples from outside the project (CSAT,
  * NPS), FCR window edges, each service-level treatment on a hand-checked
- * set, the moving window, bad input, per-group figures, OOM sweep. */
+ * set, the moving window, bad input, per-group figures, OOM sweep;
+ * snapshot round trips, damaged snapshots, snapshot OOM sweep. */
 #include "cr_test.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "intent.h" /* cr__crc32, to reseal damaged snapshots */
 #include "metrics.h"
 
 #define S(x) ((cr_time)(x) * 1000)
@@ -678,6 +681,358 @@ static void test_oom(void **state) {
   cr_test_oom_sweep_persistent(oom_body, NULL);
 }
 
+/* ---- snapshot / restore ---- */
+
+static uint64_t rng_next(uint64_t *s) { /* xorshift64* */
+  *s ^= *s >> 12;
+  *s ^= *s << 25;
+  *s ^= *s >> 27;
+  return *s * 2685821657736338717ull;
+}
+
+static int rnd(uint64_t *s, int n) { return (int)(rng_next(s) % (uint64_t)n); }
+
+/* n random events from time *t on: records of every kind over a few keys
+ * and customers (so FCR repeats happen), late surveys, agent time, clock
+ * advances, keys made by id. The same seed gives the same calls. */
+static void feed(cr_metrics *m, uint64_t *rs, int n, cr_time *t) {
+  static const char *const ch[] = {"voice", "chat", "email"};
+  static const char *const it[] = {"billing", "delivery", "refund", "\xc3\xa9t\xc3\xa9"};
+  for (int i = 0; i < n; i++) {
+    *t += S(rnd(rs, 4000));
+    char q[16], a[16], c[16];
+    snprintf(q, sizeof q, "q%d", rnd(rs, 4));
+    snprintf(a, sizeof a, "agent-%d", rnd(rs, 7));
+    snprintf(c, sizeof c, "cust-%d", rnd(rs, 9));
+    int kind = rnd(rs, 10), rc;
+    if (kind < 6) {
+      cr_metrics_record r;
+      int h = rnd(rs, 3);
+      if (h == CR_HANDLED_AGENT)
+        r = answered((double)*t / 1000, rnd(rs, 60), rnd(rs, 900));
+      else if (h == CR_HANDLED_ABANDONED)
+        r = abandoned((double)*t / 1000, rnd(rs, 90));
+      else {
+        cr_metrics_record_init(&r);
+        r.arrived_at = *t;
+        r.ended_at = *t + S(rnd(rs, 300));
+        r.escalated = rnd(rs, 2);
+      }
+      r.handled_by = h;
+      if (h == CR_HANDLED_AGENT) {
+        r.wrap_ms = S(rnd(rs, 30));
+        r.transferred = rnd(rs, 5) == 0;
+        key(&r.key[CR_METRICS_AGENT], a);
+      }
+      key(&r.key[CR_METRICS_CHANNEL], ch[rnd(rs, 3)]);
+      key(&r.key[CR_METRICS_QUEUE], q);
+      if (rnd(rs, 5))
+        key(&r.key[CR_METRICS_INTENT], it[rnd(rs, 4)]);
+      if (rnd(rs, 4)) {
+        r.customer = c;
+        r.customer_len = strlen(c);
+      }
+      r.resolved = rnd(rs, 3) == 0 ? CR_METRICS_NONE : rnd(rs, 4) != 0;
+      if (rnd(rs, 2))
+        r.csat = 1 + rnd(rs, 5);
+      if (rnd(rs, 3) == 0)
+        r.nps = rnd(rs, 11);
+      rc = cr_metrics_record_add(m, &r);
+    } else if (kind == 6) {
+      cr_metrics_survey s;
+      cr_metrics_survey_init(&s);
+      s.at = *t - S(rnd(rs, 1200)); /* late: may land in an old bucket */
+      s.ces = 1 + rnd(rs, 7);
+      s.fcr = rnd(rs, 2);
+      key(&s.key[CR_METRICS_AGENT], a);
+      rc = cr_metrics_survey_add(m, &s);
+    } else if (kind == 7) {
+      cr_metrics_keyref k;
+      key(&k, a);
+      cr_time li = S(1 + rnd(rs, 3600));
+      rc = cr_metrics_agent_time(m, &k, *t, li, li / (1 + rnd(rs, 4)));
+    } else if (kind == 8) {
+      rc = cr_metrics_advance(m, *t + S(rnd(rs, 86400)));
+    } else {
+      uint32_t id;
+      rc = cr_metrics_key(m, CR_METRICS_QUEUE, q, strlen(q), &id);
+      if (rc == CR_ESTATE)
+        rc = 0; /* that breakdown is off */
+    }
+    if (rc)
+      fail_msg("feed %d: %s (%s)", i, cr_errname(rc), cr_metrics_errmsg(m));
+  }
+}
+
+static void report_eq(const cr_metrics_report *a, const cr_metrics_report *b,
+                      const char *what) {
+  /* all members are 8 bytes (no padding) and both reports are computed
+   * the same way from the same sums, so equal means bit-equal, NAN too */
+  if (memcmp(a, b, sizeof *a))
+    fail_msg("reports differ: %s", what);
+}
+
+/* Every report of a and b: overall and each group, since start and over
+ * the window at several times around `now`. */
+static void same_reports(const cr_metrics *a, const cr_metrics *b,
+                         cr_time now) {
+  cr_metrics_report ra, rb;
+  for (int d = CR_METRICS_TOTAL; d < CR_METRICS_DIM_COUNT; d++) {
+    uint32_t n = d < 0 ? 1 : cr_metrics_key_count(a, d);
+    if (d >= 0) {
+      assert_int_equal(n, cr_metrics_key_count(b, d));
+    }
+    for (uint32_t id = 1; id <= n; id++) {
+      if (d >= 0) {
+        const char *sa, *sb;
+        size_t la, lb;
+        assert_int_equal(cr_metrics_key_name(a, d, id, &sa, &la), 0);
+        assert_int_equal(cr_metrics_key_name(b, d, id, &sb, &lb), 0);
+        assert_int_equal(la, lb);
+        assert_memory_equal(sa, sb, la);
+      }
+      assert_int_equal(cr_metrics_report_get(a, d, id, &ra), 0);
+      assert_int_equal(cr_metrics_report_get(b, d, id, &rb), 0);
+      report_eq(&ra, &rb, "since start");
+      for (int k = -3; k <= 12; k++) {
+        cr_time at = now + k * S(97);
+        int rca = cr_metrics_window_get(a, d, id, at, &ra);
+        assert_int_equal(rca, cr_metrics_window_get(b, d, id, at, &rb));
+        if (!rca)
+          report_eq(&ra, &rb, "window");
+      }
+    }
+  }
+}
+
+static cr_metrics *snap_restore(const cr_metrics *m, void **buf,
+                                size_t *len) {
+  assert_int_equal(cr_metrics_snapshot(m, buf, len), 0);
+  cr_metrics *r = NULL;
+  int rc = cr_metrics_restore(&r, NULL, *buf, *len);
+  if (rc)
+    fail_msg("restore: %s", cr_errname(rc));
+  return r;
+}
+
+static void roundtrip(const cr_metrics_options *o, uint64_t seed) {
+  cr_metrics *a = mk(o);
+  uint64_t rs = seed;
+  cr_time t = S(1700000000);
+  feed(a, &rs, 500, &t);
+  void *buf, *buf2;
+  size_t len, len2;
+  cr_metrics *b = snap_restore(a, &buf, &len);
+  same_reports(a, b, t);
+  /* the restored object holds the same state: it writes the same bytes */
+  assert_int_equal(cr_metrics_snapshot(b, &buf2, &len2), 0);
+  assert_int_equal(len, len2);
+  assert_memory_equal(buf, buf2, len);
+  cr_mem_free(NULL, buf2);
+  /* the same later inputs give the same reports */
+  uint64_t ra = rs, rb = rs;
+  cr_time ta = t, tb = t;
+  feed(a, &ra, 300, &ta);
+  feed(b, &rb, 300, &tb);
+  same_reports(a, b, ta);
+  assert_int_equal(cr_metrics_advance(a, ta + 30 * DAY), 0);
+  assert_int_equal(cr_metrics_advance(b, tb + 30 * DAY), 0);
+  same_reports(a, b, ta);
+  cr_metrics_report r = rep(b);
+  assert_int_equal(r.fcr_pending, 0);
+  assert_true(r.fcr_yes + r.fcr_repeat > 0);
+  cr_mem_free(NULL, buf);
+  cr_metrics_del(a);
+  cr_metrics_del(b);
+}
+
+static void test_snapshot_roundtrip(void **state) {
+  (void)state;
+  cr_metrics_options o;
+  cr_metrics_options_init(&o);
+  o.fcr_window_ms = 2 * DAY;
+  o.window_ms = S(600);
+  o.bucket_ms = S(60);
+  o.short_abandon_ms = S(5);
+  o.sl_abandon = CR_SL_ABANDON_EXCLUDE_SHORT;
+  o.cost_bot = 0.5;
+  roundtrip(&o, 0x9E3779B97F4A7C15ull);
+  /* no windows, two breakdowns off, defaults otherwise */
+  cr_metrics_options_init(&o);
+  o.window_ms = 0;
+  o.breakdowns = (1u << CR_METRICS_QUEUE) | (1u << CR_METRICS_INTENT);
+  roundtrip(&o, 12345);
+  roundtrip(NULL, 777);
+  /* an empty accumulator */
+  cr_metrics *a = mk(NULL), *b;
+  void *buf;
+  size_t len;
+  b = snap_restore(a, &buf, &len);
+  same_reports(a, b, 0);
+  cr_mem_free(NULL, buf);
+  cr_metrics_del(a);
+  cr_metrics_del(b);
+}
+
+/* A small snapshot with something in every part of the format. */
+static void small_snapshot(void **buf, size_t *len) {
+  cr_metrics_options o;
+  cr_metrics_options_init(&o);
+  o.window_ms = S(120); /* small: the corruption test is O(len^2) */
+  o.fcr_window_ms = DAY;
+  o.breakdowns = (1u << CR_METRICS_QUEUE) | (1u << CR_METRICS_INTENT);
+  cr_metrics *m = mk(&o);
+  uint64_t rs = 42;
+  cr_time t = S(1000);
+  feed(m, &rs, 14, &t);
+  assert_true(m->nheap > 0);
+  assert_int_equal(cr_metrics_snapshot(m, buf, len), 0);
+  if (*len >= 12000)
+    fail_msg("snapshot of %zu bytes", *len);
+  cr_metrics_del(m);
+}
+
+static void reseal(uint8_t *p, size_t len) {
+  uint32_t c = cr__crc32(0, p, len - 4);
+  for (int i = 0; i < 4; i++)
+    p[len - 4 + i] = (uint8_t)(c >> (8 * i));
+}
+
+/* Whatever a damaged-but-resealed buffer restored to must be usable. */
+static void exercise(cr_metrics *m) {
+  cr_metrics_report r;
+  for (int d = CR_METRICS_TOTAL; d < CR_METRICS_DIM_COUNT; d++) {
+    uint32_t n = d < 0 ? 1 : cr_metrics_key_count(m, d);
+    for (uint32_t id = 1; id <= n; id++) {
+      assert_int_equal(cr_metrics_report_get(m, d, id, &r), 0);
+      (void)cr_metrics_window_get(m, d, id, S(5000), &r);
+    }
+  }
+  cr_time t = S(200000);
+  for (int i = 0; i < 10; i++) {
+    cr_metrics_record rec = answered((double)t / 1000 + i, 3, 40);
+    key(&rec.key[CR_METRICS_QUEUE], "q1");
+    rec.customer = "cust-1";
+    rec.customer_len = 6;
+    rec.resolved = 1;
+    (void)cr_metrics_record_add(m, &rec);
+  }
+  (void)cr_metrics_advance(m, t + 10 * DAY);
+  void *b;
+  size_t n;
+  if (cr_metrics_snapshot(m, &b, &n) == 0)
+    cr_mem_free(NULL, b);
+}
+
+static void test_snapshot_corrupt(void **state) {
+  (void)state;
+  void *buf;
+  size_t len;
+  small_snapshot(&buf, &len);
+  uint8_t *p = buf;
+  cr_metrics *m = NULL;
+  /* every truncation */
+  for (size_t n = 0; n < len; n++) {
+    assert_int_equal(cr_metrics_restore(&m, NULL, p, n), CR_ECORRUPT);
+    assert_null(m);
+  }
+  assert_int_equal(cr_metrics_restore(&m, NULL, NULL, 0), CR_ECORRUPT);
+  assert_int_equal(cr_metrics_restore(&m, NULL, NULL, 5), CR_EINVAL);
+  assert_int_equal(cr_metrics_restore(NULL, NULL, p, len), CR_EINVAL);
+  void *x;
+  size_t xn;
+  assert_int_equal(cr_metrics_snapshot(NULL, &x, &xn), CR_EINVAL);
+  /* a trailing byte */
+  uint8_t *big = malloc(len + 1);
+  assert_non_null(big);
+  memcpy(big, p, len);
+  big[len] = 0;
+  assert_int_equal(cr_metrics_restore(&m, NULL, big, len + 1), CR_ECORRUPT);
+  free(big);
+  /* a newer version, resealed: CR_EVERSION; version 0: corrupt */
+  uint8_t *q = malloc(len);
+  assert_non_null(q);
+  memcpy(q, p, len);
+  q[8] = 2;
+  reseal(q, len);
+  assert_int_equal(cr_metrics_restore(&m, NULL, q, len), CR_EVERSION);
+  q[8] = 0;
+  reseal(q, len);
+  assert_int_equal(cr_metrics_restore(&m, NULL, q, len), CR_ECORRUPT);
+  /* single-byte flips: the CRC catches each; resealed, they either parse
+   * to something usable or are refused -- never a crash or an overread */
+  int ok = 0, refused = 0;
+  for (size_t i = 0; i < len; i++) {
+    for (int bit = 0; bit < 8; bit += 7) {
+      memcpy(q, p, len);
+      q[i] ^= (uint8_t)(1u << bit);
+      assert_int_equal(cr_metrics_restore(&m, NULL, q, len), CR_ECORRUPT);
+      assert_null(m);
+      if (i >= len - 4)
+        continue;
+      reseal(q, len);
+      int rc = cr_metrics_restore(&m, NULL, q, len);
+      if (rc == 0) {
+        ok++;
+        exercise(m);
+        cr_metrics_del(m);
+        m = NULL;
+      } else {
+        assert_true(rc == CR_ECORRUPT || rc == CR_EVERSION);
+        assert_null(m);
+        refused++;
+      }
+    }
+  }
+  /* counters are unchecked data, structure is checked: both happen */
+  assert_true(ok > 0 && refused > 0);
+  free(q);
+  cr_mem_free(NULL, buf);
+}
+
+typedef struct snap_ctx {
+  const void *buf;
+  size_t len;
+} snap_ctx;
+
+/* Restore into t's allocator, then snapshot the copy: a failed restore
+ * leaves nothing; a failed snapshot leaves the copy as it was. */
+static int snap_oom_body(cr_test_mem *t, void *ctx) {
+  const snap_ctx *c = ctx;
+  cr_metrics *m = NULL;
+  int rc = cr_metrics_restore(&m, &t->mem, c->buf, c->len);
+  if (rc) {
+    assert_int_equal(rc, CR_ENOMEM);
+    assert_null(m);
+    return rc;
+  }
+  void *b = NULL;
+  size_t n = 0;
+  rc = cr_metrics_snapshot(m, &b, &n);
+  if (rc) {
+    assert_int_equal(rc, CR_ENOMEM);
+    cr_test_mem_heal(t);
+    assert_int_equal(cr_metrics_snapshot(m, &b, &n), 0);
+  }
+  assert_int_equal(n, c->len);
+  assert_memory_equal(b, c->buf, n);
+  cr_mem_free(&t->mem, b);
+  cr_metrics_del(m);
+  return rc;
+}
+
+static void test_snapshot_oom(void **state) {
+  (void)state;
+  snap_ctx c;
+  void *buf;
+  small_snapshot(&buf, &c.len);
+  c.buf = buf;
+  long n = cr_test_oom_sweep(snap_oom_body, &c);
+  assert_true(n > 10);
+  cr_test_oom_sweep_persistent(snap_oom_body, &c);
+  cr_mem_free(NULL, buf);
+}
+
 /* A custom allocator with a NULL member is refused. */
 static void test_mem_incomplete(void **state) {
   (void)state;
@@ -701,6 +1056,9 @@ int main(void) {
       cmocka_unit_test(test_bad_input),
       cmocka_unit_test(test_oom),
       cmocka_unit_test(test_mem_incomplete),
+      cmocka_unit_test(test_snapshot_roundtrip),
+      cmocka_unit_test(test_snapshot_corrupt),
+      cmocka_unit_test(test_snapshot_oom),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
