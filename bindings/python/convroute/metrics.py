@@ -197,6 +197,11 @@ _report_get = _fn("cr_metrics_report_get", _c.c_int, _P, _c.c_int,
                   _c.c_uint32, _c.POINTER(_Report))
 _window_get = _fn("cr_metrics_window_get", _c.c_int, _P, _c.c_int,
                   _c.c_uint32, _c.c_int64, _c.POINTER(_Report))
+_snapshot = _fn("cr_metrics_snapshot", _c.c_int, _P, _c.POINTER(_P),
+                _c.POINTER(_c.c_size_t))
+_restore = _fn("cr_metrics_restore", _c.c_int, _c.POINTER(_P), _P,
+               _c.c_char_p, _c.c_size_t)
+_SNAP_WINDOW_AT = 52  # byte offset of window_ms in a version-1 snapshot
 
 
 def _ms(t: Optional[Time]) -> int:
@@ -417,6 +422,37 @@ class Metrics:
             self._check(_report_get(h, d, i, _c.byref(r)))
             out[name] = Report._from(r)
         return out
+
+    # -- persistence --
+    def snapshot(self) -> bytes:
+        """Everything the accumulator holds (options, keys, counters,
+        window buckets, open FCR windows) as bytes for Metrics.restore():
+        versioned, little-endian, CRC-32 checked (docs/metrics.md)."""
+        buf, n = _P(), _c.c_size_t()
+        self._check(_snapshot(self._h(), _c.byref(buf), _c.byref(n)))
+        try:
+            return _c.string_at(buf, n.value)
+        finally:
+            _lib.cr_mem_free(None, buf)
+
+    @classmethod
+    def restore(cls, data: bytes) -> "Metrics":
+        """A new accumulator from Metrics.snapshot() bytes: every report
+        equals the original's, and the same later inputs give the same
+        reports. Raises MetricsError (CR_ECORRUPT for damaged or truncated
+        data, CR_EVERSION for a newer format)."""
+        data = bytes(data)
+        h = _P()
+        rc = _restore(_c.byref(h), None, data, len(data))
+        if rc < 0:
+            raise MetricsError(rc, "cannot restore metrics from these bytes")
+        self = cls.__new__(cls)
+        self._handle = h
+        # the options are inside the (now validated) snapshot
+        self.window_s = int.from_bytes(
+            data[_SNAP_WINDOW_AT:_SNAP_WINDOW_AT + 8], "little",
+            signed=True) / 1000
+        return self
 
     def window(self, now: Time, dim: Optional[str] = None,
                key: Optional[str] = None) -> Report:

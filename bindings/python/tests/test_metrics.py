@@ -203,5 +203,82 @@ class BadInput(unittest.TestCase):
             m.report()
 
 
+class Snapshot(unittest.TestCase):
+    @staticmethod
+    def feed(m, rnd, n, t):
+        for _ in range(n):
+            t += rnd.randrange(4000)
+            kind = rnd.randrange(8)
+            agent = "agent-%d" % rnd.randrange(5)
+            if kind < 5:
+                kw = dict(channel=rnd.choice(["voice", "chat"]),
+                          queue="q%d" % rnd.randrange(3),
+                          intent=rnd.choice(["billing", "refund", None]),
+                          customer=rnd.choice(["c1", "c2", "c3", None]),
+                          resolved=rnd.choice([True, False, None]),
+                          csat=rnd.choice([None, 1, 3, 5]))
+                h = rnd.randrange(3)
+                if h == 0:
+                    m.add(answered(t, rnd.randrange(60), rnd.randrange(600),
+                                   agent=agent, **kw))
+                elif h == 1:
+                    m.add(abandoned(t, rnd.randrange(90), **kw))
+                else:
+                    m.add(Contact(arrived_at=t, ended_at=t + 30,
+                                  handled_by="bot", **kw))
+            elif kind == 5:
+                m.survey(t - rnd.randrange(600), nps=rnd.randrange(11),
+                         agent=agent)
+            elif kind == 6:
+                m.agent_time(agent, t, 600, rnd.randrange(601))
+            else:
+                m.advance(t + rnd.randrange(DAY))
+        return t
+
+    def assertSame(self, a, b, now):
+        self.assertEqual(a.report(), b.report())
+        for s in (-120, 0, 300):
+            self.assertEqual(a.window(now + s), b.window(now + s))
+        for dim in convroute.metrics.DIMENSIONS:
+            self.assertEqual(a.keys(dim), b.keys(dim))
+            self.assertEqual(a.groups(dim), b.groups(dim))
+            for k in a.keys(dim):
+                self.assertEqual(a.window(now, dim, k),
+                                 b.window(now, dim, k))
+
+    def test_round_trip(self):
+        import random
+        with Metrics(fcr_window_s=2 * DAY, window_s=600, bucket_s=60) as a:
+            t = self.feed(a, random.Random(5), 300, 1_700_000_000)
+            data = a.snapshot()
+            self.assertIsInstance(data, bytes)
+            with Metrics.restore(data) as b:
+                self.assertEqual(b.window_s, 600)
+                self.assertSame(a, b, t)
+                self.assertEqual(b.snapshot(), data)
+                ta = self.feed(a, random.Random(9), 200, t)
+                tb = self.feed(b, random.Random(9), 200, t)
+                self.assertEqual(ta, tb)
+                self.assertSame(a, b, ta)
+                a.advance(ta + 30 * DAY)
+                b.advance(ta + 30 * DAY)
+                self.assertSame(a, b, ta)
+                self.assertGreater(b.report().fcr_yes, 0)
+
+    def test_damaged(self):
+        with Metrics() as m:
+            m.add(answered(0, 5, 60, customer="c1", resolved=True))
+            data = m.snapshot()
+        for n in (0, 1, 19, len(data) // 2, len(data) - 1):
+            with self.assertRaises(MetricsError) as cm:
+                Metrics.restore(data[:n])
+            self.assertEqual(cm.exception.name, "ECORRUPT")
+        bad = bytearray(data)
+        bad[len(bad) // 2] ^= 0x10
+        with self.assertRaises(MetricsError) as cm:
+            Metrics.restore(bytes(bad))
+        self.assertEqual(cm.exception.name, "ECORRUPT")
+
+
 if __name__ == "__main__":
     unittest.main()
