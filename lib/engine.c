@@ -585,6 +585,12 @@ static void journal(cr_engine *e, const econv *c, const eplan *p,
   ev.confidence = s->intent >= 0 ? s->conf : 0;
   ev.text = s->detail;
   ev.text_len = s->detail_len;
+  /* who wrote the line this step adds: the input's own line (customer
+   * message, agent reply) comes with the plan's first step, a bot line
+   * with the step that says it */
+  ev.sender = s->say >= 0                  ? CR_FROM_BOT
+              : s == &p->s[0] && p->cust ? p->cust_from
+                                         : CR_FROM_NONE;
   CALLCB(e, e->cb.event(&ev, e->cb.user_data));
 }
 
@@ -691,7 +697,9 @@ static int feed_metrics(cr_engine *e, const econv *c, const eplan *p,
   int answered = c->answered_at != CR_TIME_NONE;
   int resolved = p && p->rop == ROP_END ? p->resolved : c->resolved;
   r.escalated = c->escalated ? 1 : 0;
-  r.transferred = c->transfers ? 1 : 0;
+  /* a transferred conversation was credited leg by leg (feed_leg): this
+   * last leg was transferred IN, not out */
+  r.transferred = 0;
   switch (end) {
   case CR_ST_RESOLVED:
     r.handled_by = CR_HANDLED_BOT;
@@ -729,14 +737,47 @@ static int feed_metrics(cr_engine *e, const econv *c, const eplan *p,
   if (p) {
     if (p->kq)
       r.key[CR_METRICS_QUEUE].id = p->kq;
-    if (p->ki)
-      r.key[CR_METRICS_INTENT].id = p->ki;
+    if (p->ki && p->set_intent && c->mintent < 0)
+      r.key[CR_METRICS_INTENT].id = p->ki; /* its first intent */
     if (p->kc)
       r.key[CR_METRICS_CHANNEL].id = p->kc;
   }
   r.customer = c->customer;
   r.customer_len = c->customer_len;
   return cr_metrics_record_add(e->metrics, &r);
+}
+
+/* A transfer of an answered conversation ends the transferring agent's
+ * leg: one record for it, as ACD reports count a transferred call (each
+ * agent leg a handled contact; transferred = 1 on the leg that passed it
+ * on; AHT of the leg = answer to transfer). No customer on the leg's
+ * record, so repeat-form FCR sees the conversation once, on its last leg
+ * (the one that resolves it or not). The next leg waits from the transfer
+ * (ASA of the receiving queue) and is answered by the next accept. Called
+ * from the router's confirming TRANSFER event, which cannot be refused: a
+ * record the accumulator refuses (no memory) is counted in metrics_lost,
+ * like the other router- and timer-driven ends. */
+static void feed_leg(cr_engine *e, econv *c, cr_time t) {
+  if (c->answered_at == CR_TIME_NONE || !c->agent_len)
+    return; /* transferred from the queue: no agent leg to close */
+  cr_metrics_record r;
+  cr_metrics_record_init(&r);
+  r.arrived_at = c->arrived;
+  if (c->queued_at != CR_TIME_NONE)
+    r.queued_at = c->queued_at;
+  r.answered_at = c->answered_at;
+  r.ended_at = t;
+  r.handled_by = CR_HANDLED_AGENT;
+  r.resolved = CR_METRICS_NONE;
+  r.escalated = 1;
+  r.transferred = 1;
+  for (int d = 0; d < CR_METRICS_DIM_COUNT; d++)
+    r.key[d].id = c->key[d];
+  if (cr_metrics_record_add(e->metrics, &r))
+    e->metrics_lost++;
+  c->queued_at = t;
+  c->answered_at = CR_TIME_NONE;
+  c->key[CR_METRICS_AGENT] = 0;
 }
 
 static void conv_end(cr_engine *e, econv *c, cr_time t, int fed) {
@@ -760,7 +801,7 @@ static void conv_end(cr_engine *e, econv *c, cr_time t, int fed) {
   r->queue_len = c->queue_len;
   c->queue = NULL;
   r->channel = c->channel;
-  r->intent = c->intent;
+  r->intent = c->mintent;
   r->end_state = c->st;
   r->ended = t;
   memcpy(r->key, c->key, sizeof r->key);
@@ -822,8 +863,13 @@ static void apply_bot_updates(cr_engine *e, econv *c, eplan *p) {
   }
   if (p->kq)
     c->key[CR_METRICS_QUEUE] = p->kq;
-  if (p->ki)
+  /* the credited intent is the first the bot acted on (answered, ran an
+   * action for, collected for, handed off for, a human request): a later
+   * "thanks, bye" does not take the contact's credit */
+  if (p->set_intent && p->intent >= 0 && c->mintent < 0) {
+    c->mintent = p->intent;
     c->key[CR_METRICS_INTENT] = p->ki;
+  }
   if (p->kc)
     c->key[CR_METRICS_CHANNEL] = p->kc;
 }
@@ -857,6 +903,7 @@ static void apply_router_updates(cr_engine *e, econv *c, eplan *p) {
       c->answered_at = p->t;
     break;
   case ROP_TRANSFER:
+    feed_leg(e, c, p->t);
     cr__free(&e->mem, c->prev_agent);
     c->prev_agent = c->agent;
     c->prev_agent_len = c->agent_len;
@@ -1587,7 +1634,7 @@ static econv *conv_new(cr_engine *e, const char *id, size_t len,
   c->channel = (uint8_t)channel;
   c->channels[0] = (uint8_t)channel;
   c->nchannels = 1;
-  c->policy = c->intent = c->fpolicy = -1;
+  c->policy = c->intent = c->mintent = c->fpolicy = -1;
   c->clar[0] = c->clar[1] = -1;
   c->arrived = now;
   c->queued_at = c->answered_at = c->wrap_at = CR_TIME_NONE;
@@ -1806,10 +1853,18 @@ int cr_engine_survey(cr_engine *e, const char *conv, size_t conv_len,
     return rc;
   }
   if (e->cb.event) {
+    /* only the answers given: a missing one (CR_METRICS_NONE) is left out */
     char d[64];
-    int n = snprintf(d, sizeof d, "csat=%d nps=%d ces=%d", csat, nps, ces);
+    int n = 0;
+    const int ans[3] = {csat, nps, ces};
+    static const char *const nm[3] = {"csat", "nps", "ces"};
+    for (int i = 0; i < 3; i++)
+      if (ans[i] != CR_METRICS_NONE)
+        n += snprintf(d + n, sizeof d - (size_t)n, "%s%s=%d", n ? " " : "",
+                      nm[i], ans[i]);
     cr_engine_event ev;
     memset(&ev, 0, sizeof ev);
+    ev.sender = CR_FROM_NONE;
     ev.seq = ++e->seq;
     ev.time = now;
     ev.type = CR_EV_SURVEY;
@@ -2038,7 +2093,8 @@ int cr_engine_agent_transfer(cr_engine *e, const char *conv, size_t conv_len,
     return rc;
   if (!queue_len && !to_agent_len)
     return cr__e_fail(e, CR_EINVAL, "transfer to nowhere");
-  if ((queue_len && (rc = check_id(e, queue, queue_len, "bad queue id"))) ||
+  if ((agent_len && (rc = check_id(e, agent, agent_len, "bad agent id"))) ||
+      (queue_len && (rc = check_id(e, queue, queue_len, "bad queue id"))) ||
       (to_agent_len &&
        (rc = check_id(e, to_agent, to_agent_len, "bad agent id"))))
     return rc;
@@ -2062,6 +2118,15 @@ int cr_engine_agent_transfer(cr_engine *e, const char *conv, size_t conv_len,
   }
   p->pref = to_agent_len ? to_agent : NULL;
   p->pref_len = to_agent_len;
+  /* the journal names who transferred it: the agent who had it, else
+   * (from the queue) the caller's agent argument */
+  if (c->agent_len) {
+    p->jagent = c->agent; /* kept alive as prev_agent by the commit */
+    p->jagent_len = c->agent_len;
+  } else if (agent && agent_len) {
+    p->jagent = agent;
+    p->jagent_len = agent_len;
+  }
   p->s[0].detail = to_agent_len ? to_agent : queue;
   p->s[0].detail_len = to_agent_len ? to_agent_len : queue_len;
   return run1(e, c, p);

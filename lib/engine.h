@@ -116,7 +116,11 @@ typedef struct econv {
   char lang[ELANG];
   uint16_t kv[EMAXKV][4]; /* key off, key len, value off, value len */
   int32_t policy;        /* label index of the current bot flow, -1 */
-  int32_t intent;        /* label index for metrics / context, -1 */
+  int32_t intent;        /* label index for the context: the last one
+                            the bot acted on, -1 */
+  int32_t mintent;       /* the CREDITED intent (metrics key, survey,
+                            recent record): the first one the bot acted
+                            on, kept for the whole contact, -1 */
   int32_t fpolicy;       /* policy whose fields fval holds, -1 */
   double intent_conf;
   int32_t clar[2];       /* CLARIFY offers (label indexes, -1 none) */

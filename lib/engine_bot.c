@@ -581,8 +581,13 @@ int cr__bot_plan_handoff(cr_engine *e, econv *c, int ev, int reason,
     }
   }
   if (notice < 0) {
+    /* an emergency policy's own text ("Help is on the way...") replaces
+     * the generic handoff notice */
+    const etext *tx = reason == CR_REASON_EMERGENCY && pol && pol->text.n
+                          ? &pol->text
+                          : &e->texts[CR_TEXT_HANDOFF];
     size_t n;
-    const char *t = cr__bot_text(e, &e->texts[CR_TEXT_HANDOFF], c, &n);
+    const char *t = cr__bot_text(e, tx, c, &n);
     notice = cr__e_plan_say(p, t, n);
   }
   rc = cr__e_plan_add(p, ev, reason, intent, conf, notice);
@@ -950,12 +955,6 @@ int cr__bot_plan_message(cr_engine *e, econv *c, const char *text,
     return cr__e_fail(e, rc, "intent prediction failed");
   }
   int32_t oos = oos_index(e);
-  if (nm && (int32_t)m[0].label_index != oos) {
-    p->hit_set = 1;
-    p->hit.label = (uint32_t)m[0].label_index;
-    p->hit.conf = m[0].confidence;
-    p->hit.at = p->t;
-  }
   int sure = nm && !m[0].out_of_scope && m[0].confidence >= e->clarify_below;
   int32_t top = nm ? (int32_t)m[0].label_index : -1;
   const epolicy *tp = policy_of(e, top);
@@ -964,6 +963,17 @@ int cr__bot_plan_message(cr_engine *e, econv *c, const char *text,
               (m[0].rule >= 0 || sure);
   int emergency = nm && tp && tp->kind == CR_POLICY_EMERGENCY &&
                   (m[0].rule >= 0 || sure);
+  /* a field answer ("no idea", an address) or a message while an action
+   * runs is not a request: its "intent" is noise and stays out of the
+   * context, unless it is the human request / emergency honoured there */
+  int classify = (st != CR_ST_COLLECT && st != CR_ST_ACTION) || human ||
+                 (emergency && st == CR_ST_COLLECT);
+  if (classify && nm && (int32_t)m[0].label_index != oos) {
+    p->hit_set = 1;
+    p->hit.label = (uint32_t)m[0].label_index;
+    p->hit.conf = m[0].confidence;
+    p->hit.at = p->t;
+  }
   if (first && first_rule_handoff(e, c)) {
     rc = nm && sure ? note_intent(e, p, top, m[0].confidence) : 0;
     if (!rc)

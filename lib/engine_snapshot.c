@@ -16,7 +16,7 @@
 #include <string.h>
 
 #define SNAP_MAGIC "CRENGSN1"
-#define SNAP_VERSION 1u
+#define SNAP_VERSION 2u /* 2: the credited intent of a conversation */
 
 /* CRC-32 (IEEE 802.3, reflected 0xEDB88320), nibble table. */
 uint32_t cr__e_crc32(const void *buf, size_t n) {
@@ -194,6 +194,7 @@ static void put_conv(const cr_engine *e, wbuf *w, const econv *c) {
   w_str(w, c->lang, strlen(c->lang));
   w_i32(w, c->policy);
   w_i32(w, c->intent);
+  w_i32(w, c->mintent);
   w_i32(w, c->fpolicy);
   w_i32(w, c->clar[0]);
   w_i32(w, c->clar[1]);
@@ -348,6 +349,7 @@ static econv *get_conv(rbuf *r, cr_engine *e) {
   cr__free(&e->mem, lang);
   c->policy = r_i32(r);
   c->intent = r_i32(r);
+  c->mintent = r_i32(r);
   c->fpolicy = r_i32(r);
   c->clar[0] = r_i32(r);
   c->clar[1] = r_i32(r);
@@ -412,7 +414,8 @@ static econv *get_conv(rbuf *r, cr_engine *e) {
   if (!r->err &&
       (!c->id || c->st >= CR_ST_RESOLVED || c->channel >= CR_CHANNEL_COUNT ||
        c->reason >= CR_REASON_COUNT || !label_ok(e, c->policy) ||
-       !label_ok(e, c->intent) || !label_ok(e, c->fpolicy) ||
+       !label_ok(e, c->intent) || !label_ok(e, c->mintent) ||
+       !label_ok(e, c->fpolicy) ||
        !label_ok(e, c->clar[0]) || !label_ok(e, c->clar[1]) ||
        c->field > CR_ENGINE_MAX_FIELDS ||
        (c->resolved != 0 && c->resolved != 1 &&
@@ -477,7 +480,7 @@ static void keys_conv(cr_engine *e, econv *c, int *err) {
                                   err);
   c->key[CR_METRICS_AGENT] = rkey(e, CR_METRICS_AGENT, c->agent, c->agent_len,
                                   err);
-  const char *l = cr__e_label(e, c->intent, &n);
+  const char *l = cr__e_label(e, c->mintent, &n);
   c->key[CR_METRICS_INTENT] = rkey(e, CR_METRICS_INTENT, l, n, err);
 }
 

@@ -68,6 +68,8 @@ static int teardown_model(void **state) {
 
 typedef struct rec {
   char j[MAXJ][256]; /* "TYPE FROM>TO REASON conv agent detail" */
+  int jsender[MAXJ];  /* cr_engine_event.sender */
+  char jintent[MAXJ][32];
   cr_time jt[MAXJ];
   uint64_t jseq[MAXJ];
   int nj;
@@ -227,6 +229,8 @@ static int on_event(const cr_engine_event *ev, void *ud) {
              conv, agent[0] ? agent : "-", det[0] ? det : "-");
     r->jt[r->nj] = ev->time;
     r->jseq[r->nj] = ev->seq;
+    r->jsender[r->nj] = ev->sender;
+    cp(r->jintent[r->nj], sizeof r->jintent[0], ev->intent, ev->intent_len);
     r->nj++;
   }
   return r->fail_journal ? -1 : 0;
@@ -1770,6 +1774,233 @@ static void test_random_run_snapshot_determinism(void **state) {
   }
 }
 
+
+/* ------------------------------------------------------------------ */
+/* findings of the cr-replay author (each failed before its fix) */
+
+/* 1a: the journal says who wrote each transcript line, so message counts
+ * can be rebuilt from it: customer / bot / agent lines = the events with
+ * that sender, and their sum = the conversation's transcript count. */
+static void test_journal_sender(void **state) {
+  (void)state;
+  T t;
+  mk(&t, 1);
+  assert_int_equal(say(&t, "c1", "hello", 1000), 0); /* answer + anything else */
+  assert_int_equal(say(&t, "c1", "I want to talk to a human", 2000), 0);
+  char ag[64];
+  snprintf(ag, sizeof ag, "%s", t.r.offer_agent);
+  assert_int_equal(accept_(&t, "c1", ag, 3000), 0);
+  assert_int_equal(cr_engine_agent_reply(t.e, S("c1"), ag, 2, S("Hi, Noa here"),
+                                         4000),
+                   0);
+  assert_int_equal(say(&t, "c1", "my internet is down", 5000), 0);
+  cr_engine_summary sum;
+  assert_int_equal(cr_engine_conv_info(t.e, S("c1"), &sum), 0);
+  int n[3] = {0, 0, 0}, none = 0;
+  for (int i = 0; i < t.r.nj; i++) {
+    if (t.r.jsender[i] == CR_FROM_NONE)
+      none++;
+    else {
+      assert_true(t.r.jsender[i] >= 0 && t.r.jsender[i] <= 2);
+      n[t.r.jsender[i]]++;
+    }
+  }
+  assert_int_equal(n[CR_FROM_CUSTOMER], 3);
+  assert_int_equal(n[CR_FROM_AGENT], 1);
+  /* every bot line was sent, the agent's reply too */
+  assert_int_equal(n[CR_FROM_BOT] + n[CR_FROM_AGENT], t.r.nsend);
+  assert_int_equal((uint32_t)(n[0] + n[1] + n[2]), sum.messages);
+  assert_true(none > 0); /* OFFER, ACCEPT add no line */
+  /* the bot's follow-up MESSAGE is told apart from the customer's */
+  int a = jfind(&t.r, 0, "ANSWER BOT>BOT");
+  assert_true(a > 0);
+  assert_int_equal(t.r.jsender[a - 1], CR_FROM_CUSTOMER);
+  assert_true(!strncmp(t.r.j[a - 1], "MESSAGE", 7));
+  assert_int_equal(t.r.jsender[a], CR_FROM_BOT);
+  /* every MESSAGE is a line of someone's; a re-asked prompt is the bot's */
+  for (int i = 0; i < t.r.nj; i++)
+    if (!strncmp(t.r.j[i], "MESSAGE", 7))
+      assert_true(t.r.jsender[i] != CR_FROM_NONE);
+  assert_int_equal(say(&t, "c2", "I need to change my address", 6000), 0);
+  int b = t.r.nj;
+  assert_int_equal(say(&t, "c2", "12", 7000), 0); /* too short: re-ask */
+  int k = jfind(&t.r, b, "FIELD_BAD");
+  assert_true(k > b);
+  assert_int_equal(t.r.jsender[k - 1], CR_FROM_CUSTOMER);
+  assert_int_equal(t.r.jsender[k], CR_FROM_BOT); /* "doesn't look right" */
+  assert_true(!strncmp(t.r.j[k + 1], "MESSAGE COLLECT>COLLECT", 23));
+  assert_int_equal(t.r.jsender[k + 1], CR_FROM_BOT); /* the prompt again */
+  rm(&t);
+}
+
+/* 1b: the contact is credited to the intent that was served (the first
+ * the bot acted on), not to a closing "thanks, bye". */
+static void test_metrics_credit_first_intent(void **state) {
+  (void)state;
+  T t;
+  mk(&t, 1);
+  assert_int_equal(say(&t, "c1", "can you send me a copy of my invoice", 1000),
+                   0);
+  assert_int_equal(st(&t, "c1"), CR_ST_ACTION);
+  assert_int_equal(cr_engine_action_result(t.e, S("c1"), 1, S("Sent!"), 2000),
+                   0);
+  assert_int_equal(say(&t, "c1", "thanks, bye", 3000), 0);
+  assert_int_equal(st(&t, "c1"), -1);
+  assert_int_equal(cr_engine_survey(t.e, S("c1"), 5, CR_METRICS_NONE,
+                                    CR_METRICS_NONE, 4000),
+                   0);
+  cr_metrics *m = cr_engine_metrics(t.e);
+  uint32_t inv, bye;
+  assert_int_equal(cr_metrics_key(m, CR_METRICS_INTENT, S("invoice_copy"),
+                                  &inv),
+                   0);
+  assert_int_equal(cr_metrics_key(m, CR_METRICS_INTENT, S("thanks_goodbye"),
+                                  &bye),
+                   0);
+  cr_metrics_report ri, rb;
+  assert_int_equal(cr_metrics_report_get(m, CR_METRICS_INTENT, inv, &ri), 0);
+  assert_int_equal(ri.contacts, 1);
+  assert_int_equal(ri.bot_contained, 1);
+  assert_int_equal(ri.csat_n, 1); /* the survey follows the credit */
+  int rc = cr_metrics_report_get(m, CR_METRICS_INTENT, bye, &rb);
+  assert_true(rc != 0 || rb.contacts == 0);
+  int i = jfind(&t.r, 0, "SURVEY");
+  assert_true(i >= 0);
+  assert_string_equal(t.r.jintent[i], "invoice_copy");
+  /* a goodbye alone is still credited to itself */
+  assert_int_equal(say(&t, "c2", "thanks, bye", 5000), 0);
+  assert_int_equal(cr_metrics_report_get(m, CR_METRICS_INTENT, bye, &rb), 0);
+  assert_int_equal(rb.contacts, 1);
+  rm(&t);
+}
+
+/* 1c: a transfer is journalled with the agent who transferred it, and
+ * each agent leg is a contact of its agent (transferred = 1 on the first
+ * leg); FCR and the customer see one conversation. */
+static void test_transfer_agent_legs(void **state) {
+  (void)state;
+  T t;
+  mk(&t, 1);
+  assert_int_equal(say(&t, "c1", "representative please", 1000), 0);
+  char first[64];
+  snprintf(first, sizeof first, "%s", t.r.offer_agent);
+  const char *other = strcmp(first, "a1") ? "a1" : "a2";
+  assert_int_equal(accept_(&t, "c1", first, 3000), 0);
+  assert_int_equal(cr_engine_agent_transfer(t.e, S("c1"), first, 2, S("tech"),
+                                            other, 2, 10000),
+                   0);
+  char want[64];
+  snprintf(want, sizeof want, "TRANSFER AGENT>QUEUED TRANSFER c1 %s", first);
+  JHAS(&t.r, want);
+  assert_int_equal(accept_(&t, "c1", other, 12000), 0);
+  assert_int_equal(close_(&t, "c1", other, 20000), 0);
+  cr_metrics *m = cr_engine_metrics(t.e);
+  uint32_t k1, k2;
+  assert_int_equal(cr_metrics_key(m, CR_METRICS_AGENT, first, 2, &k1), 0);
+  assert_int_equal(cr_metrics_key(m, CR_METRICS_AGENT, other, 2, &k2), 0);
+  cr_metrics_report r1, r2, tot;
+  assert_int_equal(cr_metrics_report_get(m, CR_METRICS_AGENT, k1, &r1), 0);
+  assert_int_equal(cr_metrics_report_get(m, CR_METRICS_AGENT, k2, &r2), 0);
+  assert_int_equal(r1.contacts, 1);
+  assert_int_equal(r1.answered, 1);
+  assert_int_equal(r1.transferred, 1);
+  assert_true(fabs(r1.aht_s - 7.0) < 1e-9);  /* 3 s .. 10 s */
+  assert_int_equal(r2.contacts, 1);
+  assert_int_equal(r2.answered, 1);
+  assert_int_equal(r2.transferred, 0);
+  assert_true(fabs(r2.aht_s - 8.0) < 1e-9);  /* 12 s .. 20 s */
+  assert_true(fabs(r2.asa_s - 2.0) < 1e-9);  /* waited from the transfer */
+  assert_int_equal(cr_metrics_report_get(m, CR_METRICS_TOTAL, 0, &tot), 0);
+  assert_int_equal(tot.contacts, 2);   /* agent legs */
+  assert_int_equal(tot.transferred, 1);
+  assert_int_equal(t.e->metrics_lost, 0);
+  rm(&t);
+}
+
+/* 1d: a survey's journal text leaves missing answers out. */
+static void test_survey_text_missing_answers(void **state) {
+  (void)state;
+  T t;
+  mk(&t, 1);
+  assert_int_equal(say(&t, "c1", "hello", 1000), 0);
+  assert_int_equal(say(&t, "c1", "thanks, bye", 2000), 0);
+  assert_int_equal(cr_engine_survey(t.e, S("c1"), 4, CR_METRICS_NONE,
+                                    CR_METRICS_NONE, 3000),
+                   0);
+  JHAS(&t.r, "SURVEY RESOLVED>RESOLVED NONE c1 - csat=4");
+  assert_int_equal(jfind(&t.r, 0, "SURVEY RESOLVED>RESOLVED NONE c1 - csat=4 "),
+                   -1);
+  assert_int_equal(say(&t, "c2", "hello", 4000), 0);
+  assert_int_equal(say(&t, "c2", "thanks, bye", 5000), 0);
+  assert_int_equal(cr_engine_survey(t.e, S("c2"), CR_METRICS_NONE, 9, 2, 6000),
+                   0);
+  JHAS(&t.r, "SURVEY RESOLVED>RESOLVED NONE c2 - nps=9 ces=2");
+  rm(&t);
+}
+
+/* 1e: the emergency policy's own text is said, not the generic notice. */
+static void test_emergency_policy_text(void **state) {
+  (void)state;
+  T t;
+  mk(&t, 1);
+  assert_int_equal(policy(t.e, "emergency", CR_POLICY_EMERGENCY,
+                          "Stay away from it; a crew is alerted.",
+                          "התרחקו; צוות חירום בדרך.", NULL, "emergency",
+                          NULL, 0, NULL, 0),
+                   0);
+  assert_int_equal(say(&t, "c1", "this is an emergency", 1000), 0);
+  assert_int_equal(t.r.nalert, 1);
+  assert_string_equal(t.r.last_send, "Stay away from it; a crew is alerted.");
+  int found = 0;
+  for (size_t i = 0; i < t.r.ctx.ntranscript && i < 64; i++)
+    found |= !strcmp(t.r.ctx_lines[i], "Stay away from it; a crew is alerted.");
+  assert_true(found);
+  rm(&t);
+}
+
+/* 1f: conv_info's agent is the agent who has it; NULL while OFFERED (as
+ * the header now says), the accepting agent after. */
+static void test_conv_info_agent(void **state) {
+  (void)state;
+  T t;
+  mk(&t, 1);
+  assert_int_equal(say(&t, "c1", "representative please", 1000), 0);
+  cr_engine_summary s;
+  assert_int_equal(cr_engine_conv_info(t.e, S("c1"), &s), 0);
+  assert_int_equal(s.state, CR_ST_OFFERED);
+  assert_null(s.agent);
+  char ag[64];
+  snprintf(ag, sizeof ag, "%s", t.r.offer_agent);
+  assert_int_equal(accept_(&t, "c1", ag, 2000), 0);
+  assert_int_equal(cr_engine_conv_info(t.e, S("c1"), &s), 0);
+  assert_int_equal(s.agent_len, 2);
+  assert_memory_equal(s.agent, ag, 2);
+  rm(&t);
+}
+
+/* 1g: field answers are not classified into the agent's context; a human
+ * request while collecting is still honoured. */
+static void test_field_answers_not_classified(void **state) {
+  (void)state;
+  T t;
+  mk(&t, 1);
+  assert_int_equal(say(&t, "c1", "I need to change my address", 1000), 0);
+  assert_int_equal(st(&t, "c1"), CR_ST_COLLECT);
+  assert_int_equal(say(&t, "c1", "1234567", 2000), 0);
+  assert_int_equal(say(&t, "c1", "no idea", 3000),
+                   0); /* a valid address as far as the pattern goes */
+  assert_int_equal(t.r.noffer, 1);
+  assert_int_equal(t.r.ctx.nintents, 1);
+  assert_string_equal(t.r.ctx_intents[0], "address_change");
+  assert_string_equal(t.r.ctx_intent, "address_change");
+  /* and the human request in COLLECT still works */
+  assert_int_equal(say(&t, "c2", "I need to change my address", 4000), 0);
+  assert_int_equal(say(&t, "c2", "I want to talk to a human", 5000), 0);
+  JHAS(&t.r, "HUMAN COLLECT>QUEUED REQUESTED c2");
+  assert_int_equal(t.r.ctx.nintents, 2);
+  rm(&t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_bot_only_contained),
@@ -1804,6 +2035,13 @@ int main(void) {
       cmocka_unit_test(test_oom_sweep),
       cmocka_unit_test(test_ring_all_guard),
       cmocka_unit_test(test_random_run_snapshot_determinism),
+      cmocka_unit_test(test_journal_sender),
+      cmocka_unit_test(test_metrics_credit_first_intent),
+      cmocka_unit_test(test_transfer_agent_legs),
+      cmocka_unit_test(test_survey_text_missing_answers),
+      cmocka_unit_test(test_emergency_policy_text),
+      cmocka_unit_test(test_conv_info_agent),
+      cmocka_unit_test(test_field_answers_not_classified),
   };
   return cmocka_run_group_tests(tests, setup_model, teardown_model);
 }
