@@ -106,7 +106,9 @@ EXPECTED = {
               ("c1", "OFFER", "OFFERED", None),
               ("c1", "ACCEPT", "AGENT", None),
               ("c1", "WRAPUP_END", "CLOSED", None)],
-        kpi=dict(contacts=1, answered=1, transferred=1, transfer_rate=1.0),
+        # one record per agent leg (ACD counting, docs/engine.md): b1's
+        # leg, transferred, and t1's
+        kpi=dict(contacts=2, answered=2, transferred=1, transfer_rate=0.5),
         live=0),
     "channel_switch.crs": dict(
         path=[("c1", "HUMAN", "QUEUED", "REQUESTED"),
