@@ -2,7 +2,7 @@
  * "label<TAB>text" files.
  *
  *   cr-intent train --train TRAIN.tsv [--oos-label oos] [--val VAL.tsv]
- *                   [--rules HUMAN,EMERGENCY] --out MODEL.bin
+ *                   [--rules HUMAN,EMERGENCY[,FRAUD]] --out MODEL.bin
  *   cr-intent predict --model MODEL.bin [--top 3]
  *       reads one message per line on stdin, prints per line
  *       label<TAB>confidence pairs (TAB-separated), best first; when the
@@ -72,7 +72,7 @@ static char *read_file(const char *path, size_t *len) {
 static int usage(void) {
   fprintf(stderr,
           "usage: cr-intent train --train TRAIN.tsv [--oos-label L] "
-          "[--val VAL.tsv] [--rules HUMAN,EMERGENCY] --out MODEL.bin\n"
+          "[--val VAL.tsv] [--rules HUMAN,EMERGENCY[,FRAUD]] --out MODEL.bin\n"
           "       cr-intent predict --model MODEL.bin [--top K]\n"
           "       cr-intent eval --train TRAIN.tsv --test TEST.tsv "
           "[--val VAL.tsv] [--oos-label L] [--seed N] --json\n");
@@ -210,12 +210,16 @@ static cr_intent_model *train_model(const opts *o, double *secs) {
 }
 
 static int add_rules(cr_intent_model *m, const char *spec) {
-  /* "HUMAN,EMERGENCY": labels for the built-in lists (either may be empty) */
-  const char *comma = strchr(spec, ',');
-  size_t hl = comma ? (size_t)(comma - spec) : strlen(spec);
-  const char *e = comma ? comma + 1 : "";
-  return opt_rc("--rules", cr_intent_model_add_builtin_rules(
-                               m, spec, hl, e, strlen(e)));
+  /* "HUMAN,EMERGENCY[,FRAUD]": labels for the built-in lists (any may be
+   * empty) */
+  const char *c1 = strchr(spec, ',');
+  size_t hl = c1 ? (size_t)(c1 - spec) : strlen(spec);
+  const char *e = c1 ? c1 + 1 : "";
+  const char *c2 = strchr(e, ',');
+  size_t el = c2 ? (size_t)(c2 - e) : strlen(e);
+  const char *f = c2 ? c2 + 1 : "";
+  return opt_rc("--rules", cr_intent_model_add_builtin_rules_ex(
+                               m, spec, hl, e, el, f, strlen(f)));
 }
 
 static int tune(cr_intent_model *m, const char *path, double *thr) {

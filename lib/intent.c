@@ -409,12 +409,16 @@ static int rule_parse(const cr_mem *mm, cr__rule *r, const char *ph,
   return 0;
 }
 
-int cr_intent_model_add_rule(cr_intent_model *m, const char *label,
-                             size_t label_len, const char *phrase,
-                             size_t phrase_len, int priority) {
-  if (!m || (!phrase && phrase_len))
+int cr__rule_add(cr_intent_model *m, const char *label, size_t label_len,
+                 const char *phrase, size_t phrase_len, int priority,
+                 int except) {
+  if (!m)
     return CR_EINVAL;
   m->errmsg[0] = 0;
+  if (!phrase && phrase_len) {
+    merr(m, "NULL rule phrase", 0);
+    return CR_EINVAL;
+  }
   int rc = cr__label_check(label, label_len);
   if (rc) {
     merr(m, "bad rule label", 0);
@@ -424,8 +428,10 @@ int cr_intent_model_add_rule(cr_intent_model *m, const char *label,
     merr(m, "rule phrase is not valid UTF-8", 0);
     return CR_EUTF8;
   }
-  if (m->n_rules >= 65535)
+  if (m->n_rules >= 65535) {
+    merr(m, "too many rules (65535)", 0);
     return CR_EFULL;
+  }
   if (cr__grow(&m->mem, (void **)&m->rules, &m->rules_cap, m->n_rules + 1,
                sizeof *m->rules))
     return CR_ENOMEM;
@@ -446,8 +452,21 @@ int cr_intent_model_add_rule(cr_intent_model *m, const char *label,
   }
   r.label = (uint32_t)li;
   r.priority = priority;
+  r.except = (uint8_t)(except != 0);
   m->rules[m->n_rules++] = r;
   return 0;
+}
+
+int cr_intent_model_add_rule(cr_intent_model *m, const char *label,
+                             size_t label_len, const char *phrase,
+                             size_t phrase_len, int priority) {
+  return cr__rule_add(m, label, label_len, phrase, phrase_len, priority, 0);
+}
+
+int cr_intent_model_add_rule_exception(cr_intent_model *m, const char *label,
+                                       size_t label_len, const char *phrase,
+                                       size_t phrase_len) {
+  return cr__rule_add(m, label, label_len, phrase, phrase_len, 0, 1);
 }
 
 size_t cr_intent_model_rule_count(const cr_intent_model *m) {
@@ -467,44 +486,74 @@ static const char *const human_phrases[] = {
     /* Russian (a large share of Israeli callers) */
     "оператор*", "живой человек", "живым человеком"};
 
+/* A message that names a human but is not asking for one: "a fake
+ * representative called me" is a fraud report. These are exceptions of
+ * the human list: while one matches, the human rules stay silent and the
+ * model answers. */
+static const char *const human_exceptions[] = {
+    "fake", "bogus", "impersonat*", "pretending to be", "posing as",
+    "scam*", "claimed to be", "claiming to be",
+    "מזויף*", "מתחזה*", "התחזה*", "התחזו*", "עוקץ*", "נוכל*",
+    "фальшив*", "мошенни*"};
+
+/* Physical danger, routed ahead of everything. Fraud, theft and hacked
+ * accounts used to be here; they are a different queue in a typical
+ * contact center (the demo set's fraud_report) and have their own list. */
 static const char *const emergency_phrases[] = {
-    "emergency", "fraud", "fraudulent", "stolen card", "card was stolen",
-    "card stolen", "identity theft", "account was hacked", "account hacked",
-    "been hacked", "gas leak",
-    "חירום", "הונאה", "הונאת", "גניבת זהות", "כרטיס גנוב", "נגנב לי",
-    "נגנב הכרטיס", "נפרץ", "פרצו לי", "דליפת גז"};
+    "emergency", "gas leak", "electric shock",
+    "חירום", "דליפת גז", "שריפה", "התחשמל*"};
+
+static const char *const fraud_phrases[] = {
+    "fraud", "fraudulent", "stolen card", "card was stolen", "card stolen",
+    "identity theft", "account was hacked", "account hacked", "been hacked",
+    "הונאה", "הונאת", "גניבת זהות", "כרטיס גנוב", "נגנב לי", "נגנב הכרטיס",
+    "נפרץ", "פרצו לי"};
 
 static int add_list(cr_intent_model *m, const char *label, size_t len,
-                    const char *const *list, size_t n, int prio) {
+                    const char *const *list, size_t n, int prio, int ex) {
   for (size_t i = 0; i < n; i++) {
-    int rc = cr_intent_model_add_rule(m, label, len, list[i], strlen(list[i]),
-                                      prio);
+    int rc = cr__rule_add(m, label, len, list[i], strlen(list[i]), prio, ex);
     if (rc)
       return rc;
   }
   return 0;
 }
 
-int cr_intent_model_add_builtin_rules(cr_intent_model *m,
-                                      const char *human_label,
-                                      size_t human_len,
-                                      const char *emergency_label,
-                                      size_t emergency_len) {
+#define N_OF(a) (sizeof(a) / sizeof *(a))
+
+int cr_intent_model_add_builtin_rules_ex(cr_intent_model *m,
+                                         const char *human_label,
+                                         size_t human_len,
+                                         const char *emergency_label,
+                                         size_t emergency_len,
+                                         const char *fraud_label,
+                                         size_t fraud_len) {
   if (!m)
     return CR_EINVAL;
-  if ((human_label && human_len && cr__label_check(human_label, human_len)) ||
-      (emergency_label && emergency_len &&
-       cr__label_check(emergency_label, emergency_len)))
+  m->errmsg[0] = 0;
+  int use_h = human_label && human_len, use_e = emergency_label && emergency_len,
+      use_f = fraud_label && fraud_len;
+  if ((use_h && cr__label_check(human_label, human_len)) ||
+      (use_e && cr__label_check(emergency_label, emergency_len)) ||
+      (use_f && cr__label_check(fraud_label, fraud_len))) {
+    merr(m, "bad label for a built-in rule list", 0);
     return CR_EINVAL;
+  }
   /* All or nothing: remember the counts and roll back on failure. */
   size_t r0 = m->n_rules, l0 = m->n_labels;
   int rc = 0;
-  if (human_label && human_len)
+  if (use_h)
     rc = add_list(m, human_label, human_len, human_phrases,
-                  sizeof human_phrases / sizeof *human_phrases, 100);
-  if (!rc && emergency_label && emergency_len)
+                  N_OF(human_phrases), 100, 0);
+  if (!rc && use_h)
+    rc = add_list(m, human_label, human_len, human_exceptions,
+                  N_OF(human_exceptions), 0, 1);
+  if (!rc && use_e)
     rc = add_list(m, emergency_label, emergency_len, emergency_phrases,
-                  sizeof emergency_phrases / sizeof *emergency_phrases, 200);
+                  N_OF(emergency_phrases), 200, 0);
+  if (!rc && use_f)
+    rc = add_list(m, fraud_label, fraud_len, fraud_phrases,
+                  N_OF(fraud_phrases), 150, 0);
   if (rc) {
     while (m->n_rules > r0)
       rule_free(&m->mem, &m->rules[--m->n_rules]);
@@ -512,6 +561,15 @@ int cr_intent_model_add_builtin_rules(cr_intent_model *m,
       cr__free(&m->mem, m->labels[--m->n_labels]);
   }
   return rc;
+}
+
+int cr_intent_model_add_builtin_rules(cr_intent_model *m,
+                                      const char *human_label,
+                                      size_t human_len,
+                                      const char *emergency_label,
+                                      size_t emergency_len) {
+  return cr_intent_model_add_builtin_rules_ex(
+      m, human_label, human_len, emergency_label, emergency_len, NULL, 0);
 }
 
 /* ---------------------------------------------------------------------
@@ -545,12 +603,24 @@ static void fill(const cr_intent_model *m, cr_intent_match *o, size_t li,
       rule < 0 && ((int)li == m->oos || conf < m->threshold) ? 1 : 0;
 }
 
+/* 1 when an exception of label li matches the message. */
+static int excepted(const cr_intent_model *m, uint32_t li, const char *norm,
+                    size_t n) {
+  for (size_t i = 0; i < m->n_rules; i++)
+    if (m->rules[i].except && m->rules[i].label == li &&
+        rule_matches(&m->rules[i], norm, n))
+      return 1;
+  return 0;
+}
+
 static int best_rule(const cr_intent_model *m, const char *norm, size_t n) {
   int best = -1;
   for (size_t i = 0; i < m->n_rules; i++) {
-    if (best >= 0 && m->rules[i].priority <= m->rules[best].priority)
+    const cr__rule *r = &m->rules[i];
+    if (r->except ||
+        (best >= 0 && r->priority <= m->rules[best].priority))
       continue;
-    if (rule_matches(&m->rules[i], norm, n))
+    if (rule_matches(r, norm, n) && !excepted(m, r->label, norm, n))
       best = (int)i;
   }
   return best;
@@ -558,10 +628,17 @@ static int best_rule(const cr_intent_model *m, const char *norm, size_t n) {
 
 int cr_intent_predict(cr_intent_model *m, const char *text, size_t len,
                       cr_intent_match *out, size_t k, size_t *n_out) {
-  if (!m || (!text && len) || (!out && k) || !n_out || len >= SIZE_MAX)
+  if (!m)
     return CR_EINVAL;
-  if (cr__utf8_check(text, len))
+  m->errmsg[0] = 0;
+  if ((!text && len) || (!out && k) || !n_out || len >= SIZE_MAX) {
+    merr(m, "predict: NULL text, out or n_out", 0);
+    return CR_EINVAL;
+  }
+  if (cr__utf8_check(text, len)) {
+    merr(m, "message is not valid UTF-8", 0);
     return CR_EUTF8;
+  }
   if (ensure_norm(m, len + 1))
     return CR_ENOMEM;
   size_t n = cr__normalize(text, len, m->norm);
@@ -619,8 +696,11 @@ double cr_intent_model_temperature(const cr_intent_model *m) {
 int cr_intent_model_set_threshold(cr_intent_model *m, double t) {
   if (!m)
     return CR_EINVAL;
-  if (!(t >= 0 && t <= 1))
+  m->errmsg[0] = 0;
+  if (!(t >= 0 && t <= 1)) {
+    merr(m, "threshold must be in [0, 1]", 0);
     return CR_ERANGE;
+  }
   m->threshold = t;
   return 0;
 }

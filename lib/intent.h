@@ -46,6 +46,8 @@ typedef struct cr__rule_word {
 typedef struct cr__rule {
   uint32_t label;
   int32_t priority;
+  uint8_t except;    /* 1: an exception: while it matches, no rule of
+                        this label fires (the model decides) */
   char *phrase;      /* as given (saved verbatim, re-parsed at load) */
   size_t phrase_len;
   char *pool;        /* normalised words */
@@ -112,6 +114,10 @@ int cr__model_find_label(const cr_intent_model *m, const char *s, size_t n);
 int cr__model_scores(cr_intent_model *m, const char *norm, size_t n);
 void cr__softmax(const float *s, size_t n, double temperature, double *p);
 
+/* Adds a rule (except = 0) or a rule exception (except = 1). */
+int cr__rule_add(cr_intent_model *m, const char *label, size_t label_len,
+                 const char *phrase, size_t phrase_len, int priority,
+                 int except);
 int cr__label_check(const char *s, size_t n);
 uint32_t cr__crc32(uint32_t crc, const void *buf, size_t n);
 

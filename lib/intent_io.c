@@ -1,7 +1,7 @@
 /* Saving and loading a model to and from a memory buffer.
  *
  * Format (all integers little-endian, floats as their IEEE-754 bits):
- *   "CRINTENT"  u32 version (1)  u64 payload length  payload  u32 CRC-32
+ *   "CRINTENT"  u32 version (2)  u64 payload length  payload  u32 CRC-32
  * where the CRC covers everything before it. Payload:
  *   u8 hash_bits, word_n, char_min, char_max
  *   f64 temperature, f64 threshold, f32 idf of an unseen feature
@@ -9,7 +9,9 @@
  *   n_labels x (u16 length, bytes)
  *   u32 n_feat, n_feat x u32 key (strictly increasing), n_feat x f32 idf,
  *   n_feat x f32 scale, n_feat rows of n_cls x i8 weight, n_cls x f32 bias
- *   u32 n_rules, n_rules x (u32 label, i32 priority, u32 length, bytes)
+ *   u32 n_rules, n_rules x (u32 label, i32 priority, u8 flags, u32 length,
+ *                           bytes)       flags bit 0: a rule exception
+ * Version 1 (still loaded) had no flags byte: every rule was a rule.
  * The loader checks every count against the bytes left before it
  * allocates, so a corrupt length cannot ask for gigabytes. */
 #include "intent.h"
@@ -19,7 +21,7 @@
 #include <string.h>
 
 #define MAGIC "CRINTENT"
-#define VERSION 1u
+#define VERSION 2u
 
 typedef struct wbuf {
   uint8_t *p;
@@ -89,6 +91,7 @@ static void payload(const cr_intent_model *m, wbuf *b) {
     const cr__rule *r = &m->rules[i];
     put_u32(b, r->label);
     put_u32(b, (uint32_t)r->priority);
+    put_u8(b, r->except);
     put_u32(b, (uint32_t)r->phrase_len);
     put(b, r->phrase, r->phrase_len);
   }
@@ -96,7 +99,12 @@ static void payload(const cr_intent_model *m, wbuf *b) {
 
 int cr_intent_model_save(const cr_intent_model *m, const cr_mem *mem,
                          void **buf, size_t *len) {
-  if (!m || !buf || !len)
+  if (!m)
+    return CR_EINVAL;
+  /* errmsg is the last call's report, not model state: a save resets it
+   * like every other call (the model is always heap-allocated by us). */
+  ((cr_intent_model *)m)->errmsg[0] = 0;
+  if (!buf || !len)
     return CR_EINVAL;
   cr_mem mm;
   if (cr__mem_init(&mm, mem))
@@ -247,20 +255,21 @@ static int load_features(cr_intent_model *m, rbuf *r) {
   return load_floats(mm, r, m->n_cls, -1e6f, 1e6f, &m->bias);
 }
 
-static int load_rules(cr_intent_model *m, rbuf *r) {
+static int load_rules(cr_intent_model *m, rbuf *r, uint32_t version) {
   uint32_t n = get_u32(r);
-  if (!room(r, n, 12) || n > 65535)
+  if (!room(r, n, version >= 2 ? 13 : 12) || n > 65535)
     return CR_ECORRUPT;
   for (uint32_t i = 0; i < n; i++) {
     uint32_t label = get_u32(r);
     int32_t prio = (int32_t)get_u32(r);
+    uint8_t flags = version >= 2 ? get_u8(r) : 0;
     uint32_t len = get_u32(r);
     const uint8_t *s = take(r, len);
-    if (!s || label >= m->n_labels)
+    if (!s || label >= m->n_labels || flags > 1)
       return CR_ECORRUPT;
     const char *lab = m->labels[label];
-    int rc = cr_intent_model_add_rule(m, lab, strlen(lab), (const char *)s,
-                                      len, prio);
+    int rc = cr__rule_add(m, lab, strlen(lab), (const char *)s, len, prio,
+                          flags & 1);
     if (rc == CR_EINVAL || rc == CR_EUTF8 || rc == CR_EFULL)
       return CR_ECORRUPT;
     if (rc)
@@ -269,7 +278,7 @@ static int load_rules(cr_intent_model *m, rbuf *r) {
   return 0;
 }
 
-static int load_payload(cr_intent_model *m, rbuf *r) {
+static int load_payload(cr_intent_model *m, rbuf *r, uint32_t version) {
   m->cfg.hash_bits = get_u8(r);
   m->cfg.word_n = get_u8(r);
   m->cfg.char_min = get_u8(r);
@@ -296,7 +305,7 @@ static int load_payload(cr_intent_model *m, rbuf *r) {
   m->n_cls = n_cls;
   if ((rc = load_features(m, r)) != 0)
     return rc;
-  if ((rc = load_rules(m, r)) != 0)
+  if ((rc = load_rules(m, r, version)) != 0)
     return rc;
   return r->i == r->n ? 0 : CR_ECORRUPT;
 }
@@ -316,14 +325,14 @@ int cr_intent_model_load(cr_intent_model **out, const cr_mem *mem,
   uint32_t crc = get_u32(&(rbuf){p, len, len - 4, 0});
   if (cr__crc32(0, p, len - 4) != crc)
     return CR_ECORRUPT;
-  if (version != VERSION)
-    return CR_EVERSION;
+  if (version < 1 || version > VERSION)
+    return version ? CR_EVERSION : CR_ECORRUPT;
   cr_intent_model *m;
   int rc = cr__model_alloc(&m, mem);
   if (rc)
     return rc;
   rbuf r = {p, len - 4, 20, 0};
-  rc = load_payload(m, &r);
+  rc = load_payload(m, &r, version);
   if (!rc)
     rc = cr__model_finish(m);
   if (rc) {

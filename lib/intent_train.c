@@ -251,6 +251,7 @@ int cr_intent_trainer_add_tsv(cr_intent_trainer *t, const char *tsv,
 int cr_intent_trainer_set_seed(cr_intent_trainer *t, uint64_t seed) {
   if (!t)
     return CR_EINVAL;
+  t->errmsg[0] = 0;
   t->seed = seed;
   return 0;
 }
@@ -258,8 +259,11 @@ int cr_intent_trainer_set_seed(cr_intent_trainer *t, uint64_t seed) {
 int cr_intent_trainer_set_hash_bits(cr_intent_trainer *t, unsigned bits) {
   if (!t)
     return CR_EINVAL;
-  if (bits < 12 || bits > 24)
+  t->errmsg[0] = 0;
+  if (bits < 12 || bits > 24) {
+    terr(t, "hash bits must be 12..24", 0);
     return CR_ERANGE;
+  }
   t->cfg.hash_bits = bits;
   return 0;
 }
@@ -267,8 +271,11 @@ int cr_intent_trainer_set_hash_bits(cr_intent_trainer *t, unsigned bits) {
 int cr_intent_trainer_set_word_ngrams(cr_intent_trainer *t, unsigned max_n) {
   if (!t)
     return CR_EINVAL;
-  if (max_n < 1 || max_n > 3)
+  t->errmsg[0] = 0;
+  if (max_n < 1 || max_n > 3) {
+    terr(t, "word n-grams must be 1..3", 0);
     return CR_ERANGE;
+  }
   t->cfg.word_n = max_n;
   return 0;
 }
@@ -277,9 +284,12 @@ int cr_intent_trainer_set_char_ngrams(cr_intent_trainer *t, unsigned min_n,
                                       unsigned max_n) {
   if (!t)
     return CR_EINVAL;
+  t->errmsg[0] = 0;
   if (!(min_n == 0 && max_n == 0) &&
-      (min_n < 1 || max_n > 8 || min_n > max_n))
+      (min_n < 1 || max_n > 8 || min_n > max_n)) {
+    terr(t, "char n-grams must be 0,0 or 1 <= min <= max <= 8", 0);
     return CR_ERANGE;
+  }
   t->cfg.char_min = min_n;
   t->cfg.char_max = max_n;
   return 0;
@@ -288,8 +298,11 @@ int cr_intent_trainer_set_char_ngrams(cr_intent_trainer *t, unsigned min_n,
 int cr_intent_trainer_set_min_df(cr_intent_trainer *t, unsigned min_df) {
   if (!t)
     return CR_EINVAL;
-  if (min_df < 1 || min_df > 1000)
+  t->errmsg[0] = 0;
+  if (min_df < 1 || min_df > 1000) {
+    terr(t, "min_df must be 1..1000", 0);
     return CR_ERANGE;
+  }
   t->min_df = min_df;
   return 0;
 }
@@ -297,8 +310,11 @@ int cr_intent_trainer_set_min_df(cr_intent_trainer *t, unsigned min_df) {
 int cr_intent_trainer_set_c(cr_intent_trainer *t, double c) {
   if (!t)
     return CR_EINVAL;
-  if (!(c >= 1e-4 && c <= 1e4))
+  t->errmsg[0] = 0;
+  if (!(c >= 1e-4 && c <= 1e4)) {
+    terr(t, "C must be in [1e-4, 1e4]", 0);
     return CR_ERANGE;
+  }
   t->c = c;
   return 0;
 }
@@ -307,9 +323,12 @@ int cr_intent_trainer_set_solver(cr_intent_trainer *t, unsigned max_epochs,
                                  double tolerance) {
   if (!t)
     return CR_EINVAL;
+  t->errmsg[0] = 0;
   if (max_epochs < 1 || max_epochs > 10000 ||
-      !(tolerance >= 1e-6 && tolerance <= 1))
+      !(tolerance >= 1e-6 && tolerance <= 1)) {
+    terr(t, "epochs must be 1..10000 and tolerance in [1e-6, 1]", 0);
     return CR_ERANGE;
+  }
   t->max_epochs = max_epochs;
   t->tol = tolerance;
   return 0;
@@ -319,9 +338,12 @@ int cr_intent_trainer_set_calibration(cr_intent_trainer *t,
                                       double holdout_fraction) {
   if (!t)
     return CR_EINVAL;
+  t->errmsg[0] = 0;
   if (!(holdout_fraction == 0 ||
-        (holdout_fraction >= 0.05 && holdout_fraction <= 0.5)))
+        (holdout_fraction >= 0.05 && holdout_fraction <= 0.5))) {
+    terr(t, "calibration fraction must be 0 or in [0.05, 0.5]", 0);
     return CR_ERANGE;
+  }
   t->holdout = holdout_fraction;
   return 0;
 }
@@ -330,6 +352,7 @@ int cr_intent_trainer_set_oos_label(cr_intent_trainer *t, const char *label,
                                     size_t len) {
   if (!t)
     return CR_EINVAL;
+  t->errmsg[0] = 0;
   if (len == 0) {
     cr__free(&t->mem, t->oos);
     t->oos = NULL;
@@ -337,8 +360,12 @@ int cr_intent_trainer_set_oos_label(cr_intent_trainer *t, const char *label,
     return 0;
   }
   int rc = cr__label_check(label, len);
-  if (rc)
+  if (rc) {
+    terr(t, rc == CR_EUTF8 ? "oos label is not valid UTF-8"
+                           : "oos label is too long or has TAB/CR/LF",
+         0);
     return rc;
+  }
   char *s = cr__strndup(&t->mem, label, len);
   if (!s)
     return CR_ENOMEM;

@@ -190,6 +190,7 @@ static void test_load_corrupt(void **state) {
   assert_int_equal(cr__crc32(cr__crc32(0, "1234", 4), "56789", 5), 0xCBF43926u);
   cr_intent_model *m = train_tiny(NULL, 1);
   assert_int_equal(cr_intent_model_add_builtin_rules(m, "human", 5, "emergency", 9), 0);
+  assert_int_equal(cr_intent_model_add_rule(m, "zz", 2, "zz", 2, 1), 0);
   uint8_t *buf;
   size_t len;
   assert_int_equal(cr_intent_model_save(m, NULL, (void **)&buf, &len), 0);
@@ -204,11 +205,24 @@ static void test_load_corrupt(void **state) {
     cp[i] ^= 0x10;
     assert_int_equal(cr_intent_model_load(&x, NULL, cp, len), CR_ECORRUPT);
   }
-  /* a newer version (resealed so only the version differs) */
+  /* a newer version (resealed so only the version differs); version 0 */
   memcpy(cp, buf, len);
-  put32(cp + 8, 2);
+  put32(cp + 8, 3);
   reseal(cp, len);
   assert_int_equal(cr_intent_model_load(&x, NULL, cp, len), CR_EVERSION);
+  put32(cp + 8, 0);
+  reseal(cp, len);
+  assert_int_equal(cr_intent_model_load(&x, NULL, cp, len), CR_ECORRUPT);
+  /* a rule flags byte other than 0/1 (the last rule is the "zz" one) */
+  memcpy(cp, buf, len);
+  cp[len - 4 - 2 - 4 - 1] = 2;
+  reseal(cp, len);
+  assert_int_equal(cr_intent_model_load(&x, NULL, cp, len), CR_ECORRUPT);
+  cp[len - 4 - 2 - 4 - 1] = 1; /* the zz rule becomes an exception: fine */
+  reseal(cp, len);
+  assert_int_equal(cr_intent_model_load(&x, NULL, cp, len), 0);
+  cr_intent_model_del(x);
+  x = NULL;
   /* resealed but inconsistent payloads: huge label count, bad hash bits,
    * trailing garbage, a NaN temperature */
   memcpy(cp, buf, len);
@@ -248,8 +262,9 @@ static void test_rules(void **state) {
   (void)state;
   cr_intent_model *m = train_tiny(NULL, 1);
   size_t labels = cr_intent_model_label_count(m);
-  assert_int_equal(cr_intent_model_add_builtin_rules(m, "agent", 5, "emergency", 9), 0);
-  assert_int_equal(cr_intent_model_label_count(m), labels + 2);
+  assert_int_equal(cr_intent_model_add_builtin_rules_ex(m, "agent", 5, "emergency", 9,
+                                                        "fraud", 5), 0);
+  assert_int_equal(cr_intent_model_label_count(m), labels + 3);
   assert_true(cr_intent_model_rule_count(m) > 20);
   /* Hebrew prefixes and inflection, English case */
   assert_string_equal(top_label(m, "אני רוצה לדבר עם נציגה"), "agent");
@@ -258,8 +273,20 @@ static void test_rules(void **state) {
   assert_string_equal(top_label(m, "Let me talk to an AGENT"), "agent");
   assert_string_equal(top_label(m, "I want a real person!!"), "agent");
   assert_string_equal(top_label(m, "Representatives, anyone?"), "agent");
-  assert_string_equal(top_label(m, "my card was STOLEN"), "emergency");
+  assert_string_equal(top_label(m, "my card was STOLEN"), "fraud");
+  assert_string_equal(top_label(m, "חשד להונאה בחשבון"), "fraud");
+  assert_string_equal(top_label(m, "החשבון שלי נפרץ"), "fraud");
   assert_string_equal(top_label(m, "זה מקרה חירום"), "emergency");
+  assert_string_equal(top_label(m, "gas leak in the basement"), "emergency");
+  /* emergency (200) beats fraud (150) beats a human (100) */
+  assert_string_equal(top_label(m, "fraud! emergency!"), "emergency");
+  assert_string_equal(top_label(m, "fraud, get me an agent"), "fraud");
+  /* exceptions: a fake representative is not a request for one */
+  assert_string_not_equal(top_label(m, "נציג מזויף התקשר אליי"), "agent");
+  assert_string_not_equal(top_label(m, "a fake representative called me"), "agent");
+  assert_string_not_equal(top_label(m, "someone impersonating an agent"), "agent");
+  assert_string_not_equal(top_label(m, "מישהו שהתחזה לנציג שלכם"), "agent");
+  assert_string_equal(top_label(m, "I want a real representative"), "agent");
   /* emergency (200) beats a request for a human (100) */
   assert_string_equal(top_label(m, "emergency, get me an agent"), "emergency");
   /* words that merely contain a rule word do not match */
@@ -293,7 +320,136 @@ static void test_rules(void **state) {
   assert_int_equal(cr_intent_model_add_rule(m, "", 0, "word", 4, 1), CR_EINVAL);
   assert_int_equal(cr_intent_model_add_rule(m, "a\tb", 3, "word", 4, 1), CR_EINVAL);
   assert_int_equal(cr_intent_model_add_builtin_rules(m, "a\nb", 3, NULL, 0), CR_EINVAL);
+  assert_int_equal(cr_intent_model_add_builtin_rules_ex(m, NULL, 0, NULL, 0, "a\tb", 3),
+                   CR_EINVAL);
+  assert_int_equal(cr_intent_model_add_rule_exception(m, "x", 1, "...", 3), CR_EINVAL);
   assert_int_equal(cr_intent_model_rule_count(m), rules);
+  /* a custom exception silences only its own label's rules */
+  assert_int_equal(cr_intent_model_add_rule_exception(m, "vip", 3, "former", 6), 0);
+  assert_int_equal(cr_intent_model_rule_count(m), rules + 1);
+  assert_string_not_equal(top_label(m, "former gold member"), "vip");
+  assert_string_equal(top_label(m, "former gold member, emergency"), "emergency");
+  /* exceptions survive save/load */
+  void *buf;
+  size_t len;
+  cr_intent_model *x;
+  assert_int_equal(cr_intent_model_save(m, NULL, &buf, &len), 0);
+  assert_int_equal(cr_intent_model_load(&x, NULL, buf, len), 0);
+  assert_string_not_equal(top_label(x, "former gold member"), "vip");
+  assert_string_not_equal(top_label(x, "a fake representative called me"), "agent");
+  assert_string_equal(top_label(x, "gold member"), "vip");
+  cr_mem_free(NULL, buf);
+  cr_intent_model_del(x);
+  cr_intent_model_del(m);
+  /* the old call adds no fraud rules (fraud is not an emergency) */
+  m = train_tiny(NULL, 1);
+  assert_int_equal(cr_intent_model_add_builtin_rules(m, "agent", 5, "emergency", 9), 0);
+  cr_intent_match mt1;
+  assert_int_equal(cr_intent_predict(m, "fraud on my account", 19, &mt1, 1, &n), 0);
+  assert_int_equal(mt1.rule, -1);
+  assert_int_equal(cr_intent_model_label_count(m), labels + 2);
+  cr_intent_model_del(m);
+}
+
+/* Every call that can fail resets errmsg first: an earlier failure's
+ * message never outlives the next call. */
+static void test_errmsg_reset(void **state) {
+  (void)state;
+  cr_intent_trainer *t;
+  assert_int_equal(cr_intent_trainer_new(&t, NULL), 0);
+  const char *bad = "a\tone\nno tab\n";
+#define TSTALE()                                                             \
+  do {                                                                        \
+    assert_int_equal(cr_intent_trainer_add_tsv(t, bad, strlen(bad)),        \
+                     CR_EINVAL);                                              \
+    assert_string_not_equal(cr_intent_trainer_errmsg(t), "");                 \
+  } while (0)
+  TSTALE();
+  assert_int_equal(cr_intent_trainer_set_seed(t, 3), 0);
+  assert_string_equal(cr_intent_trainer_errmsg(t), "");
+  TSTALE();
+  assert_int_equal(cr_intent_trainer_set_hash_bits(t, 18), 0);
+  assert_string_equal(cr_intent_trainer_errmsg(t), "");
+  TSTALE();
+  assert_int_equal(cr_intent_trainer_set_word_ngrams(t, 2), 0);
+  assert_string_equal(cr_intent_trainer_errmsg(t), "");
+  TSTALE();
+  assert_int_equal(cr_intent_trainer_set_char_ngrams(t, 2, 5), 0);
+  assert_string_equal(cr_intent_trainer_errmsg(t), "");
+  TSTALE();
+  assert_int_equal(cr_intent_trainer_set_min_df(t, 1), 0);
+  assert_string_equal(cr_intent_trainer_errmsg(t), "");
+  TSTALE();
+  assert_int_equal(cr_intent_trainer_set_c(t, 2), 0);
+  assert_string_equal(cr_intent_trainer_errmsg(t), "");
+  TSTALE();
+  assert_int_equal(cr_intent_trainer_set_solver(t, 50, 0.1), 0);
+  assert_string_equal(cr_intent_trainer_errmsg(t), "");
+  TSTALE();
+  assert_int_equal(cr_intent_trainer_set_calibration(t, 0.1), 0);
+  assert_string_equal(cr_intent_trainer_errmsg(t), "");
+  TSTALE();
+  assert_int_equal(cr_intent_trainer_set_oos_label(t, "oos", 3), 0);
+  assert_string_equal(cr_intent_trainer_errmsg(t), "");
+  /* a failing setter says why, and the next success clears it */
+  assert_int_equal(cr_intent_trainer_set_c(t, -1), CR_ERANGE);
+  assert_non_null(strstr(cr_intent_trainer_errmsg(t), "C must"));
+  assert_int_equal(cr_intent_trainer_add(t, "a", 1, "x", 1), 0);
+  assert_string_equal(cr_intent_trainer_errmsg(t), "");
+  TSTALE();
+  assert_int_equal(cr_intent_trainer_add_tsv(t, tiny_tsv, strlen(tiny_tsv)), 0);
+  assert_string_equal(cr_intent_trainer_errmsg(t), "");
+  TSTALE();
+  cr_intent_model *m;
+  assert_int_equal(cr_intent_train(t, &m), 0);
+  assert_string_equal(cr_intent_trainer_errmsg(t), "");
+#undef TSTALE
+  cr_intent_trainer_del(t);
+
+#define MSTALE()                                                             \
+  do {                                                                        \
+    assert_int_equal(cr_intent_model_add_rule(m, "x", 1, "!!", 2, 1),        \
+                     CR_EINVAL);                                              \
+    assert_string_not_equal(cr_intent_model_errmsg(m), "");                   \
+  } while (0)
+  cr_intent_match mt;
+  size_t n;
+  MSTALE();
+  assert_int_equal(cr_intent_predict(m, "hi", 2, &mt, 1, &n), 0);
+  assert_string_equal(cr_intent_model_errmsg(m), "");
+  MSTALE();
+  assert_int_equal(cr_intent_model_set_threshold(m, 0.2), 0);
+  assert_string_equal(cr_intent_model_errmsg(m), "");
+  MSTALE();
+  void *buf;
+  size_t len;
+  assert_int_equal(cr_intent_model_save(m, NULL, &buf, &len), 0);
+  assert_string_equal(cr_intent_model_errmsg(m), "");
+  cr_mem_free(NULL, buf);
+  MSTALE();
+  assert_int_equal(cr_intent_model_add_builtin_rules(m, "h", 1, NULL, 0), 0);
+  assert_string_equal(cr_intent_model_errmsg(m), "");
+  MSTALE();
+  assert_int_equal(cr_intent_model_add_builtin_rules_ex(m, NULL, 0, NULL, 0, "f", 1), 0);
+  assert_string_equal(cr_intent_model_errmsg(m), "");
+  MSTALE();
+  assert_int_equal(cr_intent_model_add_rule_exception(m, "h", 1, "not", 3), 0);
+  assert_string_equal(cr_intent_model_errmsg(m), "");
+  MSTALE();
+  assert_int_equal(cr_intent_model_add_rule(m, "y", 1, "yy", 2, 1), 0);
+  assert_string_equal(cr_intent_model_errmsg(m), "");
+  MSTALE();
+  const char *rows = "billing\tmy bill\noos\tfly me to the moon\n";
+  assert_int_equal(cr_intent_model_tune_threshold(m, rows, strlen(rows), NULL), 0);
+  assert_string_equal(cr_intent_model_errmsg(m), "");
+  /* failures say why */
+  assert_int_equal(cr_intent_predict(m, "\xff", 1, &mt, 1, &n), CR_EUTF8);
+  assert_non_null(strstr(cr_intent_model_errmsg(m), "UTF-8"));
+  assert_int_equal(cr_intent_model_set_threshold(m, 2), CR_ERANGE);
+  assert_non_null(strstr(cr_intent_model_errmsg(m), "threshold"));
+  assert_int_equal(cr_intent_model_add_builtin_rules(m, "a\tb", 3, NULL, 0), CR_EINVAL);
+  assert_string_not_equal(cr_intent_model_errmsg(m), "");
+#undef MSTALE
   cr_intent_model_del(m);
 }
 
@@ -542,7 +698,8 @@ static int oom_train_body(cr_test_mem *t, void *ctx) {
     m = NULL;
     goto out;
   }
-  if ((rc = cr_intent_model_add_builtin_rules(m, "human", 5, "sos", 3))) {
+  if ((rc = cr_intent_model_add_builtin_rules_ex(m, "human", 5, "sos", 3,
+                                                 "fraud", 5))) {
     assert_int_equal(cr_intent_model_rule_count(m), 0);
     assert_int_equal(cr_intent_model_label_count(m), 4);
     goto out;
@@ -619,6 +776,7 @@ int main(void) {
       cmocka_unit_test(test_deterministic_and_roundtrip),
       cmocka_unit_test(test_load_corrupt),
       cmocka_unit_test(test_rules),
+      cmocka_unit_test(test_errmsg_reset),
       cmocka_unit_test(test_threshold),
       cmocka_unit_test(test_oos_class),
       cmocka_unit_test(test_trainer_errors),

@@ -101,6 +101,11 @@ _add_rule = _fn("cr_intent_model_add_rule", _c.c_int, _P, _c.c_char_p, _SZ,
                 _c.c_char_p, _SZ, _c.c_int)
 _add_builtin_rules = _fn("cr_intent_model_add_builtin_rules", _c.c_int, _P,
                          _c.c_char_p, _SZ, _c.c_char_p, _SZ)
+_add_builtin_rules_ex = _fn("cr_intent_model_add_builtin_rules_ex", _c.c_int,
+                            _P, _c.c_char_p, _SZ, _c.c_char_p, _SZ,
+                            _c.c_char_p, _SZ)
+_add_rule_exception = _fn("cr_intent_model_add_rule_exception", _c.c_int, _P,
+                          _c.c_char_p, _SZ, _c.c_char_p, _SZ)
 _rule_count = _fn("cr_intent_model_rule_count", _SZ, _P)
 _save = _fn("cr_intent_model_save", _c.c_int, _P, _P, _c.POINTER(_P), _SZP)
 _load = _fn("cr_intent_model_load", _c.c_int, _c.POINTER(_P), _P,
@@ -429,14 +434,13 @@ class IntentModel:
         return self._m
 
     def _check(self, rc: int) -> int:
-        # Only for calls that reset the C errmsg on entry (add_rule,
-        # tune_threshold); see IntentTrainer._check.
+        # Every C call that can fail resets the errmsg on entry (since
+        # the fix of issue 3's API review); see IntentTrainer._check.
         return check(rc, lambda: self.errmsg)
 
     @property
     def errmsg(self) -> str:
-        """Why the last add_rule() or tune_threshold() failed; "" if
-        none (other calls do not set it)."""
+        """Why the last call on the model failed; "" if it succeeded."""
         return _model_errmsg(self._h()).decode("utf-8", "replace")
 
     # -- labels --
@@ -533,20 +537,31 @@ class IntentModel:
         return _rule_count(h) - 1
 
     def add_builtin_rules(self, human_label: Optional[str] = "talk_to_human",
-                          emergency_label: Optional[str] = "emergency"
-                          ) -> int:
+                          emergency_label: Optional[str] = "emergency",
+                          fraud_label: Optional[str] = None) -> int:
         """Adds the library's Hebrew + English phrase lists: requests for a
-        human (priority 100) under human_label, emergency words (priority
-        200) under emergency_label; None skips a list. Returns how many
-        rules were added."""
+        human (priority 100, with exceptions such as "fake representative")
+        under human_label, emergency words (priority 200) under
+        emergency_label, fraud words (priority 150) under fraud_label;
+        None skips a list. Returns how many rules (and exceptions) were
+        added."""
         h = self._h()
         hl = b"" if human_label is None else _utf8(human_label, "label")
         el = b"" if emergency_label is None else _utf8(emergency_label,
                                                        "label")
+        fl = b"" if fraud_label is None else _utf8(fraud_label, "label")
         before = _rule_count(h)
-        check(_add_builtin_rules(h, hl or None, len(hl),
-                                 el or None, len(el)))
+        self._check(_add_builtin_rules_ex(h, hl or None, len(hl), el or None,
+                                          len(el), fl or None, len(fl)))
         return _rule_count(h) - before
+
+    def add_rule_exception(self, label: str, phrase: TextLike) -> int:
+        """While phrase matches a message, no rule of label fires (the
+        model decides). Returns the exception's rule index."""
+        lab, ph = _utf8(label, "label"), _utf8(phrase, "phrase")
+        h = self._h()
+        self._check(_add_rule_exception(h, lab, len(lab), ph, len(ph)))
+        return _rule_count(h) - 1
 
     @property
     def rule_count(self) -> int:
