@@ -1262,8 +1262,10 @@ static int sr_fcr(cr_metrics *m, sr *r) {
   const uint8_t *is = sr_take(r, il);
   uint32_t cl = sr_u32(r);
   const uint8_t *cs = sr_take(r, cl);
+  /* (expiry may be < clock: a late record's window can close before the
+   * clock it arrives at, and is settled by the next advance) */
   if (r->err || repeated > 1 || hashed > 1 || !cl || !utf8_ok(cs, cl) ||
-      (il && !utf8_ok(is, il)) || expiry < m->clock)
+      (il && !utf8_ok(is, il)))
     return r->err = CR_ECORRUPT;
   for (int d = 0; d < CR_METRICS_DIM_COUNT; d++)
     if (gid[d] > m->nid[d])
@@ -1305,6 +1307,48 @@ static int sr_fcr(cr_metrics *m, sr *r) {
     e->hashed = 1;
   }
   return 0;
+}
+
+/* The fcr_pending gauges must be exactly what the entries make them: one
+ * per entry in the overall total and in the total of each group it names,
+ * none in window buckets. Checked by taking the entries off (refusing to
+ * go below zero, so a damaged gauge never overflows later) and putting
+ * them back. */
+static int pending_take(cr_metrics *m, int sign) {
+  for (size_t i = 0; i < m->nheap; i++) {
+    cr__mgroup *g[1 + CR_METRICS_DIM_COUNT] = {m->all};
+    for (int d = 0; d < CR_METRICS_DIM_COUNT; d++)
+      g[1 + d] = gid_group(m, d, m->heap[i]->gid[d]);
+    for (int k = 0; k <= CR_METRICS_DIM_COUNT; k++) {
+      if (!g[k])
+        continue;
+      if (sign < 0 && g[k]->total.fcr_pending <= 0)
+        return CR_ECORRUPT;
+      g[k]->total.fcr_pending += sign;
+    }
+  }
+  return 0;
+}
+
+static int group_pending_zero(const cr_metrics *m, const cr__mgroup *g) {
+  if (g->total.fcr_pending)
+    return 0;
+  for (size_t i = 0; i < m->nslots; i++)
+    if (g->slot[i].acc.fcr_pending)
+      return 0;
+  return 1;
+}
+
+static int pending_check(cr_metrics *m) {
+  if (pending_take(m, -1))
+    return CR_ECORRUPT;
+  int ok = group_pending_zero(m, m->all);
+  for (int d = 0; ok && d < CR_METRICS_DIM_COUNT; d++)
+    for (size_t i = 0; ok && i < m->nid[d]; i++)
+      ok = group_pending_zero(m, m->byid[d][i]);
+  if (!ok)
+    return CR_ECORRUPT;
+  return pending_take(m, +1);
 }
 
 static int sr_check_frame(const uint8_t *p, size_t len) {
@@ -1350,6 +1394,8 @@ int cr_metrics_restore(cr_metrics **out, const cr_mem *mem, const void *buf,
     sr_fcr(m, &r);
   if (!r.err && r.i != r.n)
     r.err = CR_ECORRUPT; /* trailing bytes */
+  if (!r.err)
+    r.err = pending_check(m);
   if (r.err) {
     cr_metrics_del(m);
     return r.err;

@@ -820,6 +820,14 @@ static void roundtrip(const cr_metrics_options *o, uint64_t seed) {
   uint64_t rs = seed;
   cr_time t = S(1700000000);
   feed(a, &rs, 500, &t);
+  /* a late record: its repeat window closed before the clock it comes in
+   * at, so it waits in the FCR heap for the next advance */
+  cr_metrics_record late = answered((double)(t - 20 * DAY) / 1000, 1, 60);
+  late.customer = "late";
+  late.customer_len = 4;
+  late.resolved = 1;
+  add(a, &late);
+  assert_true(a->nheap > 0 && a->heap[0]->expiry < a->clock);
   void *buf, *buf2;
   size_t len, len2;
   cr_metrics *b = snap_restore(a, &buf, &len);
