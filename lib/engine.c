@@ -685,9 +685,29 @@ int cr__e_key(cr_engine *e, int dim, const char *s, size_t n, uint32_t *id) {
   return 0;
 }
 
+/* The metrics keys of c (channel, queue, agent, intent `in`) into c->key.
+ * Resolved only when a record is made -- once per conversation (per
+ * agent leg), not on every input -- so an input the router refuses (an
+ * unknown queue) leaves the accumulator's keys untouched. CR_ENOMEM when
+ * the accumulator cannot register a new key. */
+static int resolve_keys(cr_engine *e, econv *c, int32_t in) {
+  const char *ch = cr_channel_name(c->channel);
+  size_t ln;
+  const char *l = cr__e_label(e, in, &ln);
+  if (cr__e_key(e, CR_METRICS_CHANNEL, ch, strlen(ch),
+                &c->key[CR_METRICS_CHANNEL]) ||
+      cr__e_key(e, CR_METRICS_QUEUE, c->queue, c->queue_len,
+                &c->key[CR_METRICS_QUEUE]) ||
+      cr__e_key(e, CR_METRICS_AGENT, c->agent, c->agent_len,
+                &c->key[CR_METRICS_AGENT]) ||
+      cr__e_key(e, CR_METRICS_INTENT, l, ln, &c->key[CR_METRICS_INTENT]))
+    return CR_ENOMEM;
+  return 0;
+}
+
 /* The metrics record of c ending in state `end` at t; p (may be NULL) is
- * the plan that ends it, whose keys and verdict are not yet applied. */
-static int feed_metrics(cr_engine *e, const econv *c, const eplan *p,
+ * the plan that ends it, whose verdict is not yet applied. */
+static int feed_metrics(cr_engine *e, econv *c, const eplan *p,
                         int end, cr_time t) {
   cr_metrics_record r;
   cr_metrics_record_init(&r);
@@ -732,16 +752,14 @@ static int feed_metrics(cr_engine *e, const econv *c, const eplan *p,
     r.queued_at = c->queued_at;
   if (answered && r.handled_by == CR_HANDLED_AGENT)
     r.answered_at = c->answered_at;
+  int32_t in = c->mintent >= 0 ? c->mintent
+               : p && p->set_intent ? p->intent /* its first intent */
+                                    : -1;
+  int rc = resolve_keys(e, c, in);
+  if (rc)
+    return rc;
   for (int d = 0; d < CR_METRICS_DIM_COUNT; d++)
     r.key[d].id = c->key[d];
-  if (p) {
-    if (p->kq)
-      r.key[CR_METRICS_QUEUE].id = p->kq;
-    if (p->ki && p->set_intent && c->mintent < 0)
-      r.key[CR_METRICS_INTENT].id = p->ki; /* its first intent */
-    if (p->kc)
-      r.key[CR_METRICS_CHANNEL].id = p->kc;
-  }
   r.customer = c->customer;
   r.customer_len = c->customer_len;
   return cr_metrics_record_add(e->metrics, &r);
@@ -771,13 +789,16 @@ static void feed_leg(cr_engine *e, econv *c, cr_time t) {
   r.resolved = CR_METRICS_NONE;
   r.escalated = 1;
   r.transferred = 1;
-  for (int d = 0; d < CR_METRICS_DIM_COUNT; d++)
-    r.key[d].id = c->key[d];
-  if (cr_metrics_record_add(e->metrics, &r))
+  if (resolve_keys(e, c, c->mintent))
     e->metrics_lost++;
+  else {
+    for (int d = 0; d < CR_METRICS_DIM_COUNT; d++)
+      r.key[d].id = c->key[d];
+    if (cr_metrics_record_add(e->metrics, &r))
+      e->metrics_lost++;
+  }
   c->queued_at = t;
   c->answered_at = CR_TIME_NONE;
-  c->key[CR_METRICS_AGENT] = 0;
 }
 
 static void conv_end(cr_engine *e, econv *c, cr_time t, int fed) {
@@ -861,17 +882,11 @@ static void apply_bot_updates(cr_engine *e, econv *c, eplan *p) {
       c->icount++;
     c->ih[pos] = p->hit;
   }
-  if (p->kq)
-    c->key[CR_METRICS_QUEUE] = p->kq;
   /* the credited intent is the first the bot acted on (answered, ran an
    * action for, collected for, handed off for, a human request): a later
    * "thanks, bye" does not take the contact's credit */
-  if (p->set_intent && p->intent >= 0 && c->mintent < 0) {
+  if (p->set_intent && p->intent >= 0 && c->mintent < 0)
     c->mintent = p->intent;
-    c->key[CR_METRICS_INTENT] = p->ki;
-  }
-  if (p->kc)
-    c->key[CR_METRICS_CHANNEL] = p->kc;
 }
 
 /* The router-side updates a confirmed router call brings. */
@@ -897,7 +912,6 @@ static void apply_router_updates(cr_engine *e, econv *c, eplan *p) {
     c->agent = p->take_agent;
     c->agent_len = p->take_agent_len;
     p->take_agent = NULL;
-    c->key[CR_METRICS_AGENT] = p->ka;
     c->noffers = 0;
     if (c->answered_at == CR_TIME_NONE)
       c->answered_at = p->t;
@@ -1696,10 +1710,7 @@ int cr_engine_customer_message(cr_engine *e, const char *conv,
         return CR_ENOMEM;
       }
     }
-    if ((rc = cr__e_key(e, CR_METRICS_CHANNEL, cr_channel_name(channel),
-                        strlen(cr_channel_name(channel)),
-                        &c->key[CR_METRICS_CHANNEL])) ||
-        (rc = conv_link(e, c))) {
+    if ((rc = conv_link(e, c))) {
       cr__e_free_conv(e, c);
       return rc;
     }
@@ -1784,11 +1795,6 @@ int cr_engine_channel_switch(cr_engine *e, const char *conv, size_t conv_len,
     return 0; /* nothing to switch */
   }
   p->channel = channel;
-  if ((rc = cr__e_key(e, CR_METRICS_CHANNEL, cr_channel_name(channel),
-                      strlen(cr_channel_name(channel)), &p->kc))) {
-    plan_put(e, p);
-    return rc;
-  }
   if (cr__handoff_in_router(c->st))
     p->rop = ROP_CHANNEL;
   static const char d[] = "channel";
@@ -1991,8 +1997,7 @@ int cr_engine_agent_accept(cr_engine *e, const char *conv, size_t conv_len,
   p->rop = ROP_ACCEPT;
   p->take_agent = cr__strndup(&e->mem, agent, agent_len);
   p->take_agent_len = (uint32_t)agent_len;
-  if (!p->take_agent ||
-      cr__e_key(e, CR_METRICS_AGENT, agent, agent_len, &p->ka)) {
+  if (!p->take_agent) {
     cr__free(&e->mem, p->take_agent);
     plan_put(e, p);
     return CR_ENOMEM;
@@ -2109,8 +2114,7 @@ int cr_engine_agent_transfer(cr_engine *e, const char *conv, size_t conv_len,
   if (queue_len) {
     p->queue = cr__strndup(&e->mem, queue, queue_len);
     p->queue_len = (uint32_t)queue_len;
-    if (!p->queue || cr__e_key(e, CR_METRICS_QUEUE, queue, queue_len,
-                               &p->kq)) {
+    if (!p->queue) {
       cr__free(&e->mem, p->queue);
       plan_put(e, p);
       return CR_ENOMEM;

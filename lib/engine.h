@@ -140,7 +140,8 @@ typedef struct econv {
   uint32_t lcap, lhead, lcount;
   ehit ih[EMAXIH];
   uint8_t ihead, icount;
-  uint32_t key[CR_METRICS_DIM_COUNT]; /* metrics key ids, 0 = none */
+  uint32_t key[CR_METRICS_DIM_COUNT]; /* metrics key ids, 0 = none: set
+                            when a record is made (resolve_keys) */
   erecent *rec;          /* pre-allocated record for after the end */
   /* a change waiting for the router event that confirms it */
   struct eplan *pend;
@@ -216,7 +217,6 @@ typedef struct eplan {
   uint32_t take_agent_len;
   int resolved;          /* CLOSE */
   int channel;           /* CHANNEL */
-  uint32_t kq, ka, ki, kc; /* metrics keys found while planning */
   int fed;               /* the metrics record was added in advance */
   int done;              /* committed by the router's confirming event */
 } eplan;

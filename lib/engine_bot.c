@@ -610,8 +610,6 @@ int cr__bot_plan_handoff(cr_engine *e, econv *c, int ev, int reason,
   p->priority = prio;
   p->reason = reason;
   p->rop = ROP_ENQUEUE;
-  if (cr__e_key(e, CR_METRICS_QUEUE, q, qn, &p->kq))
-    return CR_ENOMEM; /* p->queue and p->skills are freed with the plan */
   if (reason == CR_REASON_EMERGENCY)
     p->s[p->n - 1].alert = 1;
   return 0;
@@ -664,12 +662,11 @@ static int32_t oos_index(const cr_engine *e) {
 }
 
 static int note_intent(cr_engine *e, eplan *p, int32_t idx, double conf) {
+  (void)e; /* the metrics key is resolved when the record is made */
   p->set_intent = 1;
   p->intent = idx;
   p->intent_conf = conf;
-  size_t n;
-  const char *l = cr__e_label(e, idx, &n);
-  return cr__e_key(e, CR_METRICS_INTENT, l, n, &p->ki);
+  return 0;
 }
 
 /* An unclear message: clarify, or hand off after max_unclear in a row. */

@@ -1,14 +1,16 @@
 /* Engine persistence: every live conversation, the recently ended record,
- * the clocks and counters, and the router (its own snapshot, nested) in
- * one little-endian, versioned, CRC-32-checked buffer. Configuration
- * (policies, rules, texts, hours), the model and the callbacks are host
- * data and are not saved; neither is the metrics accumulator (cr_metrics
- * has no snapshot): see the header. Restore parses everything on the side
- * and swaps only when all of it is good, so a bad buffer changes nothing.
+ * the clocks and counters, the router and the metrics accumulator (their
+ * own snapshots, nested) in one little-endian, versioned, CRC-32-checked
+ * buffer. Configuration (policies, rules, texts, hours), the model and the
+ * callbacks are host data and are not saved: see the header. Restore
+ * parses everything on the side and swaps only when all of it is good, so
+ * a bad buffer changes nothing.
  *
- * Layout: "CRENGSN1" u32 version, then the fields written by put_conv /
- * put_recent in order, the router blob (u32 length + bytes) and a CRC-32
- * of all that precedes it. Strings are u32 length + bytes. */
+ * Layout (version 2): "CRENGSN1" u32 version, then the fields written by
+ * put_conv / put_recent in order, the router blob (u32 length + bytes),
+ * the metrics blob (u32 length + bytes), u64 metrics_lost, and a CRC-32
+ * of all that precedes it. Strings are u32 length + bytes. Version 1
+ * (no credited intent, no metrics) is refused with CR_EVERSION. */
 #include "engine.h"
 #include "handoff.h"
 #include "text.h"
@@ -16,7 +18,8 @@
 #include <string.h>
 
 #define SNAP_MAGIC "CRENGSN1"
-#define SNAP_VERSION 2u /* 2: the credited intent of a conversation */
+#define SNAP_VERSION 2u /* 2: the credited intent of a conversation; the
+                            metrics accumulator (nested) and metrics_lost */
 
 /* CRC-32 (IEEE 802.3, reflected 0xEDB88320), nibble table. */
 uint32_t cr__e_crc32(const void *buf, size_t n) {
@@ -279,6 +282,16 @@ int cr_engine_snapshot(const cr_engine *e, void **buf, size_t *len) {
     w_u32(&w, (uint32_t)rn);
     w_bytes(&w, rb, rn);
     cr__free(&e->mem, rb);
+    /* v2: the metrics accumulator (nested, like the router), so the KPIs
+     * survive a restore */
+    rb = NULL;
+    rc = cr_metrics_snapshot(e->metrics, &rb, &rn);
+  }
+  if (!rc) {
+    w_u32(&w, (uint32_t)rn);
+    w_bytes(&w, rb, rn);
+    cr__free(&e->mem, rb);
+    w_u64(&w, e->metrics_lost);
     w_u32(&w, cr__e_crc32(w.p, w.n));
     rc = w.err;
   }
@@ -469,21 +482,7 @@ static uint32_t rkey(cr_engine *e, int dim, const char *s, size_t n,
   return id;
 }
 
-/* Metrics key ids for a restored conversation / record: the engine's own
- * accumulator, which the snapshot does not replace. */
-static void keys_conv(cr_engine *e, econv *c, int *err) {
-  const char *ch = cr_channel_name(c->channel);
-  size_t n;
-  c->key[CR_METRICS_CHANNEL] = rkey(e, CR_METRICS_CHANNEL, ch, strlen(ch),
-                                    err);
-  c->key[CR_METRICS_QUEUE] = rkey(e, CR_METRICS_QUEUE, c->queue, c->queue_len,
-                                  err);
-  c->key[CR_METRICS_AGENT] = rkey(e, CR_METRICS_AGENT, c->agent, c->agent_len,
-                                  err);
-  const char *l = cr__e_label(e, c->mintent, &n);
-  c->key[CR_METRICS_INTENT] = rkey(e, CR_METRICS_INTENT, l, n, err);
-}
-
+/* Metrics key ids for a restored record: surveys need them. */
 static void keys_recent(cr_engine *e, erecent *x, int *err) {
   const char *ch = cr_channel_name(x->channel);
   size_t n;
@@ -566,8 +565,6 @@ int cr_engine_restore(cr_engine *e, const void *buf, size_t len) {
           HASH_DELETE(hc, bycust, o);
       }
     }
-    if (!rc)
-      keys_conv(e, c, &rc);
   }
   uint32_t nr = rc ? 0 : r_u32(&r);
   if (!rc && (r.err || nr > (r.n - r.i) / 16))
@@ -587,16 +584,36 @@ int cr_engine_restore(cr_engine *e, const void *buf, size_t len) {
       cr__e_free_recent(e, x); /* this engine keeps no record */
       continue;
     }
-    keys_recent(e, x, &rc);
     rec[nrec++] = x;
   }
   if (!rc) {
     uint32_t rn = r_u32(&r);
     const uint8_t *rb = r_take(&r, rn);
-    if (r.err || r.i != r.n)
+    if (r.err)
       rc = CR_ECORRUPT;
     else
       rc = cr_router_restore(&router, &e->mem, rb, rn);
+  }
+  cr_metrics *metrics = NULL;
+  uint64_t mlost = 0;
+  if (!rc) {
+    uint32_t mn = r_u32(&r);
+    const uint8_t *mb = r_take(&r, mn);
+    mlost = r_u64(&r);
+    if (r.err || r.i != r.n)
+      rc = CR_ECORRUPT;
+    else
+      rc = cr_metrics_restore(&metrics, &e->mem, mb, mn);
+  }
+  if (!rc) {
+    /* the metrics key ids of the restored records, in the restored
+     * accumulator (its ids are the snapshot's; a live conversation's keys
+     * are resolved when its record is made) */
+    cr_metrics *keep = e->metrics;
+    e->metrics = metrics;
+    for (uint32_t i = 0; !rc && i < nrec; i++)
+      keys_recent(e, rec[i], &rc);
+    e->metrics = keep;
   }
   if (!rc && nconv) {
     heap = cr__calloc(&e->mem, nconv, sizeof *heap);
@@ -615,6 +632,7 @@ int cr_engine_restore(cr_engine *e, const void *buf, size_t len) {
     cr__free(&e->mem, rec);
     cr__free(&e->mem, heap);
     cr_router_del(router);
+    cr_metrics_del(metrics);
     if (rc == CR_ECORRUPT)
       return cr__e_fail(e, rc, "snapshot data is inconsistent");
     return rc;
@@ -631,6 +649,9 @@ int cr_engine_restore(cr_engine *e, const void *buf, size_t len) {
   cr_router_del(e->router);
   e->router = router;
   cr__e_router_cbs(e);
+  cr_metrics_del(e->metrics);
+  e->metrics = metrics;
+  e->metrics_lost = mlost;
   cr__free(&e->mem, e->heap);
   e->heap = heap;
   e->capheap = nconv;
