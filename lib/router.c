@@ -1546,6 +1546,8 @@ static void run_timers(cr_router *r, cr_time now) {
 }
 
 static int advance(cr_router *r, cr_time now) {
+  if (!RT_OK(now))
+    return fail(r, CR_ERANGE, "time beyond +-2^62 ms", NULL, 0);
   if (now < r->now)
     return fail(r, CR_EORDER, "time went backwards", NULL, 0);
   run_timers(r, now);
@@ -1758,7 +1760,7 @@ static int steps_build(cr_router *r, const cr_route_step *in, size_t n,
     } else if (s->kind != CR_STEP_SKILLS) {
       rc = fail(r, CR_EINVAL, "unknown step kind", NULL, 0);
     }
-    if (!rc && s->expire_after_ms > INT64_MAX / 4)
+    if (!rc && !RDUR_OK(s->expire_after_ms))
       rc = fail(r, CR_ERANGE, "step expiry too large", NULL, 0);
     if (!rc)
       rc = skills_check(r, s->skills, s->nskills, CR_ROUTER_MAX_STEP_SKILLS,
@@ -2419,7 +2421,9 @@ static uint64_t splitmix(uint64_t x) {
 
 static int rcfg_check(const cr_router_config *c) {
   if (c->offer_timeout_ms <= 0 || c->wrapup_ms < 0 ||
-      c->reentry_grace_ms < 0 || c->decline_block_ms < 0)
+      c->reentry_grace_ms < 0 || c->decline_block_ms < 0 ||
+      !RDUR_OK(c->offer_timeout_ms) || !RDUR_OK(c->wrapup_ms) ||
+      !RDUR_OK(c->reentry_grace_ms) || !RDUR_OK(c->decline_block_ms))
     return CR_ERANGE;
   if (!(c->aht_alpha > 0 && c->aht_alpha <= 1))
     return CR_ERANGE;
@@ -2622,8 +2626,8 @@ static int qcfg_check(cr_router *r, const cr_queue_config *c, rqueue *self,
   if (c->auto_members != 0 && c->auto_members != 1)
     return fail(r, CR_EINVAL, "auto_members must be 0 or 1", NULL, 0);
   for (unsigned ch = 0; ch < RCH; ch++)
-    if (c->sl_threshold_ms[ch] <= 0 || !(c->sl_target[ch] >= 0) ||
-        c->sl_target[ch] > 1)
+    if (c->sl_threshold_ms[ch] <= 0 || !RDUR_OK(c->sl_threshold_ms[ch]) ||
+        !(c->sl_target[ch] >= 0) || c->sl_target[ch] > 1)
       return fail(r, CR_ERANGE, "service level threshold/target", NULL, 0);
   if (c->urgency_percent < 0 || c->urgency_percent > 1000 ||
       c->urgency_boost < 0 || c->urgency_boost > CR_ROUTER_MAX_PRIORITY ||
@@ -2631,8 +2635,11 @@ static int qcfg_check(cr_router *r, const cr_queue_config *c, rqueue *self,
     return fail(r, CR_ERANGE, "urgency/escalation", NULL, 0);
   if (c->max_wait_ms < 0 || c->escalate_before_ms < 0 ||
       c->overflow_after_ms < 0 || c->overflow_ewt_ms < 0 ||
-      c->max_wait_ms > INT64_MAX / 4 || c->overflow_after_ms > INT64_MAX / 4)
-    return fail(r, CR_ERANGE, "negative duration", NULL, 0);
+      !RDUR_OK(c->max_wait_ms) || !RDUR_OK(c->escalate_before_ms) ||
+      !RDUR_OK(c->overflow_after_ms) || !RDUR_OK(c->overflow_ewt_ms) ||
+      !RDUR_OK(c->wrapup_ms) || !RDUR_OK(c->offer_timeout_ms) ||
+      !RDUR_OK(c->aht_hint_ms))
+    return fail(r, CR_ERANGE, "duration out of range", NULL, 0);
   if (c->max_wait_action != CR_MAXWAIT_REPORT &&
       c->max_wait_action != CR_MAXWAIT_EXIT)
     return fail(r, CR_EINVAL, "unknown max_wait_action", NULL, 0);
@@ -2951,6 +2958,8 @@ static int acfg_check(cr_router *r, const cr_agent_config *c, rskill *sk) {
   if (!any)
     return fail(r, CR_EINVAL, "capacity 0: no channel has a maximum", NULL,
                 0);
+  if (!RDUR_OK(c->wrapup_ms))
+    return fail(r, CR_ERANGE, "wrap-up too long", NULL, 0);
   int rc = skills_in(r, c->skills, c->nskills, RMAX_AGENT_SKILLS, sk,
                      "agent skills is NULL");
   if (rc)
@@ -3160,7 +3169,7 @@ int cr_router_agent_join(cr_router *r, const char *agent, size_t agent_len,
                 queue_len);
   if (priority < -CR_ROUTER_MAX_PRIORITY || priority > CR_ROUTER_MAX_PRIORITY)
     return fail(r, CR_ERANGE, "member priority out of range", NULL, 0);
-  if (delay_ms < 0 || delay_ms > INT64_MAX / 4)
+  if (delay_ms < 0 || !RDUR_OK(delay_ms))
     return fail(r, CR_ERANGE, "member delay out of range", NULL, 0);
   uint32_t mi = member_of(r, a, q->idx);
   if (mi != RNIL) {

@@ -28,6 +28,12 @@
 #include <stdint.h>
 
 #define RNIL UINT32_MAX
+/* Times are accepted within +-2^62 ms and durations up to 2^50 ms (35,000
+ * years), so sums and the urgency product (<= 1000 %) never overflow. */
+#define RT_MAX ((cr_time)1 << 62)
+#define RDUR_MAX ((cr_time)1 << 50)
+#define RT_OK(t) ((t) >= -RT_MAX && (t) <= RT_MAX)
+#define RDUR_OK(d) ((d) <= RDUR_MAX)
 #define RCH CR_CHANNEL_COUNT
 
 typedef struct rpnode {

@@ -455,7 +455,7 @@ static int read_queue(rbuf *b, cr_router *r, uint32_t idx, uint32_t nq) {
   for (unsigned ch = 0; ch < RCH; ch++) {
     c->sl_threshold_ms[ch] = get_i64(b);
     c->sl_target[ch] = get_f64(b);
-    if (c->sl_threshold_ms[ch] <= 0)
+    if (c->sl_threshold_ms[ch] <= 0 || !RDUR_OK(c->sl_threshold_ms[ch]))
       bad(b);
   }
   c->urgency_percent = get_i32(b);
@@ -493,7 +493,13 @@ static int read_queue(rbuf *b, cr_router *r, uint32_t idx, uint32_t nq) {
       c->urgency_percent > 1000 || c->urgency_boost < 0 ||
       c->urgency_boost > CR_ROUTER_MAX_PRIORITY || c->escalate_boost < 0 ||
       c->escalate_boost > CR_ROUTER_MAX_PRIORITY ||
-      (q->overflow != RNIL && q->overflow >= nq) || q->answered > q->entered)
+      (q->overflow != RNIL && q->overflow >= nq) || q->answered > q->entered ||
+      !RDUR_OK(c->max_wait_ms) || !RDUR_OK(c->escalate_before_ms) ||
+      !RDUR_OK(c->overflow_after_ms) || c->overflow_ewt_ms < 0 ||
+      !RDUR_OK(c->overflow_ewt_ms) || !RDUR_OK(c->wrapup_ms) ||
+      !RDUR_OK(c->offer_timeout_ms) || c->aht_hint_ms <= 0 ||
+      !RDUR_OK(c->aht_hint_ms) || !(c->overflow_sl_below >= 0) ||
+      c->overflow_sl_below > 1)
     bad(b);
   for (unsigned ch = 0; ch < RCH; ch++)
     q->wait[ch].root = q->waitc[ch].root = RNIL;
@@ -575,6 +581,8 @@ static int read_agent(rbuf *b, cr_router *r, uint32_t i, rmarks *mk) {
   a->consec = get_u32(b);
   uint32_t nw = get_u32(b);
   if (b->err || a->status > CR_AGENT_AWAY || !any || a->seq == 0 ||
+      !RDUR_OK(a->wrapup_ms) || !RT_OK(a->idle_since) || !RT_OK(a->login_at) ||
+      a->talk_ms < 0 || !RT_OK(a->talk_ms) ||
       a->seq > r->seq || nw > 0xFFFFF || nw * 9ull > b->n - b->at) {
     bad(b);
     return 0;
@@ -587,7 +595,7 @@ static int read_agent(rbuf *b, cr_router *r, uint32_t i, rmarks *mk) {
   for (uint32_t k = 0; k < nw; k++) {
     a->wraps[k].until = get_i64(b);
     a->wraps[k].ch = get_u8(b);
-    if (a->wraps[k].ch >= RCH)
+    if (a->wraps[k].ch >= RCH || !RT_OK(a->wraps[k].until))
       bad(b);
   }
   a->nwrap = nw;
@@ -702,7 +710,7 @@ static int read_conv(rbuf *b, cr_router *r, uint32_t i, rmarks *mk) {
     if (s->kind > CR_STEP_AGENT ||
         (s->kind == CR_STEP_QUEUE && s->queue >= r->nqueues) ||
         (s->kind == CR_STEP_AGENT && !utf8_ok_id(s->agent, s->agent_len)) ||
-        s->expire > INT64_MAX / 4)
+        !RDUR_OK(s->expire))
       bad(b);
   }
   for (int k = 0; k < RDECL; k++) {
@@ -720,7 +728,11 @@ static int read_conv(rbuf *b, cr_router *r, uint32_t i, rmarks *mk) {
       (c->sticky != RNIL &&
        (c->sticky >= r->apool.hwm || !r->agents[c->sticky] || !ns ||
         c->steps[c->step].kind != CR_STEP_AGENT)) ||
-      c->arrival > r->now || c->state_at > r->now) {
+      c->arrival > r->now || c->state_at > r->now || !RT_OK(c->arrival) ||
+      !RT_OK(c->qenter) || !RT_OK(c->step_start) || !RT_OK(c->state_at) ||
+      (c->wake != CR_TIME_NEVER && !RT_OK(c->wake)) ||
+      !RT_OK(c->decl[0].until) || !RT_OK(c->decl[1].until) ||
+      !RT_OK(c->decl[2].until) || !RT_OK(c->decl[3].until)) {
     bad(b);
     return 0;
   }
@@ -764,6 +776,8 @@ static int read_conv(rbuf *b, cr_router *r, uint32_t i, rmarks *mk) {
 static int read_all(rbuf *b, cr_router *r, rmarks *mk) {
   int rc, oom = 0;
   r->now = get_i64(b);
+  if (r->now != INT64_MIN && !RT_OK(r->now))
+    return CR_ECORRUPT;
   r->seq = get_u64(b);
   r->rng = get_u64(b);
   uint32_t ns = get_u32(b);
@@ -857,7 +871,7 @@ static int read_all(rbuf *b, cr_router *r, rmarks *mk) {
     for (unsigned ch = 0; ch < RCH; ch++)
       m->pos[ch] = RNIL;
     if (b->err || ag != m->agent || m->queue >= nq || m->delay < 0 ||
-        m->delay > INT64_MAX / 4 || m->prio < -CR_ROUTER_MAX_PRIORITY ||
+        !RDUR_OK(m->delay) || m->prio < -CR_ROUTER_MAX_PRIORITY ||
         m->prio > CR_ROUTER_MAX_PRIORITY)
       return CR_ECORRUPT;
   }
@@ -909,7 +923,8 @@ static int read_all(rbuf *b, cr_router *r, rmarks *mk) {
     o->made = get_i64(b);
     o->expires = get_i64(b);
     if (b->err || cv != o->conv || ag != o->agent || o->seq == 0 ||
-        o->seq > r->seq || o->expires == CR_TIME_NEVER || o->made > r->now)
+        o->seq > r->seq || !RT_OK(o->expires) || !RT_OK(o->made) ||
+        o->made > r->now)
       return CR_ECORRUPT;
   }
   for (uint32_t i = 0; i < r->apool.hwm; i++) {
@@ -982,6 +997,8 @@ int cr_router_restore(cr_router **out, const cr_mem *mem, const void *buf,
   cfg.aht_alpha = get_f64(&b);
   if (b.err || cfg.offer_timeout_ms <= 0 || cfg.wrapup_ms < 0 ||
       cfg.reentry_grace_ms < 0 || cfg.decline_block_ms < 0 ||
+      !RDUR_OK(cfg.offer_timeout_ms) || !RDUR_OK(cfg.wrapup_ms) ||
+      !RDUR_OK(cfg.reentry_grace_ms) || !RDUR_OK(cfg.decline_block_ms) ||
       !(cfg.aht_alpha > 0 && cfg.aht_alpha <= 1))
     return CR_ECORRUPT;
   cr_router *r;

@@ -1252,6 +1252,11 @@ static void t_bad_input(void **s) {
                    CR_EINVAL);
   assert_int_equal(cr_router_end(r, S("c"), 1), CR_ESTATE); /* only offered */
   assert_int_equal(cr_router_tick(r, -5), CR_EORDER);
+  assert_int_equal(cr_router_tick(r, INT64_MAX), CR_ERANGE);
+  qc.skills = NULL;
+  qc.nskills = 0;
+  qc.sl_threshold_ms[0] = INT64_MAX / 8; /* would overflow urgency maths */
+  assert_int_equal(cr_router_queue_add(r, S("q10"), &qc, 1), CR_ERANGE);
   /* shrinking capacity below what the agent holds */
   agent_cfg("voice:1", &cfg, sk, names);
   assert_int_equal(cr_router_agent_update(r, S("a"), &cfg, 1), CR_EFULL);
