@@ -42,7 +42,25 @@ econv *cr__e_find(const cr_engine *e, const char *id, size_t len) {
   econv *c = NULL;
   if (id && len)
     HASH_FIND(hh, e->convs, id, len, c);
+  if (!c && id && len && e->alias) {
+    ealias *a = NULL;
+    HASH_FIND(hh, e->alias, id, len, a);
+    c = a ? a->c : NULL;
+  }
   return c;
+}
+
+ealias *cr__e_alias_new(cr_engine *e, const char *id, size_t len) {
+  ealias *a = cr__malloc(&e->mem, sizeof *a + 6 + len + 1);
+  if (!a)
+    return NULL;
+  memset(a, 0, sizeof *a);
+  memcpy(a->text, "alias:", 6);
+  memcpy(a->text + 6, id, len);
+  a->text[6 + len] = 0;
+  a->id = a->text + 6;
+  a->id_len = (uint32_t)len;
+  return a;
 }
 
 static econv *find_customer(const cr_engine *e, const char *id, size_t len) {
@@ -355,6 +373,11 @@ void cr__e_free_conv(cr_engine *e, econv *c) {
     cr__free(&e->mem, c->lines[i].text);
   cr__free(&e->mem, c->lines);
   cr__e_free_recent(e, c->rec);
+  while (c->aliases) {
+    ealias *a = c->aliases;
+    c->aliases = a->next;
+    cr__free(&e->mem, a);
+  }
   cr__free(&e->mem, c);
 }
 
@@ -363,6 +386,8 @@ static void conv_unlink(cr_engine *e, econv *c) {
   const cr_mem *cr__hmem = &e->mem;
   cr__e_heap_set(e, c, CR_TIME_NEVER);
   HASH_DELETE(hh, e->convs, c);
+  for (ealias *a = c->aliases; a; a = a->next)
+    HASH_DELETE(hh, e->alias, a);
   if (c->customer_len) {
     econv *o = find_customer(e, c->customer, c->customer_len);
     if (o == c)
@@ -1475,6 +1500,7 @@ void cr_engine_del(cr_engine *e) {
   econv *c, *tmp;
   const cr_mem *cr__hmem = &e->mem;
   HASH_CLEAR(hc, e->by_customer); /* its table lives in a conversation */
+  HASH_CLEAR(hh, e->alias);       /* the aliases go with their conversation */
   HASH_ITER(hh, e->convs, c, tmp) {
     HASH_DELETE(hh, e->convs, c);
     cr__e_free_conv(e, c);
@@ -1534,6 +1560,7 @@ int cr_engine_new(cr_engine **out, const cr_mem *mem, cr_intent_model *model,
   e->wrapup_ms = cfg->wrapup_ms;
   e->utc_offset_min = cfg->utc_offset_min;
   e->keep_queued = cfg->keep_queued_after_hours ? 1 : 0;
+  e->alias_ids = cfg->alias_new_ids ? 1 : 0;
   e->recent_max = cfg->recent_max;
   e->now = INT64_MIN;
   memcpy(e->default_lang, cfg->default_lang, cfg->default_lang_len);
@@ -1683,12 +1710,32 @@ int cr_engine_customer_message(cr_engine *e, const char *conv,
   if (rc)
     return rc;
   econv *c = cr__e_find(e, conv, conv_len);
+  ealias *al = NULL;
   if (!c && customer_len) {
     /* the same customer's live conversation, unless an agent already
      * closed it (WRAPUP): then this is a new contact */
     c = find_customer(e, customer, customer_len);
     if (c && c->st == CR_ST_WRAPUP)
       c = NULL;
+    if (c && c->pend)
+      return cr__e_fail(e, CR_ESTATE, "conversation busy");
+    if (c && e->alias_ids) {
+      /* the new id becomes an alias of the live conversation: later
+       * calls with either id reach it (journalled: "alias:<id>") */
+      const cr_mem *cr__hmem = &e->mem;
+      int cr__hoom = 0;
+      al = cr__e_alias_new(e, conv, conv_len);
+      if (!al)
+        return CR_ENOMEM;
+      HASH_ADD_KEYPTR(hh, e->alias, al->id, al->id_len, al);
+      if (cr__hoom) {
+        cr__free(&e->mem, al);
+        return CR_ENOMEM;
+      }
+      al->c = c;
+      al->next = c->aliases;
+      c->aliases = al;
+    }
   }
   int fresh = 0;
   if (!c) {
@@ -1725,11 +1772,21 @@ int cr_engine_customer_message(cr_engine *e, const char *conv,
   else {
     cr__e_plan_init(p, c->st, now);
     rc = cr__bot_plan_message(e, c, text, text_len, fresh, p);
+    if (!rc && al && !p->s[0].detail) {
+      p->s[0].detail = al->text;
+      p->s[0].detail_len = 6 + al->id_len;
+    }
     if (!rc)
       rc = cr__e_run_plan(e, c, p);
     else
       cr__e_plan_free(e, p);
     plan_put(e, p);
+  }
+  if (rc && al) { /* refused: c is alive, al is its newest alias */
+    const cr_mem *cr__hmem = &e->mem;
+    HASH_DELETE(hh, e->alias, al);
+    c->aliases = al->next;
+    cr__free(&e->mem, al);
   }
   if (rc && fresh) {
     conv_unlink(e, c);

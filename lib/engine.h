@@ -103,6 +103,19 @@ typedef struct erecent {
   uint32_t hash[2];      /* of id, of customer: set when filed */
 } erecent;
 
+/* Another conversation id of a live conversation: a customer who has a
+ * live conversation wrote under a new id (a new chat session, a channel's
+ * own id). Either id reaches the conversation until it ends. One block:
+ * the journal text "alias:<id>" with id pointing into it. */
+typedef struct ealias {
+  UT_hash_handle hh;     /* by id, in cr_engine.alias */
+  struct econv *c;
+  struct ealias *next;   /* the conversation's aliases */
+  const char *id;        /* = text + 6 */
+  uint32_t id_len;
+  char text[];           /* "alias:<id>" */
+} ealias;
+
 typedef struct econv {
   UT_hash_handle hh;     /* by id */
   UT_hash_handle hc;     /* by customer (when one is given) */
@@ -143,6 +156,7 @@ typedef struct econv {
   uint32_t key[CR_METRICS_DIM_COUNT]; /* metrics key ids, 0 = none: set
                             when a record is made (resolve_keys) */
   erecent *rec;          /* pre-allocated record for after the end */
+  ealias *aliases;       /* other ids of this conversation, newest first */
   /* a change waiting for the router event that confirms it */
   struct eplan *pend;
 } econv;
@@ -232,7 +246,7 @@ struct cr_engine {
   double clarify_below;
   uint32_t max_unclear;
   cr_time idle_ms, return_window_ms, sticky_ms, wrapup_ms;
-  int utc_offset_min, keep_queued;
+  int utc_offset_min, keep_queued, alias_ids;
   char *human_label, *default_queue;
   uint32_t human_label_len, default_queue_len;
   int32_t human_idx;     /* label index of human_label, -1 */
@@ -248,6 +262,7 @@ struct cr_engine {
   /* live state */
   econv *convs;          /* uthash by id */
   econv *by_customer;    /* uthash by customer */
+  ealias *alias;         /* uthash of the aliases of live conversations */
   size_t nconv;
   econv **heap;          /* timer min-heap by (deadline, seq) */
   size_t nheap, capheap;
@@ -280,6 +295,7 @@ struct cr_engine {
 int cr__e_fail(cr_engine *e, int rc, const char *msg);
 int cr__e_key(cr_engine *e, int dim, const char *s, size_t n, uint32_t *id);
 econv *cr__e_find(const cr_engine *e, const char *id, size_t len);
+ealias *cr__e_alias_new(cr_engine *e, const char *id, size_t len);
 const char *cr__e_label(const cr_engine *e, int32_t idx, size_t *len);
 void cr__e_free_conv(cr_engine *e, econv *c);
 void cr__e_free_recent(cr_engine *e, erecent *r);

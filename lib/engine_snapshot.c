@@ -242,6 +242,12 @@ static void put_conv(const cr_engine *e, wbuf *w, const econv *c) {
     w_f64(w, h->conf);
     w_i64(w, h->at);
   }
+  uint32_t na = 0;
+  for (const ealias *a = c->aliases; a; a = a->next)
+    na++;
+  w_u32(w, na);
+  for (const ealias *a = c->aliases; a; a = a->next) /* newest first */
+    w_str(w, a->id, a->id_len);
 }
 
 static void put_recent(wbuf *w, const erecent *r) {
@@ -424,6 +430,26 @@ static econv *get_conv(rbuf *r, cr_engine *e) {
     if (c->ih[i].label >= e->nlabels)
       r->err = CR_ECORRUPT;
   }
+  uint32_t na = r_u32(r);
+  if (!r->err && na > (r->n - r->i) / 5)
+    r->err = CR_ECORRUPT;
+  ealias **tail = &c->aliases;
+  for (uint32_t i = 0; !r->err && i < na; i++) {
+    uint32_t n = r_u32(r);
+    const uint8_t *b = n && n <= 255 ? r_take(r, n) : NULL;
+    if (!b || cr__utf8_check((const char *)b, n)) {
+      r->err = r->err ? r->err : CR_ECORRUPT;
+      break;
+    }
+    ealias *a = cr__e_alias_new(e, (const char *)b, n);
+    if (!a) {
+      r->err = CR_ENOMEM;
+      break;
+    }
+    a->c = c;
+    *tail = a;
+    tail = &a->next;
+  }
   if (!r->err &&
       (!c->id || c->st >= CR_ST_RESOLVED || c->channel >= CR_CHANNEL_COUNT ||
        c->reason >= CR_REASON_COUNT || !label_ok(e, c->policy) ||
@@ -526,6 +552,7 @@ int cr_engine_restore(cr_engine *e, const void *buf, size_t len) {
 
   /* everything on the side */
   econv *convs = NULL, *bycust = NULL;
+  ealias *ah = NULL; /* the aliases */
   erecent **rec = NULL;
   econv **heap = NULL;
   uint32_t nrec = 0, nheap = 0;
@@ -540,8 +567,10 @@ int cr_engine_restore(cr_engine *e, const void *buf, size_t len) {
       break;
     }
     econv *dup = NULL;
+    ealias *adup = NULL;
     HASH_FIND(hh, convs, c->id, c->id_len, dup);
-    if (dup) {
+    HASH_FIND(hh, ah, c->id, c->id_len, adup);
+    if (dup || adup) {
       cr__e_free_conv(e, c);
       rc = CR_ECORRUPT;
       break;
@@ -552,7 +581,21 @@ int cr_engine_restore(cr_engine *e, const void *buf, size_t len) {
       rc = CR_ENOMEM;
       break;
     }
-    if (c->customer_len) {
+    for (ealias *a = c->aliases; !rc && a; a = a->next) {
+      /* an alias is unique among ids and aliases */
+      econv *o = NULL;
+      ealias *oa = NULL;
+      HASH_FIND(hh, convs, a->id, a->id_len, o);
+      HASH_FIND(hh, ah, a->id, a->id_len, oa);
+      if (o || oa) {
+        rc = CR_ECORRUPT;
+        break;
+      }
+      HASH_ADD_KEYPTR(hh, ah, a->id, a->id_len, a);
+      if (cr__hoom)
+        rc = CR_ENOMEM;
+    }
+    if (!rc && c->customer_len) {
       /* the same choice as conv_link: the first live contact, replaced by
        * a newer one while it is in WRAPUP */
       econv *o = NULL;
@@ -623,6 +666,7 @@ int cr_engine_restore(cr_engine *e, const void *buf, size_t len) {
   if (rc) {
     econv *c, *tmp;
     HASH_CLEAR(hc, bycust);
+    HASH_CLEAR(hh, ah);
     HASH_ITER(hh, convs, c, tmp) {
       HASH_DELETE(hh, convs, c);
       cr__e_free_conv(e, c);
@@ -641,6 +685,7 @@ int cr_engine_restore(cr_engine *e, const void *buf, size_t len) {
   /* swap: nothing below can fail */
   econv *c, *tmp;
   HASH_CLEAR(hc, e->by_customer);
+  HASH_CLEAR(hh, e->alias);
   HASH_ITER(hh, e->convs, c, tmp) {
     HASH_DELETE(hh, e->convs, c);
     cr__e_free_conv(e, c);
@@ -658,6 +703,7 @@ int cr_engine_restore(cr_engine *e, const void *buf, size_t len) {
   e->nheap = 0;
   e->convs = convs;
   e->by_customer = bycust;
+  e->alias = ah;
   e->nconv = nconv;
   (void)nheap;
   for (c = convs; c; c = c->hh.next) {

@@ -1478,7 +1478,10 @@ static void test_memory_per_conversation(void **state) {
 static int oom_body(cr_test_mem *tm, void *ctx) {
   (void)ctx;
   cr_engine *e;
-  int rc = cr_engine_new(&e, &tm->mem, MODEL, NULL);
+  cr_engine_config cfg;
+  cr_engine_config_init(&cfg);
+  cfg.alias_new_ids = 1; /* the c1x line makes an alias */
+  int rc = cr_engine_new(&e, &tm->mem, MODEL, &cfg);
   if (rc)
     return rc;
   rec r;
@@ -1521,6 +1524,8 @@ static int oom_body(cr_test_mem *tm, void *ctx) {
   STEP(cr_engine_channel_switch(e, S("c1"), CR_CHANNEL_WHATSAPP, 3500));
   STEP(cr_engine_agent_accept(e, S("c1"), S("a1"), 4000));
   STEP(cr_engine_agent_reply(e, S("c1"), S("a1"), S("hi"), 4100));
+  STEP(cr_engine_customer_message(e, S("c1x"), S("dana"), CR_CHANNEL_CHAT,
+                                  S("still there?"), NULL, 0, 4150));
   STEP(cr_engine_agent_step(e, S("c1"), S("a1"), S("send_invoice"), NULL, 0,
                             4200));
   STEP(cr_engine_action_result(e, S("c1"), 1, S("done"), 4300));
@@ -2092,6 +2097,83 @@ static void test_snapshot_keeps_metrics(void **state) {
   rm(&b);
 }
 
+
+/* 1h: a new conversation id from a customer with a live conversation is
+ * an alias of it: calls with either id reach it (also after a restore),
+ * the journal says so, and both ids are gone when it ends. */
+static void test_new_id_is_alias(void **state) {
+  (void)state;
+  T t, b, o;
+  cr_engine_config cfg;
+  cr_engine_config_init(&cfg);
+  assert_int_equal(cfg.alias_new_ids, 0);
+  /* the default: the message is folded in, the new id stays unknown */
+  mk(&o, 1);
+  assert_int_equal(cr_engine_customer_message(o.e, S("c1"), S("dana"),
+                                              CR_CHANNEL_CHAT, S("hello"),
+                                              NULL, 0, 1000),
+                   0);
+  assert_int_equal(cr_engine_customer_message(o.e, S("c1b"), S("dana"),
+                                              CR_CHANNEL_CHAT, S("hi"), NULL,
+                                              0, 1500),
+                   0);
+  assert_int_equal(cr_engine_conv_count(o.e), 1);
+  assert_int_equal(st(&o, "c1b"), -1);
+  rm(&o);
+  cfg.alias_new_ids = 1;
+  mk_cfg(&t, &cfg, 1);
+  mk_cfg(&b, &cfg, 1);
+  assert_int_equal(cr_engine_customer_message(t.e, S("c1"), S("dana"),
+                                              CR_CHANNEL_CHAT,
+                                              S("I need to change my address"),
+                                              NULL, 0, 1000),
+                   0);
+  assert_int_equal(cr_engine_customer_message(t.e, S("c1b"), S("dana"),
+                                              CR_CHANNEL_CHAT, S("1234567"),
+                                              NULL, 0, 2000),
+                   0);
+  JHAS(&t.r, "MESSAGE COLLECT>COLLECT NONE c1 - alias:c1b");
+  JHAS(&t.r, "FIELD_OK COLLECT>COLLECT NONE c1");
+  assert_int_equal(cr_engine_conv_count(t.e), 1);
+  cr_engine_summary s1, s2;
+  assert_int_equal(cr_engine_conv_info(t.e, S("c1b"), &s2), 0);
+  assert_int_equal(cr_engine_conv_info(t.e, S("c1"), &s1), 0);
+  assert_int_equal(s1.messages, s2.messages);
+  assert_int_equal(s2.nfields, 1);
+  /* a later message under the alias is not re-journalled as an alias */
+  int n0 = t.r.nj;
+  assert_int_equal(cr_engine_customer_message(t.e, S("c1b"), S("dana"),
+                                              CR_CHANNEL_CHAT,
+                                              S("12 Herzl St, Haifa"), NULL, 0,
+                                              3000),
+                   0);
+  assert_int_equal(jfind(&t.r, n0, "MESSAGE COLLECT>COLLECT NONE c1 - alias"),
+                   -1);
+  assert_int_equal(st(&t, "c1b"), CR_ST_OFFERED);
+  /* the alias survives a snapshot */
+  void *buf;
+  size_t len;
+  assert_int_equal(cr_engine_snapshot(t.e, &buf, &len), 0);
+  assert_int_equal(cr_engine_restore(b.e, buf, len), 0);
+  cr_mem_free(NULL, buf);
+  assert_int_equal(st(&b, "c1b"), CR_ST_OFFERED);
+  assert_int_equal(st(&b, "c1"), CR_ST_OFFERED);
+  /* agent calls with the alias work; the end forgets both ids */
+  assert_int_equal(cr_engine_abandon(b.e, S("c1b"), 4000), 0);
+  assert_int_equal(st(&b, "c1b"), -1);
+  assert_int_equal(st(&b, "c1"), -1);
+  assert_int_equal(cr_engine_abandon(t.e, S("c1"), 4000), 0);
+  assert_int_equal(st(&t, "c1b"), -1);
+  /* the id is free again: a new contact under it */
+  assert_int_equal(cr_engine_customer_message(t.e, S("c1b"), S("dana"),
+                                              CR_CHANNEL_CHAT, S("hello"),
+                                              NULL, 0, 5000),
+                   0);
+  assert_int_equal(st(&t, "c1b"), CR_ST_BOT);
+  rm(&t);
+  rm(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_bot_only_contained),
@@ -2134,6 +2216,7 @@ int main(void) {
       cmocka_unit_test(test_conv_info_agent),
       cmocka_unit_test(test_field_answers_not_classified),
       cmocka_unit_test(test_snapshot_keeps_metrics),
+      cmocka_unit_test(test_new_id_is_alias),
   };
   return cmocka_run_group_tests(tests, setup_model, teardown_model);
 }

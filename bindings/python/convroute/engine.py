@@ -128,7 +128,8 @@ class _Config(_c.Structure):
                 ("default_queue", _S), ("default_queue_len", _Z),
                 ("default_lang", _S), ("default_lang_len", _Z),
                 ("recent_max", _u32),
-                ("router", _c.POINTER(_RouterConfig)), ("metrics", _P)]
+                ("router", _c.POINTER(_RouterConfig)), ("metrics", _P),
+                ("alias_new_ids", _I)]
 
 
 class _Line(_c.Structure):
@@ -168,7 +169,8 @@ class _EventC(_c.Structure):
                 ("conv", _P), ("conv_len", _Z), ("agent", _P),
                 ("agent_len", _Z), ("queue", _P), ("queue_len", _Z),
                 ("intent", _P), ("intent_len", _Z),
-                ("confidence", _c.c_double), ("text", _P), ("text_len", _Z)]
+                ("confidence", _c.c_double), ("text", _P), ("text_len", _Z),
+                ("sender", _I)]
 
 
 class _Summary(_c.Structure):
