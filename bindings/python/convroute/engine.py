@@ -377,6 +377,7 @@ class EngineEvent:
     intent: Optional[str]
     confidence: float
     text: Optional[str]
+    sender: Optional[str] = None  # who wrote the line it added, or None
 
 
 def _event(e) -> EngineEvent:
@@ -388,7 +389,8 @@ def _event(e) -> EngineEvent:
         channel=channel_name(e.channel), conv=_text(e.conv, e.conv_len),
         agent=_text(e.agent, e.agent_len), queue=_text(e.queue, e.queue_len),
         intent=_text(e.intent, e.intent_len), confidence=e.confidence,
-        text=_text(e.text, e.text_len))
+        text=_text(e.text, e.text_len),
+        sender=SENDERS[e.sender] if 0 <= e.sender < len(SENDERS) else None)
 
 
 @dataclass(frozen=True)
