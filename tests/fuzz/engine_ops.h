@@ -875,9 +875,15 @@ static int eo_step(eo_drv *d) {
       void *after = NULL;
       size_t alen = 0;
       if (!cr_engine_snapshot(d->e, &after, &alen) &&
-          (alen != blen || memcmp(before, after, blen)))
-        eo_bad(d, "op %d failed with %s but the snapshot changed", op,
-               cr_errname(rc));
+          (alen != blen || memcmp(before, after, blen))) {
+        size_t at = 0;
+        while (at < alen && at < blen &&
+               ((uint8_t *)before)[at] == ((uint8_t *)after)[at])
+          at++;
+        eo_bad(d, "op %d failed with %s but the snapshot changed (%zu -> "
+                  "%zu bytes, first difference at byte %zu)",
+               op, cr_errname(rc), blen, alen, at);
+      }
       cr_mem_free(&d->e->mem, after);
     }
   }
