@@ -257,25 +257,14 @@ static void test_same_seed_same_journal(void **state) {
   a.log = c.log = x.log = NULL;
 }
 
-/* ==================================================================
- * KNOWN ENGINE BUG (reported to the engine owner; skipped so the suite
- * stays green -- run it with CR_ENGINE_KNOWN_BUGS=1):
- * journal time goes backwards when the host calls the inner router
- * directly (as the header tells it to for agents: agent_set_status) while
- * an engine timer is overdue. The router call makes an offer at `now`
- * (journalled at now), but the engine's own heap (idle timers) is only
- * run by the next engine call, which journals the overdue IDLE / BOT_END
- * at its deadline -- earlier than the OFFER already journalled. A host
- * rebuilding figures from the journal sees time run backwards; the fix is
- * for the engine to run its due timers before routing a router-made offer
- * (or for the router callbacks to flush the engine heap up to the event's
- * time). Workaround for hosts: cr_engine_tick(e, now) before any direct
- * router call (what engine_ops.h does).
- * ================================================================== */
-static void test_known_bug_journal_time_after_router_call(void **state) {
+/* Regression (an engine bug this file's driver found; fixed in the engine
+ * at HEAD 2026-11-23 06:14): journal time went backwards when the host
+ * called the inner router directly (as the header tells it to for agents:
+ * agent_set_status) while an engine timer was overdue -- the router's
+ * offer was journalled at `now`, the overdue IDLE / BOT_END later, at its
+ * earlier deadline. */
+static void test_journal_time_after_router_call(void **state) {
   (void)state;
-  if (!getenv("CR_ENGINE_KNOWN_BUGS"))
-    skip();
   static eo_drv d;
   static world w;
   eo_engine_cfg(&w.cfg, &w.rcfg);
@@ -302,14 +291,14 @@ static void test_known_bug_journal_time_after_router_call(void **state) {
   free(d.log);
   d.log = NULL;
   if (d.bad)
-    fail_msg("%s", d.why); /* "journal time ... BOT_END BOT>RESOLVED IDLE" */
+    fail_msg("%s", d.why); /* was "journal time ... BOT_END BOT>RESOLVED" */
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_restore_continues_identically),
       cmocka_unit_test(test_same_seed_same_journal),
-      cmocka_unit_test(test_known_bug_journal_time_after_router_call),
+      cmocka_unit_test(test_journal_time_after_router_call),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
