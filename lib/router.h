@@ -79,7 +79,6 @@ enum { RC_URGENT = 1, RC_ESCALATED = 2, RC_MAXWAITED = 4 };
 #define RDECL 4
 
 typedef struct rconv {
-  UT_hash_handle hh;
   char *id;
   uint32_t id_len, idx;
   uint64_t seq;
@@ -123,7 +122,6 @@ typedef struct rwrap {
 } rwrap;
 
 typedef struct ragent {
-  UT_hash_handle hh;
   char *id;
   uint32_t id_len, idx;
   uint64_t seq;
@@ -192,6 +190,18 @@ typedef struct rskillname {
   uint16_t id;
 } rskillname;
 
+/* Id index of agents and conversations: open addressing with linear
+ * probing (Knuth, TAOCP vol. 3, 6.4, algorithm L; deletion by backward
+ * shift, algorithm R), a power of two of slots at load <= 1/2. A slot is
+ * (hash << 32) | (pool index + 1), 0 = empty: a probe compares the cached
+ * hash before touching the object, so a lookup is about one cache miss in
+ * the table and one in the object. (uthash's chains cost a miss per link
+ * and its Jenkins hash about as much as the rest of the lookup.) */
+typedef struct ridx {
+  uint64_t *s;
+  uint32_t mask, n; /* mask = slots - 1 (0 with no table) */
+} ridx;
+
 /* A pool of pointers (agents, conversations) or of structs (members,
  * offers) with a LIFO free list; `hwm` slots have ever been used. */
 typedef struct rpool {
@@ -211,7 +221,7 @@ struct cr_router {
 
   ragent **agents;
   rpool apool;
-  ragent *ahash;
+  ridx aidx;
 
   rqueue **queues;
   uint32_t nqueues, qcap;
@@ -219,7 +229,7 @@ struct cr_router {
 
   rconv **convs;
   rpool cpool;
-  rconv *chash;
+  ridx cidx;
   uint32_t nconv_offered; /* conversations holding at least one offer */
 
   rmember *members;
@@ -247,5 +257,10 @@ int cr__router_pool_take(cr_router *r, rpool *p, void **arr, size_t elem,
                          uint32_t *idx);
 int cr__router_rebuild(cr_router *r);
 void cr__router_free_conv(cr_router *r, rconv *c);
+uint32_t cr__ridx_hash(const char *id, size_t len);
+int cr__ridx_reserve(cr_router *r, ridx *x, uint32_t more);
+void cr__ridx_put(ridx *x, uint32_t h, uint32_t idx);
+ragent *cr__agent_find(cr_router *r, const char *id, size_t len);
+rconv *cr__conv_find(cr_router *r, const char *id, size_t len);
 
 #endif

@@ -642,16 +642,14 @@ static int read_agent(rbuf *b, cr_router *r, uint32_t i, rmarks *mk) {
   }
   if (b->err)
     return 0;
-  ragent *dup = NULL;
-  HASH_FIND(hh, r->ahash, a->id, a->id_len, dup);
-  if (dup) {
+  if (cr__agent_find(r, a->id, a->id_len)) {
     bad(b);
     return 0;
   }
-  const cr_mem *cr__hmem = &r->mem;
-  int cr__hoom = 0;
-  HASH_ADD_KEYPTR(hh, r->ahash, a->id, a->id_len, a);
-  return cr__hoom ? CR_ENOMEM : 0;
+  if (cr__ridx_reserve(r, &r->aidx, 1))
+    return CR_ENOMEM;
+  cr__ridx_put(&r->aidx, cr__ridx_hash(a->id, a->id_len), a->idx);
+  return 0;
 }
 
 static int read_conv(rbuf *b, cr_router *r, uint32_t i, rmarks *mk) {
@@ -761,16 +759,14 @@ static int read_conv(rbuf *b, cr_router *r, uint32_t i, rmarks *mk) {
     bad(b);
     return 0;
   }
-  rconv *dup = NULL;
-  HASH_FIND(hh, r->chash, c->id, c->id_len, dup);
-  if (dup) {
+  if (cr__conv_find(r, c->id, c->id_len)) {
     bad(b);
     return 0;
   }
-  const cr_mem *cr__hmem = &r->mem;
-  int cr__hoom = 0;
-  HASH_ADD_KEYPTR(hh, r->chash, c->id, c->id_len, c);
-  return cr__hoom ? CR_ENOMEM : 0;
+  if (cr__ridx_reserve(r, &r->cidx, 1))
+    return CR_ENOMEM;
+  cr__ridx_put(&r->cidx, cr__ridx_hash(c->id, c->id_len), c->idx);
+  return 0;
 }
 
 static int read_all(rbuf *b, cr_router *r, rmarks *mk) {
