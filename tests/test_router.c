@@ -1487,6 +1487,58 @@ static void t_oom_sweep(void **s) {
   assert_true(n > 50);
 }
 
+/* The id index (open addressing, backward-shift deletion): thousands of
+ * ids, removed in a scattered order (so deletions shift clusters across
+ * the table's wrap-around), re-added, and every id still found or not
+ * found as it should be; load stays at most one half. */
+static void t_id_index(void **state) {
+  (void)state;
+  rec ev;
+  memset(&ev, 0, sizeof ev);
+  cr_router *r = mk(&ev, NULL);
+  enum { N = 3000 };
+  cr_agent_config cfg;
+  cr_skill_level sk[4];
+  char names[4][16];
+  agent_cfg("chat:2", &cfg, sk, names);
+  char id[32];
+  for (int i = 0; i < N; i++) {
+    snprintf(id, sizeof id, "agent-%d", i);
+    assert_int_equal(cr_router_agent_add(r, S(id), &cfg, 0), 0);
+  }
+  cr_agent_stats st;
+  for (int round = 0; round < 2; round++) {
+    for (int k = 0; k < N; k++) {
+      int i = (int)(((long)k * 7919) % N);
+      if (i % 3 != round) {
+        snprintf(id, sizeof id, "agent-%d", i);
+        assert_int_equal(cr_router_agent_remove(r, S(id), 0), 0);
+      }
+    }
+    assert_true((uint64_t)r->aidx.n * 2 <= (uint64_t)r->aidx.mask + 1);
+    for (int i = 0; i < N; i++) {
+      snprintf(id, sizeof id, "agent-%d", i);
+      assert_int_equal(cr_router_agent_stats(r, S(id), 0, &st),
+                       i % 3 == round ? 0 : CR_ENOTFOUND);
+    }
+    for (int i = 0; i < N; i++)
+      if (i % 3 != round) {
+        snprintf(id, sizeof id, "agent-%d", i);
+        assert_int_equal(cr_router_agent_add(r, S(id), &cfg, 0), 0);
+      }
+    assert_int_equal(r->aidx.n, N);
+    for (int i = 0; i < N; i++) {
+      snprintf(id, sizeof id, "agent-%d", i);
+      assert_int_equal(cr_router_agent_stats(r, S(id), 0, &st), 0);
+    }
+    assert_int_equal(cr__router_check(r), 0);
+  }
+  assert_int_equal(cr_router_agent_stats(r, S("agent-x"), 0, &st),
+                   CR_ENOTFOUND);
+  cr_router_del(r);
+  rec_clear(&ev);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(t_strategy_idle_occupied_contacts),
@@ -1521,6 +1573,7 @@ int main(void) {
       cmocka_unit_test(t_no_reentry),
       cmocka_unit_test(t_snapshot_equivalence),
       cmocka_unit_test(t_oom_sweep),
+      cmocka_unit_test(t_id_index),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
