@@ -800,8 +800,11 @@ int ecf_train_demo(const char *dir, cr_intent_model **out, char *err,
       !(rc = cr_intent_trainer_set_oos_label(t, "oos", 3)) &&
       !(rc = cr_intent_trainer_set_min_df(t, 1)) &&
       !(rc = cr_intent_train(t, &m)))
-    rc = cr_intent_model_add_builtin_rules(m, "talk_to_human", 13,
-                                           "emergency", 9);
+    /* The demo set has its own fraud intent (a different queue from
+     * safety emergencies), so fraud words get their own rule label. */
+    rc = cr_intent_model_add_builtin_rules_ex(m, "talk_to_human", 13,
+                                              "emergency", 9,
+                                              "fraud_report", 12);
   if (rc && !*err)
     snprintf(err, cap, "training: %s", cr_strerror(rc));
   cr_intent_trainer_del(t);

@@ -4,22 +4,30 @@ The library is found through CONVROUTE_LIB, then beside this package, then
 in a source checkout's build/ directory, then on the system's library path.
 """
 from . import _lib
-from .errors import ConvrouteError
 from . import staffing
-from .intent import IntentMatch, IntentModel, IntentTrainer, normalize
-from .metrics import Contact, Metrics, MetricsError, Report
-
-__all__ = ["ConvrouteError", "version", "version_num", "strerror", "errname", "staffing",
-           "IntentMatch", "IntentModel", "IntentTrainer", "normalize"]
-__all__ += ["Metrics", "Contact", "Report", "MetricsError"]
-from .router import (AgentStats, ConvInfo, QueueStats, RouterEvent,
-                     Router, RouteStep)
-__all__ += ["Router", "RouterEvent", "RouteStep", "ConvInfo", "QueueStats",
-            "AgentStats"]
 from .engine import (Context, ConvSummary, DetectedIntent, Engine,
                      EngineEvent, FieldSpec, TranscriptLine)
-__all__ += ["Engine", "EngineEvent", "Context", "ConvSummary",
-            "DetectedIntent", "FieldSpec", "TranscriptLine"]
+from .errors import ConvrouteError
+from .intent import IntentMatch, IntentModel, IntentTrainer, normalize
+from .metrics import Contact, Metrics, MetricsError, Report
+from .router import (AgentStats, ConvInfo, QueueStats, RouterEvent,
+                     Router, RouteStep)
+
+__all__ = [
+    "ConvrouteError", "version", "version_num", "strerror", "errname",
+    # staffing: Erlang B / C / A
+    "staffing",
+    # intent matching
+    "IntentMatch", "IntentModel", "IntentTrainer", "normalize",
+    # metrics
+    "Metrics", "Contact", "Report", "MetricsError",
+    # router
+    "Router", "RouterEvent", "RouteStep", "ConvInfo", "QueueStats",
+    "AgentStats",
+    # engine
+    "Engine", "EngineEvent", "Context", "ConvSummary", "DetectedIntent",
+    "FieldSpec", "TranscriptLine",
+]
 
 
 def version():
