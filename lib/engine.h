@@ -344,7 +344,4 @@ int cr__etext_copy(cr_engine *e, etext *dst, const cr_lang_text *src,
 void cr__policy_free(cr_engine *e, epolicy *p);
 void cr__rule_free(cr_engine *e, erule *r);
 
-/* engine_snapshot.c */
-uint32_t cr__e_crc32(const void *buf, size_t len);
-
 #endif

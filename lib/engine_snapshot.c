@@ -11,6 +11,7 @@
  * the metrics blob (u32 length + bytes), u64 metrics_lost, and a CRC-32
  * of all that precedes it. Strings are u32 length + bytes. Version 1
  * (no credited intent, no metrics) is refused with CR_EVERSION. */
+#include "crc32.h"
 #include "engine.h"
 #include "handoff.h"
 #include "text.h"
@@ -20,22 +21,6 @@
 #define SNAP_MAGIC "CRENGSN1"
 #define SNAP_VERSION 2u /* 2: the credited intent of a conversation; the
                             metrics accumulator (nested) and metrics_lost */
-
-/* CRC-32 (IEEE 802.3, reflected 0xEDB88320), nibble table. */
-uint32_t cr__e_crc32(const void *buf, size_t n) {
-  static const uint32_t t[16] = {
-      0x00000000, 0x1DB71064, 0x3B6E20C8, 0x26D930AC, 0x76DC4190, 0x6B6B51F4,
-      0x4DB26158, 0x5005713C, 0xEDB88320, 0xF00F9344, 0xD6D6A3E8, 0xCB61B38C,
-      0x9B64C2B0, 0x86D3D2D4, 0xA00AE278, 0xBDBDF21C};
-  const uint8_t *p = buf;
-  uint32_t crc = 0xFFFFFFFFu;
-  for (size_t i = 0; i < n; i++) {
-    crc ^= p[i];
-    crc = (crc >> 4) ^ t[crc & 15];
-    crc = (crc >> 4) ^ t[crc & 15];
-  }
-  return ~crc;
-}
 
 /* ------------------------------------------------------------------ */
 /* writer: a growing buffer; the first failure sticks */
@@ -298,7 +283,7 @@ int cr_engine_snapshot(const cr_engine *e, void **buf, size_t *len) {
     w_bytes(&w, rb, rn);
     cr__free(&e->mem, rb);
     w_u64(&w, e->metrics_lost);
-    w_u32(&w, cr__e_crc32(w.p, w.n));
+    w_u32(&w, cr__crc32(0, w.p, w.n));
     rc = w.err;
   }
   if (rc) {
@@ -533,7 +518,7 @@ int cr_engine_restore(cr_engine *e, const void *buf, size_t len) {
   const uint8_t *p = buf;
   uint32_t crc = (uint32_t)p[len - 4] | (uint32_t)p[len - 3] << 8 |
                  (uint32_t)p[len - 2] << 16 | (uint32_t)p[len - 1] << 24;
-  if (cr__e_crc32(p, len - 4) != crc)
+  if (cr__crc32(0, p, len - 4) != crc)
     return cr__e_fail(e, CR_ECORRUPT, "snapshot checksum mismatch");
   rbuf r = {p, len - 4, 8, 0};
   uint32_t ver = r_u32(&r);

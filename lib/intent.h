@@ -6,6 +6,7 @@
 #define CR_INTENT_H
 
 #include "convroute.h"
+#include "crc32.h"
 #include "mem.h"
 
 #include <stddef.h>
@@ -119,6 +120,5 @@ int cr__rule_add(cr_intent_model *m, const char *label, size_t label_len,
                  const char *phrase, size_t phrase_len, int priority,
                  int except);
 int cr__label_check(const char *s, size_t n);
-uint32_t cr__crc32(uint32_t crc, const void *buf, size_t n);
 
 #endif

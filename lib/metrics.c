@@ -7,7 +7,8 @@
  * code that cannot fail. So a failed call records nothing. */
 #include "metrics.h"
 
-#include "intent.h" /* cr__crc32 */
+#include "crc32.h"
+#include "text.h" /* cr__utf8_check */
 
 #include <math.h>
 #include <stdarg.h>
@@ -27,40 +28,9 @@ static int fail(cr_metrics *m, int rc, const char *fmt, ...) {
   return rc;
 }
 
-/* Strict UTF-8 (RFC 3629): no overlongs, no surrogates, <= U+10FFFF. */
-static int utf8_ok(const unsigned char *s, size_t n) {
-  size_t i = 0;
-  while (i < n && s[i] < 0x80) /* keys are mostly ASCII */
-    i++;
-  while (i < n) {
-    unsigned c = s[i];
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    size_t k;
-    unsigned cp, min;
-    if ((c & 0xE0) == 0xC0) {
-      k = 1, cp = c & 0x1F, min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-      k = 2, cp = c & 0x0F, min = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-      k = 3, cp = c & 0x07, min = 0x10000;
-    } else {
-      return 0;
-    }
-    if (n - i <= k)
-      return 0;
-    for (size_t j = 1; j <= k; j++) {
-      if ((s[i + j] & 0xC0) != 0x80)
-        return 0;
-      cp = (cp << 6) | (s[i + j] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-      return 0;
-    i += k + 1;
-  }
-  return 1;
+/* Strict UTF-8 (RFC 3629), as everywhere in the library. */
+static int utf8_ok(const void *s, size_t n) {
+  return cr__utf8_check(s, n) == 0;
 }
 
 static int64_t floordiv(int64_t a, int64_t b) {
@@ -266,7 +236,7 @@ int cr_metrics_key(cr_metrics *m, int dim, const char *s, size_t len,
     return fail(m, CR_EINVAL, "%s: empty key", dim_names[dim]);
   if (!dim_on(m, dim))
     return fail(m, CR_ESTATE, "%s: breakdown is off", dim_names[dim]);
-  if (!utf8_ok((const unsigned char *)s, len))
+  if (!utf8_ok((const char *)s, len))
     return fail(m, CR_EUTF8, "%s: key is not valid UTF-8", dim_names[dim]);
   cr__mgroup *g = key_find(m, dim, s, len);
   if (!g) {
@@ -299,7 +269,7 @@ int cr_metrics_key_name(const cr_metrics *m, int dim, uint32_t id,
 static int keys_check(cr_metrics *m, const cr_metrics_keyref *k) {
   for (int d = 0; d < CR_METRICS_DIM_COUNT; d++) {
     if (k[d].str && k[d].len) {
-      if (!utf8_ok((const unsigned char *)k[d].str, k[d].len))
+      if (!utf8_ok((const char *)k[d].str, k[d].len))
         return fail(m, CR_EUTF8, "%s: key is not valid UTF-8", dim_names[d]);
     } else if (k[d].id) {
       if (!dim_on(m, d) || k[d].id > m->nid[d])
@@ -616,7 +586,7 @@ static int record_check(cr_metrics *m, const cr_metrics_record *r) {
   if (r->customer_len && !r->customer)
     return fail(m, CR_EINVAL, "customer: NULL with a length");
   if (r->customer_len &&
-      !utf8_ok((const unsigned char *)r->customer, r->customer_len))
+      !utf8_ok((const char *)r->customer, r->customer_len))
     return fail(m, CR_EUTF8, "customer: not valid UTF-8");
   if (r->customer_len > UINT32_MAX)
     return fail(m, CR_ERANGE, "customer: too long");
