@@ -711,10 +711,9 @@ int cr__e_key(cr_engine *e, int dim, const char *s, size_t n, uint32_t *id) {
 }
 
 /* The metrics keys of c (channel, queue, agent, intent `in`) into c->key.
- * Resolved only when a record is made -- once per conversation (per
- * agent leg), not on every input -- so an input the router refuses (an
- * unknown queue) leaves the accumulator's keys untouched. CR_ENOMEM when
- * the accumulator cannot register a new key. */
+ * Called only after a record with the same keys as strings was accepted
+ * (record_keys): the keys exist then, so this finds them and allocates
+ * nothing. The ids are what the recent record keeps for late surveys. */
 static int resolve_keys(cr_engine *e, econv *c, int32_t in) {
   const char *ch = cr_channel_name(c->channel);
   size_t ln;
@@ -728,6 +727,24 @@ static int resolve_keys(cr_engine *e, econv *c, int32_t in) {
       cr__e_key(e, CR_METRICS_INTENT, l, ln, &c->key[CR_METRICS_INTENT]))
     return CR_ENOMEM;
   return 0;
+}
+
+/* Puts c's keys (channel, queue, agent, intent `in`) into r as strings, so
+ * cr_metrics_record_add registers any new key together with the record,
+ * all or nothing: a record refused for lack of memory leaves no key
+ * behind (a separate cr_metrics_key call first would). */
+static void record_keys(cr_engine *e, const econv *c, int32_t in,
+                        cr_metrics_record *r) {
+  const char *ch = cr_channel_name(c->channel);
+  size_t ln;
+  r->key[CR_METRICS_CHANNEL].str = ch;
+  r->key[CR_METRICS_CHANNEL].len = strlen(ch);
+  r->key[CR_METRICS_QUEUE].str = c->queue;
+  r->key[CR_METRICS_QUEUE].len = c->queue ? c->queue_len : 0;
+  r->key[CR_METRICS_AGENT].str = c->agent;
+  r->key[CR_METRICS_AGENT].len = c->agent ? c->agent_len : 0;
+  r->key[CR_METRICS_INTENT].str = cr__e_label(e, in, &ln);
+  r->key[CR_METRICS_INTENT].len = r->key[CR_METRICS_INTENT].str ? ln : 0;
 }
 
 /* The metrics record of c ending in state `end` at t; p (may be NULL) is
@@ -780,14 +797,13 @@ static int feed_metrics(cr_engine *e, econv *c, const eplan *p,
   int32_t in = c->mintent >= 0 ? c->mintent
                : p && p->set_intent ? p->intent /* its first intent */
                                     : -1;
-  int rc = resolve_keys(e, c, in);
-  if (rc)
-    return rc;
-  for (int d = 0; d < CR_METRICS_DIM_COUNT; d++)
-    r.key[d].id = c->key[d];
+  record_keys(e, c, in, &r);
   r.customer = c->customer;
   r.customer_len = c->customer_len;
-  return cr_metrics_record_add(e->metrics, &r);
+  int rc = cr_metrics_record_add(e->metrics, &r);
+  if (rc)
+    return rc;
+  return resolve_keys(e, c, in);
 }
 
 /* A transfer of an answered conversation ends the transferring agent's
@@ -814,14 +830,10 @@ static void feed_leg(cr_engine *e, econv *c, cr_time t) {
   r.resolved = CR_METRICS_NONE;
   r.escalated = 1;
   r.transferred = 1;
-  if (resolve_keys(e, c, c->mintent))
+  record_keys(e, c, c->mintent, &r);
+  if (cr_metrics_record_add(e->metrics, &r) ||
+      resolve_keys(e, c, c->mintent))
     e->metrics_lost++;
-  else {
-    for (int d = 0; d < CR_METRICS_DIM_COUNT; d++)
-      r.key[d].id = c->key[d];
-    if (cr_metrics_record_add(e->metrics, &r))
-      e->metrics_lost++;
-  }
   c->queued_at = t;
   c->answered_at = CR_TIME_NONE;
 }
