@@ -384,7 +384,7 @@ static void rm(T *t) { cr_engine_del(t->e); }
 
 static int say(T *t, const char *conv, const char *text, cr_time now) {
   char cust[64];
-  snprintf(cust, sizeof cust, "cust-%s", conv);
+  snprintf(cust, sizeof cust, "cust-%.48s", conv);
   return cr_engine_customer_message(t->e, conv, strlen(conv), cust,
                                     strlen(cust), CR_CHANNEL_CHAT, text,
                                     strlen(text), NULL, 0, now);
@@ -393,7 +393,7 @@ static int say(T *t, const char *conv, const char *text, cr_time now) {
 static int sayp(T *t, const char *conv, const char *text, const char *prof,
                 cr_time now) {
   char cust[64];
-  snprintf(cust, sizeof cust, "cust-%s", conv);
+  snprintf(cust, sizeof cust, "cust-%.48s", conv);
   return cr_engine_customer_message(t->e, conv, strlen(conv), cust,
                                     strlen(cust), CR_CHANNEL_CHAT, text,
                                     strlen(text), prof, strlen(prof), now);
