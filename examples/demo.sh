@@ -22,16 +22,16 @@ say "A VIP customer writes in Hebrew on WhatsApp and asks for a human; the agent
   "cr-replay tests/scenarios/hybrid_he.crs"
 "$bin/cr-replay" tests/scenarios/hybrid_he.crs
 
-say "A customer collects the details the agent needs, then is handed off with the whole context" \
+say "The bot collects the details the agent needs, then hands off with the whole context" \
   "cr-replay tests/scenarios/collect_handoff.crs"
 "$bin/cr-replay" tests/scenarios/collect_handoff.crs
 
 model=build/demo-intents.bin
 cat "$data/intents_he.tsv" "$data/intents_en.tsv" "$data/intents_oos.tsv" >build/demo-intents.tsv
 say "Train the bilingual intent model on the demo set (27 intents, Hebrew + English)" \
-  "cr-intent train --train demo-intents.tsv --oos-label oos --rules talk_to_human,emergency --out $model"
+  "cr-intent train --train demo-intents.tsv --oos-label oos --rules talk_to_human,emergency,fraud_report --out $model"
 "$bin/cr-intent" train --train build/demo-intents.tsv --oos-label oos \
-  --rules talk_to_human,emergency --out "$model"
+  --rules talk_to_human,emergency,fraud_report --out "$model"
 
 say "What do these customers want? (label, calibrated confidence; top 2)" \
   "cr-intent predict --model $model --top 2"
