@@ -1720,7 +1720,8 @@ static void set_away(cr_router *r, ragent *a, const char *reason, size_t len,
     emit(r, CR_REV_AGENTLOGIN, t, NULL, a, NULL, -1, 0, 0, NULL, 0);
   }
   a->status = CR_AGENT_AWAY;
-  memcpy(a->reason, reason, len);
+  if (len) /* reason may be NULL when len is 0: memcpy(NULL, 0) is UB */
+    memcpy(a->reason, reason, len);
   a->reason_len = (uint8_t)len;
   agent_reindex(r, a);
   emit(r, CR_REV_PAUSE, t, NULL, a, NULL, -1, 0, 0, a->reason, a->reason_len);

@@ -176,6 +176,26 @@ static void accept_last(cr_router *r, rec *ev, cr_time t) {
                    0);
 }
 
+/* Away with no reason (NULL, 0) is allowed and reported with an empty
+ * reason (memcpy of a NULL source, even of 0 bytes, is undefined: UBSan). */
+static void t_away_without_reason(void **state) {
+  (void)state;
+  rec ev = {0};
+  cr_router *r = mk(&ev, NULL);
+  add_queue(r, "q", CR_STRATEGY_LONGEST_IDLE, 0);
+  agent_in(r, "a1", "q", "chat:2", 0);
+  assert_int_equal(cr_router_agent_set_status(r, S("a1"), CR_AGENT_AWAY,
+                                              NULL, 0, 1 * SEC),
+                   0);
+  cr_agent_stats as;
+  assert_int_equal(cr_router_agent_stats(r, S("a1"), 1 * SEC, &as), 0);
+  assert_int_equal(as.status, CR_AGENT_AWAY);
+  assert_int_equal(ev.count[CR_REV_PAUSE], 1);
+  checked(r);
+  cr_router_del(r);
+  rec_clear(&ev);
+}
+
 /* ---- strategies ---------------------------------------------------- */
 
 /* a1 takes c1 and c2 while a2 is away; a2 comes back later, so a1 is the
@@ -1541,6 +1561,7 @@ static void t_id_index(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(t_away_without_reason),
       cmocka_unit_test(t_strategy_idle_occupied_contacts),
       cmocka_unit_test(t_strategy_talk_time_order),
       cmocka_unit_test(t_strategy_most_proficient),
