@@ -364,6 +364,63 @@ static int rule_matches(const cr__rule *r, const char *norm, size_t n) {
   return 0;
 }
 
+/* The first-word index (see CR__RULE_BUCKETS in intent.h). Two bytes
+ * because a normalised word starts with one whole UTF-8 character: two
+ * bytes are a whole Hebrew letter, or two ASCII letters. */
+static size_t key_bucket(const uint8_t *p) {
+  return ((unsigned)p[0] * 33u ^ p[1]) & (CR__RULE_BUCKETS - 1);
+}
+
+static size_t rule_bucket(const cr__rule *r) {
+  const cr__rule_word *w = &r->words[0];
+  return w->len < 2 ? CR__RULE_BUCKETS
+                    : key_bucket((const uint8_t *)r->pool + w->off);
+}
+
+static void mark_bucket(cr_intent_model *m, size_t b, uint32_t epoch) {
+  for (uint32_t j = m->rule_head[b]; j; j = m->rules[j - 1].next)
+    m->rules[j - 1].seen = epoch;
+}
+
+/* Marks every rule whose first word can match some token of the
+ * message: a superset of the rules rule_matches() accepts. A first word
+ * matches a token after stripping 0..3 proclitics (word_match), so each
+ * token contributes the buckets of its first two bytes at each strip
+ * word_match could make (its extra conditions only narrow the set). A
+ * stale seen equal to a wrapped epoch only adds a candidate. */
+static uint32_t mark_candidates(cr_intent_model *m, const char *norm,
+                                size_t n) {
+  uint32_t epoch = ++m->rule_epoch;
+  mark_bucket(m, CR__RULE_BUCKETS, epoch);
+  const uint8_t *u = (const uint8_t *)norm;
+  size_t i = 0;
+  while (i < n) {
+    size_t e = i;
+    while (e < n && u[e] != ' ')
+      e++;
+    const uint8_t *tok = u + i;
+    size_t tn = e - i;
+    for (int strip = 0; strip <= 3; strip++) {
+      if (tn >= 2)
+        mark_bucket(m, key_bucket(tok), epoch);
+      if (tn < 2 + 4 || !is_proclitic(tok))
+        break;
+      tok += 2, tn -= 2;
+    }
+    i = e + 1;
+  }
+  return epoch;
+}
+
+/* Removes the last rule (rules are only ever removed last-in first-out,
+ * so it is the head of its bucket chain). */
+static void rule_pop(cr_intent_model *m) {
+  cr__rule *r = &m->rules[m->n_rules - 1];
+  m->rule_head[rule_bucket(r)] = r->next;
+  rule_free(&m->mem, r);
+  m->n_rules--;
+}
+
 static int rule_parse(const cr_mem *mm, cr__rule *r, const char *ph,
                       size_t n) {
   memset(r, 0, sizeof *r);
@@ -453,7 +510,10 @@ int cr__rule_add(cr_intent_model *m, const char *label, size_t label_len,
   r.label = (uint32_t)li;
   r.priority = priority;
   r.except = (uint8_t)(except != 0);
+  size_t b = rule_bucket(&r);
+  r.next = m->rule_head[b];
   m->rules[m->n_rules++] = r;
+  m->rule_head[b] = (uint32_t)m->n_rules; /* index + 1 */
   return 0;
 }
 
@@ -556,7 +616,7 @@ int cr_intent_model_add_builtin_rules_ex(cr_intent_model *m,
                   N_OF(fraud_phrases), 150, 0);
   if (rc) {
     while (m->n_rules > r0)
-      rule_free(&m->mem, &m->rules[--m->n_rules]);
+      rule_pop(m);
     while (m->n_labels > l0)
       cr__free(&m->mem, m->labels[--m->n_labels]);
   }
@@ -605,22 +665,26 @@ static void fill(const cr_intent_model *m, cr_intent_match *o, size_t li,
 
 /* 1 when an exception of label li matches the message. */
 static int excepted(const cr_intent_model *m, uint32_t li, const char *norm,
-                    size_t n) {
+                    size_t n, uint32_t epoch) {
   for (size_t i = 0; i < m->n_rules; i++)
     if (m->rules[i].except && m->rules[i].label == li &&
-        rule_matches(&m->rules[i], norm, n))
+        m->rules[i].seen == epoch && rule_matches(&m->rules[i], norm, n))
       return 1;
   return 0;
 }
 
-static int best_rule(const cr_intent_model *m, const char *norm, size_t n) {
+/* Same order and ties as checking every rule: the index filter only
+ * skips rules that cannot match. */
+static int best_rule(cr_intent_model *m, const char *norm, size_t n) {
+  uint32_t epoch = mark_candidates(m, norm, n);
   int best = -1;
   for (size_t i = 0; i < m->n_rules; i++) {
     const cr__rule *r = &m->rules[i];
     if (r->except ||
         (best >= 0 && r->priority <= m->rules[best].priority))
       continue;
-    if (rule_matches(r, norm, n) && !excepted(m, r->label, norm, n))
+    if (r->seen == epoch && rule_matches(r, norm, n) &&
+        !excepted(m, r->label, norm, n, epoch))
       best = (int)i;
   }
   return best;

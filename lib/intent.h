@@ -54,7 +54,18 @@ typedef struct cr__rule {
   char *pool;        /* normalised words */
   cr__rule_word *words;
   size_t n_words;
+  uint32_t next;     /* next rule (index + 1) in its first-word bucket
+                        chain, 0 = end (see CR__RULE_BUCKETS) */
+  uint32_t seen;     /* predict scratch: == model rule_epoch when the
+                        message has a token that may start this rule */
 } cr__rule;
+
+/* Rules are indexed by the first two bytes of their first normalised
+ * word, hashed into CR__RULE_BUCKETS chains; a rule whose first word is
+ * shorter than two bytes goes in the extra bucket CR__RULE_BUCKETS,
+ * checked for every message. Only a prefilter: rule_matches() still
+ * decides, so results are those of checking every rule. */
+#define CR__RULE_BUCKETS 256
 
 struct cr_intent_model {
   cr_mem mem;
@@ -92,6 +103,8 @@ struct cr_intent_model {
   /* rules */
   cr__rule *rules;
   size_t n_rules, rules_cap;
+  uint32_t rule_head[CR__RULE_BUCKETS + 1]; /* chain heads, index + 1 */
+  uint32_t rule_epoch; /* bumped per predict; see cr__rule.seen */
   /* per-model scratch for predict (not thread-safe; see the header) */
   char *norm;
   size_t norm_cap;

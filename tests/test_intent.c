@@ -353,6 +353,53 @@ static void test_rules(void **state) {
 
 /* Every call that can fail resets errmsg first: an earlier failure's
  * message never outlives the next call. */
+/* Rules are looked up by their first word's first two bytes (after the
+ * proclitics a message token may carry): each case here needs a rule
+ * whose bucket differs from the token's own first bytes, or a rule in
+ * the every-message bucket. */
+static int rule_of(cr_intent_model *m, const char *text) {
+  cr_intent_match mt[2];
+  size_t n;
+  assert_int_equal(cr_intent_predict(m, text, strlen(text), mt, 2, &n), 0);
+  assert_true(n >= 1);
+  return mt[0].rule;
+}
+
+static void test_rule_index(void **state) {
+  (void)state;
+  cr_intent_model *m = train_tiny(NULL, 1);
+  assert_int_equal(cr_intent_model_add_rule(m, "h", 1, "נציג", 8, 10), 0);
+  assert_int_equal(cr_intent_model_add_rule(m, "one", 3, "q", 1, 5), 0);
+  assert_int_equal(cr_intent_model_add_rule(m, "p", 1, "ש*", 3, 1), 0);
+  assert_int_equal(cr_intent_model_add_rule(m, "e", 1, "e-mail me", 9, 20), 0);
+  assert_int_equal(cr_intent_model_add_rule(m, "top", 3, "נציג בכיר", 17, 30), 0);
+  /* proclitics ו ל ה in front: the token starts with other bytes */
+  assert_int_equal(rule_of(m, "אני רוצה ולהנציג"), 0);
+  assert_int_equal(rule_of(m, "הנציג"), 0);
+  /* four proclitics are one too many (word_match strips three) */
+  assert_int_equal(rule_of(m, "וולהנציג"), -1);
+  /* a one-byte first word lives in the every-message bucket */
+  assert_int_equal(rule_of(m, "what q"), 1);
+  /* a two-byte prefix rule, with and without a proclitic */
+  assert_int_equal(rule_of(m, "שלום"), 2);
+  assert_int_equal(rule_of(m, "ושלום"), 2);
+  /* a rule word split by normalisation, and priority across buckets */
+  assert_int_equal(rule_of(m, "E-Mail me please"), 3);
+  assert_int_equal(rule_of(m, "שלום לנציג בכיר"), 4);
+  /* the index survives save and load (it is rebuilt, not saved) */
+  void *buf = NULL;
+  size_t len = 0;
+  assert_int_equal(cr_intent_model_save(m, NULL, &buf, &len), 0);
+  cr_intent_model *x = NULL;
+  assert_int_equal(cr_intent_model_load(&x, NULL, buf, len), 0);
+  assert_int_equal(rule_of(x, "ולהנציג"), 0);
+  assert_int_equal(rule_of(x, "שלום לנציג בכיר"), 4);
+  assert_int_equal(rule_of(x, "what q"), 1);
+  cr_mem_free(NULL, buf);
+  cr_intent_model_del(x);
+  cr_intent_model_del(m);
+}
+
 static void test_errmsg_reset(void **state) {
   (void)state;
   cr_intent_trainer *t;
@@ -710,6 +757,14 @@ static int oom_train_body(cr_test_mem *t, void *ctx) {
                                                  "fraud", 5))) {
     assert_int_equal(cr_intent_model_rule_count(m), 0);
     assert_int_equal(cr_intent_model_label_count(m), 4);
+    /* the rolled-back rules left the first-word index consistent */
+    cr_test_mem_heal(t);
+    assert_int_equal(cr_intent_model_add_rule(m, "x", 1, "zz", 2, 1), 0);
+    assert_int_equal(cr_intent_predict(m, "a zz", 4, mt, 2, &n), 0);
+    assert_true(n >= 1);
+    assert_int_equal(mt[0].rule, 0);
+    assert_int_equal(cr_intent_predict(m, "human", 5, mt, 2, &n), 0);
+    assert_int_equal(mt[0].rule, -1);
     goto out;
   }
   if ((rc = cr_intent_predict(m, "pay the bill", 12, mt, 2, &n)))
@@ -789,6 +844,7 @@ int main(void) {
       cmocka_unit_test(test_oos_class),
       cmocka_unit_test(test_trainer_errors),
       cmocka_unit_test(test_clinc_slice),
+      cmocka_unit_test(test_rule_index),
       cmocka_unit_test(test_oom_train),
       cmocka_unit_test(test_oom_load),
   };
