@@ -1889,17 +1889,25 @@ int cr_engine_abandon(cr_engine *e, const char *conv, size_t conv_len,
   return run1(e, c, p);
 }
 
-int cr_engine_end(cr_engine *e, const char *conv, size_t conv_len,
-                  cr_time now) {
-  ENTER(e, now);
+/* An input that is exactly one event on a live conversation, with nothing
+ * else to plan (the host ends a bot conversation; the agent's wrap-up is
+ * done). The caller has run ENTER. */
+static int single_event(cr_engine *e, const char *conv, size_t conv_len,
+                        int ev, int reason) {
   int rc;
   econv *c = live(e, conv, conv_len, &rc);
   if (!c)
     return rc;
-  eplan *p = plan1(e, c, CR_EV_BOT_END, CR_REASON_HOST, &rc);
+  eplan *p = plan1(e, c, ev, reason, &rc);
   if (!p)
     return rc;
   return run1(e, c, p);
+}
+
+int cr_engine_end(cr_engine *e, const char *conv, size_t conv_len,
+                  cr_time now) {
+  ENTER(e, now);
+  return single_event(e, conv, conv_len, CR_EV_BOT_END, CR_REASON_HOST);
 }
 
 int cr_engine_survey(cr_engine *e, const char *conv, size_t conv_len,
@@ -2232,14 +2240,7 @@ int cr_engine_agent_close(cr_engine *e, const char *conv, size_t conv_len,
 int cr_engine_wrapup_done(cr_engine *e, const char *conv, size_t conv_len,
                           cr_time now) {
   ENTER(e, now);
-  int rc;
-  econv *c = live(e, conv, conv_len, &rc);
-  if (!c)
-    return rc;
-  eplan *p = plan1(e, c, CR_EV_WRAPUP_END, CR_REASON_NONE, &rc);
-  if (!p)
-    return rc;
-  return run1(e, c, p);
+  return single_event(e, conv, conv_len, CR_EV_WRAPUP_END, CR_REASON_NONE);
 }
 
 /* ------------------------------------------------------------------ */
