@@ -300,6 +300,46 @@ static size_t transcript_bytes(const cr_engine *e) {
   return b;
 }
 
+/* Snapshot figures: cr_engine_snapshot / cr_engine_restore of an engine
+ * with a wave of conversations live with agents (what a host would ship to
+ * a durable log, and what a standby replays from). */
+typedef struct snapfig {
+  size_t live, bytes;
+  double snap_s, restore_s; /* best of SNAP_REPS */
+} snapfig;
+#define SNAP_REPS 5
+static cr_engine *make_engine(cr_intent_model *m, const cr_mem *mem,
+                              host *h);
+static void measure_snapshot(cr_engine *e, snapfig *sf) {
+  sf->live = cr_engine_conv_count(e);
+  sf->snap_s = sf->restore_s = 1e30;
+  for (int r = 0; r < SNAP_REPS; r++) {
+    void *buf;
+    size_t len;
+    double t0 = now_s();
+    if (cr_engine_snapshot(e, &buf, &len)) {
+      fprintf(stderr, "snapshot failed: %s\n", cr_engine_errmsg(e));
+      exit(1);
+    }
+    double t1 = now_s();
+    host h2 = {0};
+    h2.agent = ((host *)e->cb.user_data)->agent;
+    cr_engine *e2 = make_engine(e->model, NULL, &h2);
+    double t2 = now_s();
+    if (!e2 || cr_engine_restore(e2, buf, len) ||
+        cr_engine_conv_count(e2) != sf->live) {
+      fprintf(stderr, "restore failed\n");
+      exit(1);
+    }
+    double t3 = now_s();
+    sf->bytes = len;
+    sf->snap_s = t1 - t0 < sf->snap_s ? t1 - t0 : sf->snap_s;
+    sf->restore_s = t3 - t2 < sf->restore_s ? t3 - t2 : sf->restore_s;
+    cr_engine_del(e2);
+    cr_mem_free(NULL, buf);
+  }
+}
+
 typedef struct memfig {
   size_t per_conv, transcript_per_conv;
   size_t after_per_conv; /* still held per conversation once all ended */
@@ -309,7 +349,7 @@ typedef struct memfig {
  * cnt and mf, records the bytes held with the first wave live (after the
  * accepts). Returns seconds. */
 static double run_engine(cr_engine *e, host *h, long n, int all_handoff,
-                         counting *cnt, memfig *mf) {
+                         counting *cnt, memfig *mf, snapfig *sf) {
   char id[WAVE][12], cu[WAVE][12];
   size_t idn[WAVE], cun[WAVE];
   cr_time t = 1000;
@@ -348,6 +388,8 @@ static double run_engine(cr_engine *e, host *h, long n, int all_handoff,
       mf->per_conv = (cnt->live - before) / live;
       mf->transcript_per_conv = transcript_bytes(e) / live;
     }
+    if (sf && base + WAVE >= n)
+      measure_snapshot(e, sf);
     for (int r = 0; r < 2; r++) {
       t += 1000;
       for (long k = 0; k < w; k += step)
@@ -519,7 +561,7 @@ int main(int argc, char **argv) {
     if (!e)
       return 1;
     double w0 = wall_s();
-    double de = run_engine(e, &h, n, 0, NULL, NULL);
+    double de = run_engine(e, &h, n, 0, NULL, NULL, NULL);
     double dw = wall_s() - w0;
     best_w = dw < best_w ? dw : best_w;
     cr_engine_del(e);
@@ -545,7 +587,7 @@ int main(int argc, char **argv) {
     return 1;
   size_t base_bytes = cnt.live;
   memfig mf = {0, 0, 0};
-  run_engine(e, &h, 3 * WAVE, 1, &cnt, &mf);
+  run_engine(e, &h, 3 * WAVE, 1, &cnt, &mf, NULL);
   size_t held1 = cnt.live;
   cr_engine_del(e);
   /* growth: the same with 10 waves, every conversation ended */
@@ -557,12 +599,22 @@ int main(int argc, char **argv) {
     cr_engine *e2 = make_engine(m, &cm2, &h2);
     if (!e2)
       return 1;
-    run_engine(e2, &h2, 10 * WAVE, 1, NULL, NULL);
+    run_engine(e2, &h2, 10 * WAVE, 1, NULL, NULL, NULL);
     printf("held after %d ended conversations: %zu B; after %d: %zu B "
            "(%.0f B per further ended conversation)\n",
            3 * WAVE, held1, 10 * WAVE, c2.live,
            ((double)c2.live - (double)held1) / (7.0 * WAVE));
     cr_engine_del(e2);
+  }
+  snapfig sf = {0, 0, 0, 0};
+  {
+    host h3 = {0};
+    h3.agent = agent;
+    cr_engine *e3 = make_engine(m, NULL, &h3);
+    if (!e3)
+      return 1;
+    run_engine(e3, &h3, WAVE, 1, NULL, NULL, &sf);
+    cr_engine_del(e3);
   }
   if (cnt.live != 0)
     fprintf(stderr, "warning: %zu bytes still held after cr_engine_del\n",
@@ -605,15 +657,24 @@ int main(int argc, char **argv) {
          "transcript: %s\n",
          base_bytes, mf.per_conv, mf.transcript_per_conv,
          mf.per_conv - mf.transcript_per_conv <= 4096 ? "met" : "MISSED");
+  printf("snapshot with %zu conversations live with agents (%d agents): "
+         "%zu B (%.0f B per conversation); cr_engine_snapshot %.2f ms, "
+         "cr_engine_restore %.2f ms (best of %d)\n",
+         sf.live, NAGENTS, sf.bytes, (double)sf.bytes / (double)sf.live,
+         sf.snap_s * 1e3, sf.restore_s * 1e3, SNAP_REPS);
   printf("target >= 100000 conversations/s: %s\n",
          cps >= 100000 ? "met" : "MISSED");
   printf("{\"bench\":\"engine\",\"agents\":%d,\"conversations\":%ld,"
          "\"conversations_per_s\":%.0f,\"bytes_per_conversation\":%zu,"
          "\"transcript_bytes_per_conversation\":%zu,"
          "\"intent_only_conversations_per_s\":%.0f,"
-         "\"router_only_conversations_per_s\":%.0f}\n",
+         "\"router_only_conversations_per_s\":%.0f,"
+         "\"snapshot_bytes_per_conversation\":%.0f,"
+         "\"snapshot_ms\":%.2f,\"restore_ms\":%.2f}\n",
          NAGENTS, n, cps, mf.per_conv, mf.transcript_per_conv,
-         (double)n / best_i, (double)n / best_r);
+         (double)n / best_i, (double)n / best_r,
+         (double)sf.bytes / (double)sf.live, sf.snap_s * 1e3,
+         sf.restore_s * 1e3);
   cr_intent_model_del(m);
   return sink < 0;
 }
