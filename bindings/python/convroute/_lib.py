@@ -1,59 +1,156 @@
 """Finds and loads the convroute shared library, and declares the C
 signatures of the frame (version, errors, memory).
 
-Search order (STYLE.md): the CONVROUTE_LIB environment variable; a library
-beside this package; the build tree of a source checkout (build/); the
-system's library path.
+Search order (STYLE.md: CONVROUTE_LIB, then beside the package, then the
+system), first hit wins:
+
+1. CONVROUTE_LIB: the path of the library file. When it is set, nothing
+   else is tried, so a wrong path is an ImportError, never a silent
+   fallback to another copy.
+2. Beside this package: convroute/libconvroute.so.0 (a wheel built with
+   CONVROUTE_BUNDLE_LIB set, see setup.py).
+3. The build tree of the source checkout this package sits in
+   (bindings/python/convroute -> <checkout>/build*/), when it is imported
+   from the checkout (PYTHONPATH=bindings/python). build/ first, then the
+   other build* directories, newest library first.
+4. The installed prefix: <sys.prefix>/lib and the standard CMake install
+   directories of /usr/local and /usr (lib, lib64, lib/<multiarch>).
+5. The system's search path: dlopen("libconvroute.so.0") (honours
+   LD_LIBRARY_PATH and the ld.so cache), then ctypes.util.find_library.
+
+Every function is declared with fn(name, restype, *argtypes), which also
+records the name in BOUND: tests/test_coverage.py checks that every
+CR_EXTERN function of include/convroute.h is in it.
 """
 import ctypes
 import ctypes.util
 import os
+import sys
+import sysconfig
 from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 _NAMES = ("libconvroute.so.0", "libconvroute.so", "libconvroute.dylib",
           "convroute.dll")
 
+#: where the library was loaded from, and by which rule
+path: Optional[str] = None
+found_by: Optional[str] = None
+#: every C function declared through fn(): name -> ctypes function
+BOUND: Dict[str, Any] = {}
 
-def _candidates():
+
+def _build_trees(root: Path) -> List[Path]:
+    """<checkout>/build, then the other build* directories, newest
+    library first (a developer's most recent build wins)."""
+    first = root / "build"
+    others = []
+    try:
+        for d in root.iterdir():
+            if d.is_dir() and d.name.startswith("build") and d != first:
+                others.append(d)
+    except OSError:
+        return [first]
+
+    def mtime(d: Path) -> float:
+        for name in _NAMES:
+            p = d / name
+            if p.exists():
+                return p.stat().st_mtime
+        return 0.0
+    others.sort(key=mtime, reverse=True)
+    return [first] + [d for d in others if mtime(d) > 0]
+
+
+def _prefix_dirs() -> List[Path]:
+    multiarch = sysconfig.get_config_var("MULTIARCH") or ""
+    out = []
+    for prefix in (sys.prefix, "/usr/local", "/usr"):
+        for sub in ("lib", "lib64", "lib/" + multiarch if multiarch else ""):
+            if sub:
+                d = Path(prefix) / sub
+                if d not in out:
+                    out.append(d)
+    return out
+
+
+def candidates() -> Iterator[tuple]:
+    """(path or soname, rule) in search order."""
     env = os.environ.get("CONVROUTE_LIB")
     if env:
-        yield Path(env)
+        yield Path(env), "CONVROUTE_LIB"
         return
     here = Path(__file__).resolve().parent
     for name in _NAMES:
-        yield here / name
+        yield here / name, "beside the package"
     root = here.parent.parent.parent  # bindings/python/convroute -> checkout
-    for build in ("build", "build-release", "build/Release"):
+    if (root / "include" / "convroute.h").exists():
+        for build in _build_trees(root):
+            for name in _NAMES:
+                yield build / name, "build tree"
+    for d in _prefix_dirs():
         for name in _NAMES:
-            yield root / build / name
+            yield d / name, "installed prefix"
+    yield Path("libconvroute.so.0"), "system search path"
     found = ctypes.util.find_library("convroute")
     if found:
-        yield Path(found)
+        yield Path(found), "system search path"
 
 
 def _load():
+    global path, found_by
     tried = []
-    for path in _candidates():
-        if path.is_absolute() and not path.exists():
-            tried.append(str(path))
+    for p, rule in candidates():
+        if p.is_absolute() and not p.exists():
+            tried.append(str(p))
             continue
         try:
-            return ctypes.CDLL(str(path))
+            lib_ = ctypes.CDLL(str(p))
         except OSError as exc:
-            tried.append("%s (%s)" % (path, exc))
-    raise ImportError("cannot load the convroute library; set CONVROUTE_LIB "
-                      "to its path. Tried: " + "; ".join(tried))
+            tried.append("%s (%s)" % (p, exc))
+            continue
+        path, found_by = str(p), rule
+        return lib_
+    raise ImportError("cannot load the convroute library; build it (cmake) "
+                      "and set CONVROUTE_LIB to the path of "
+                      "libconvroute.so.0. Tried: " + "; ".join(tried))
 
 
 lib = _load()
 
+# CONVROUTE_PY_TRACE=FILE: every call through a declared function is
+# counted and the names called are written to FILE at exit
+# (tests/test_coverage.py uses it to prove every function is exercised).
+_TRACE = os.environ.get("CONVROUTE_PY_TRACE")
+CALLED: Dict[str, int] = {}
 
-def fn(name, restype, *argtypes):
+
+def _traced(name: str, f: Any) -> Callable:
+    def call(*args):
+        CALLED[name] = CALLED.get(name, 0) + 1
+        return f(*args)
+    call.__name__ = name
+    call.__wrapped__ = f  # type: ignore[attr-defined]
+    return call
+
+
+def fn(name: str, restype: Any, *argtypes: Any) -> Any:
     """Declares and returns the C function `name`."""
     f = getattr(lib, name)
     f.restype = restype
     f.argtypes = list(argtypes)
-    return f
+    BOUND[name] = f
+    return _traced(name, f) if _TRACE else f
+
+
+if _TRACE:
+    import atexit
+
+    def _dump() -> None:
+        with open(_TRACE, "a", encoding="utf-8") as out:
+            for name in sorted(CALLED):
+                out.write("%s %d\n" % (name, CALLED[name]))
+    atexit.register(_dump)
 
 
 cr_version = fn("cr_version", ctypes.c_char_p)

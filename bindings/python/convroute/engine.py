@@ -27,7 +27,9 @@ Callbacks are plain Python callables:
     on_offer(context, agent)              context: Context
     on_cancel_offer(conv, agent)
     on_action(conv, action, args, agent)  agent None for the bot's own
-    on_validate(conv, field, value) -> bool   (CR_PATTERN_CALLBACK fields)
+    on_validate(conv, field, value) -> bool   (CR_PATTERN_CALLBACK fields;
+                                          or VALIDATE_LATER, then answer
+                                          with field_result(conv, ok))
     on_alert(context)
     on_state_change(conv, from_state, to_state, reason)
     on_event(event)                       event: EngineEvent (the journal)
@@ -57,7 +59,7 @@ from .router import (Router, _EventCB as _RouterEventCB,
 
 __all__ = ["Engine", "EngineEvent", "Context", "TranscriptLine",
            "DetectedIntent", "ConvSummary", "FieldSpec", "STATES", "EVENTS",
-           "REASONS", "POLICY_KINDS", "transition"]
+           "REASONS", "POLICY_KINDS", "transition", "VALIDATE_LATER"]
 
 _c = ctypes
 _i64 = _c.c_int64
@@ -68,6 +70,27 @@ _I = _c.c_int
 _S = _c.c_char_p
 
 _CR_EINVAL = -1
+_CR_VALIDATE_LATER = 2
+
+
+class _ValidateLater:
+    """The on_validate answer "I will say later with field_result()"."""
+    _instance = None
+
+    def __new__(cls):
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "convroute.VALIDATE_LATER"
+
+    def __bool__(self) -> bool:
+        raise TypeError("VALIDATE_LATER is neither valid nor invalid")
+
+
+#: return this from on_validate to answer later with Engine.field_result()
+VALIDATE_LATER = _ValidateLater()
 _CR_ECALLBACK = -11
 _CR_ECLOSED = -14
 METRICS_NONE = -128
@@ -228,6 +251,7 @@ _survey = _fn("cr_engine_survey", _I, _P, _S, _Z, _I, _I, _I, _i64)
 _action_result = _fn("cr_engine_action_result", _I, _P, _S, _Z, _I, _S, _Z,
                      _i64)
 _end = _fn("cr_engine_end", _I, _P, _S, _Z, _i64)
+_field_result = _fn("cr_engine_field_result", _I, _P, _S, _Z, _I, _i64)
 _accept = _fn("cr_engine_agent_accept", _I, _P, _S, _Z, _S, _Z, _i64)
 _reject = _fn("cr_engine_agent_reject", _I, _P, _S, _Z, _S, _Z, _i64)
 _reply = _fn("cr_engine_agent_reply", _I, _P, _S, _Z, _S, _Z, _S, _Z, _i64)
@@ -695,6 +719,8 @@ class Engine:
                 try:
                     ok = validate(_text(c, cl), _text(f, fl),
                                   _text(v, vl) or "")
+                    if ok is VALIDATE_LATER:
+                        return _CR_VALIDATE_LATER
                     return 0 if ok else 1
                 except BaseException as exc:
                     self._keep_exc(exc)
@@ -889,6 +915,13 @@ class Engine:
         b = _utf8(conv)
         tb = _utf8(text, "text") if text else b""
         self._call(_action_result, b, len(b), 1 if ok else 0, *_opt(tb), now)
+
+    def field_result(self, conv: str, ok: bool, *, now: int) -> None:
+        """The host's late verdict on a field whose on_validate returned
+        VALIDATE_LATER: True -> FIELD_OK (next field or handoff), False ->
+        FIELD_BAD (asked again). StateError when no field is pending."""
+        b = _utf8(conv)
+        self._call(_field_result, b, len(b), 1 if ok else 0, now)
 
     def end(self, conv: str, *, now: int) -> None:
         """The host ends a bot conversation as resolved by the bot."""

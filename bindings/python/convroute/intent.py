@@ -551,8 +551,13 @@ class IntentModel:
                                                        "label")
         fl = b"" if fraud_label is None else _utf8(fraud_label, "label")
         before = _rule_count(h)
-        self._check(_add_builtin_rules_ex(h, hl or None, len(hl), el or None,
-                                          len(el), fl or None, len(fl)))
+        if fl:
+            self._check(_add_builtin_rules_ex(h, hl or None, len(hl),
+                                              el or None, len(el), fl,
+                                              len(fl)))
+        else:  # the header: the same as _ex with fraud_label NULL
+            self._check(_add_builtin_rules(h, hl or None, len(hl),
+                                           el or None, len(el)))
         return _rule_count(h) - before
 
     def add_rule_exception(self, label: str, phrase: TextLike) -> int:
