@@ -15,6 +15,16 @@
  * includes the benchmark's own event queue and books; the same run is
  * replayed without the router and that time subtracted (router_workload.h).
  *
+ * WARM-UP. The centre starts empty. The first --warmup seconds of
+ * simulated time (default 3,600 s: four mean handle times of the longest
+ * channel, 900 s) are simulated but not timed; then --convs conversations
+ * arrive and the window from the first of them to the last arrival is
+ * timed (the drain after it is not). Every size gets the same warm-up in
+ * simulated time, so every size is measured in its steady state: without
+ * it, 1,000,000 conversations at 100,000 agents are about 34 simulated
+ * minutes of a centre still filling (its pools, indexes and page tables
+ * growing), while at 100 agents they are weeks of steady state.
+ *
  * Every offer is checked against the benchmark's own books (the
  * conversation is waiting, the agent has the queue's skills and room on the
  * channel and in its total capacity); a bad offer stops the run.
@@ -26,7 +36,10 @@
  *   --repeat R       router runs and replays per size, fastest kept
  *                    (default 3; the machine may be shared)
  *   --agents N       one size only
- *   --convs N        conversations per size (default 1,000,000)
+ *   --convs N        conversations per size after the warm-up (default
+ *                    1,000,000)
+ *   --warmup S       simulated seconds before the timed window (default
+ *                    3600; 600 with --quick; 0 = time the whole run)
  *   --naive-budget V the naive reference runs on the first V / agents
  *                    conversations (at least 1,000), default 2e9
  *   --breakdown      one more router run per size with every router call
@@ -116,6 +129,7 @@ static int strategy_named(const char *s) {
 
 typedef struct opts {
   int quick, naive, repeat, strategy, breakdown;
+  cr_time warm_ms;
   uint32_t one_size, convs;
   double naive_budget;
   uint64_t seed;
@@ -128,6 +142,7 @@ static int parse(opts *o, int argc, char **argv) {
   o->convs = 1000000;
   o->naive_budget = 2e9;
   o->seed = 0x5EED2026ull;
+  o->warm_ms = 3600 * 1000;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -136,6 +151,7 @@ static int parse(opts *o, int argc, char **argv) {
       o->convs = 20000;
       o->naive_budget = 2e7;
       o->repeat = 1;
+      o->warm_ms = 600 * 1000;
     } else if (!strcmp(a, "--breakdown")) {
       o->breakdown = 1;
     } else if (!strcmp(a, "--no-naive")) {
@@ -154,6 +170,12 @@ static int parse(opts *o, int argc, char **argv) {
         fprintf(stderr, "strategy %s not supported here\n", v);
         return -1;
       }
+    } else if (!strcmp(a, "--warmup") && v) {
+      o->warm_ms = (cr_time)(strtod(v, NULL) * 1000), i++;
+      if (o->warm_ms < 0 || o->warm_ms > 1000LL * 86400 * 30) {
+        fprintf(stderr, "--warmup: 0 to 30 days, in seconds\n");
+        return -1;
+      }
     } else if (!strcmp(a, "--repeat") && v) {
       o->repeat = atoi(v), i++;
     } else if (!strcmp(a, "--seed") && v) {
@@ -162,6 +184,7 @@ static int parse(opts *o, int argc, char **argv) {
       fprintf(stderr,
               "usage: %s [--quick] [--agents N] [--convs N] "
               "[--naive-budget V] [--no-naive] [--repeat R] [--seed S]\n"
+              "       [--warmup SECONDS]"
               "       [--breakdown]"
               "       [--strategy longest_idle|least_occupied|fewest_contacts|"
               "least_talk_time|most_proficient|round_robin|random]\n",
@@ -176,6 +199,8 @@ static int parse(opts *o, int argc, char **argv) {
 
 typedef struct row {
   uint32_t agents, convs, naive_convs;
+  uint32_t warm_convs; /* simulated before the timed window */
+  uint64_t bd_decisions; /* decisions of the --breakdown run */
   bw_result r;      /* router, all conversations */
   bw_result rp;     /* router, the naive's prefix */
   bw_result n;      /* naive, the prefix */
@@ -188,19 +213,21 @@ typedef struct row {
 } row;
 
 static double ns_per(const bw_result *r) {
-  return r->decisions ? r->seconds * 1e9 / (double)r->decisions : 0;
+  return r->decisions_timed ? r->seconds * 1e9 / (double)r->decisions_timed
+                            : 0;
 }
 
 static double per_s(const bw_result *r) {
-  return r->seconds > 0 ? (double)r->decisions / r->seconds : 0;
+  return r->seconds > 0 ? (double)r->decisions_timed / r->seconds : 0;
 }
 
 /* The router's own cost per decision: loop time minus the replay's (the
  * benchmark's event queue and books), when the replay matched. */
 static double router_ns(const row *r) {
-  if (!r->overhead.decisions || r->overhead.seconds >= r->r.seconds)
+  if (!r->overhead.decisions_timed || r->overhead.seconds >= r->r.seconds)
     return ns_per(&r->r);
-  return (r->r.seconds - r->overhead.seconds) * 1e9 / (double)r->r.decisions;
+  return (r->r.seconds - r->overhead.seconds) * 1e9 /
+         (double)r->r.decisions_timed;
 }
 
 /* Thread CPU time, as for the event loop (see router_workload.c). */
@@ -210,10 +237,12 @@ static double wall(void) {
   return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* One router run on the first n conversations (recorded into trace when
- * non-NULL). */
-static int run_router_once(const bw_workload *w, uint32_t n, int strategy,
-                           bw_result *res, double *setup_s, bw_trace *trace) {
+/* One router run on the first n conversations, timed from the arrival of
+ * conversation `from` (0: the whole run); recorded into trace when
+ * non-NULL. */
+static int run_router_once(const bw_workload *w, uint32_t n, uint32_t from,
+                           int strategy, bw_result *res, double *setup_s,
+                           bw_trace *trace) {
   bw_router *r = NULL;
   double t0 = wall();
   int rc = bw_router_new(&r, w, NULL, strategy);
@@ -227,7 +256,7 @@ static int run_router_once(const bw_workload *w, uint32_t n, int strategy,
     bw_router_del(r);
     return rc;
   }
-  rc = bw_sim_run(w, n, &bw_router_ops, r, trace, res);
+  rc = bw_sim_run(w, n, from, &bw_router_ops, r, trace, res);
   if (rc)
     fprintf(stderr, "router run: %s\n", bw_router_errmsg(r));
   else if (trace) /* once per size: check the router's own statistics */
@@ -238,22 +267,26 @@ static int run_router_once(const bw_workload *w, uint32_t n, int strategy,
 
 /* One router run with every router call timed. */
 static int run_router_timed(const bw_workload *w, uint32_t n, int strategy,
-                            bw_breakdown *bd) {
+                            bw_breakdown *bd, uint64_t *decisions) {
   bw_router *r = NULL;
   bw_result res;
   int rc = bw_router_new(&r, w, NULL, strategy);
   if (!rc)
     rc = bw_router_add_agents(r, 0, w->p.agents, 0);
   if (!rc)
-    rc = bw_sim_run(w, n, &bw_router_timed_ops, r, NULL, &res);
-  if (!rc)
+    rc = bw_sim_run(w, n, 0, &bw_router_timed_ops, r, NULL, &res);
+  if (!rc) {
     bw_router_breakdown(r, bd);
+    *decisions = res.decisions;
+  }
   bw_router_del(r);
   return rc;
 }
 
 static int same_run(const bw_result *a, const bw_result *b) {
-  return a->decisions == b->decisions && a->accepted == b->accepted &&
+  return a->decisions == b->decisions &&
+         a->decisions_timed == b->decisions_timed &&
+         a->accepted == b->accepted &&
          a->abandoned == b->abandoned && a->rejected == b->rejected &&
          a->ticks == b->ticks && a->events == b->events;
 }
@@ -263,18 +296,18 @@ static int same_run(const bw_result *a, const bw_result *b) {
  * decisions). With replay non-NULL, the first run is recorded and replayed
  * `repeat` times without the router; *replay gets the fastest replay: its
  * time is the benchmark's own share. */
-static int run_router(const bw_workload *w, uint32_t n, int strategy,
-                      int repeat, bw_result *res, double *setup_s,
-                      bw_result *replay, double *spread) {
+static int run_router(const bw_workload *w, uint32_t n, uint32_t from,
+                      int strategy, int repeat, bw_result *res,
+                      double *setup_s, bw_result *replay, double *spread) {
   bw_trace trace;
   memset(&trace, 0, sizeof trace);
-  int rc =
-      run_router_once(w, n, strategy, res, setup_s, replay ? &trace : NULL);
+  int rc = run_router_once(w, n, from, strategy, res, setup_s,
+                           replay ? &trace : NULL);
   double worst = res->seconds;
   for (int k = 1; k < repeat && !rc; k++) {
     bw_result again;
     double setup_again;
-    rc = run_router_once(w, n, strategy, &again, &setup_again, NULL);
+    rc = run_router_once(w, n, from, strategy, &again, &setup_again, NULL);
     if (!rc && !same_run(&again, res)) {
       fprintf(stderr, "router: a repeated run made different decisions\n");
       rc = -1;
@@ -293,7 +326,8 @@ static int run_router(const bw_workload *w, uint32_t n, int strategy,
     for (int k = 0; k < repeat; k++) {
       bw_replay rp = {&trace, NULL, 0, 0};
       bw_result once;
-      if (trace.oom || bw_sim_run(w, n, &bw_replay_ops, &rp, NULL, &once) ||
+      if (trace.oom ||
+          bw_sim_run(w, n, from, &bw_replay_ops, &rp, NULL, &once) ||
           !same_run(&once, res)) {
         fprintf(stderr, "replay of the router's decisions diverged; "
                         "benchmark overhead not subtracted\n");
@@ -313,6 +347,7 @@ static int run_size(const opts *o, uint32_t agents, row *out) {
   bw_params p;
   bw_params_default(&p, agents, o->convs);
   p.seed = o->seed;
+  p.warm_ms = o->warm_ms;
   bw_workload w;
   if (bw_workload_make(&w, &p)) {
     fprintf(stderr, "cannot build the workload for %u agents\n", agents);
@@ -320,16 +355,24 @@ static int run_size(const opts *o, uint32_t agents, row *out) {
   }
   out->agents = agents;
   out->convs = o->convs;
-  int rc = run_router(&w, o->convs, o->strategy, o->repeat, &out->r,
+  out->warm_convs = w.nwarm;
+  /* the warm-up's conversations, then o->convs timed from the first of
+   * them to the last arrival */
+  int rc = run_router(&w, w.nconvs, w.nwarm, o->strategy, o->repeat, &out->r,
                       &out->setup_s, &out->overhead, &out->spread);
   if (!rc && o->breakdown) {
-    rc = run_router_timed(&w, o->convs, o->strategy, &out->bd);
+    rc = run_router_timed(&w, w.nconvs, o->strategy, &out->bd,
+                          &out->bd_decisions);
     out->have_breakdown = !rc;
   }
   if (!rc && o->naive) {
     double want = o->naive_budget / agents;
     /* The naive dispatcher runs once: it is 10-1000x slower, and its
-     * noise does not matter at that ratio. */
+     * noise does not matter at that ratio. It has no warm-up (at 100,000
+     * agents an hour of the centre would take it most of an hour): it and
+     * the router both run the first n conversations from an empty centre
+     * through the drain, the whole run timed, so they compare like with
+     * like. */
     uint32_t n = want >= o->convs ? o->convs
                  : want < 1000   ? 1000
                                  : (uint32_t)want;
@@ -337,13 +380,11 @@ static int run_size(const opts *o, uint32_t agents, row *out) {
       n = o->convs;
     out->naive_convs = n;
     bw_naive *nv = bw_naive_new(&w);
-    rc = nv ? bw_sim_run(&w, n, &bw_naive_ops, nv, NULL, &out->n) : -2;
+    rc = nv ? bw_sim_run(&w, n, 0, &bw_naive_ops, nv, NULL, &out->n) : -2;
     bw_naive_del(nv);
-    if (!rc && n < o->convs)
-      rc = run_router(&w, n, o->strategy, o->repeat, &out->rp, NULL, NULL,
+    if (!rc)
+      rc = run_router(&w, n, 0, o->strategy, o->repeat, &out->rp, NULL, NULL,
                       NULL);
-    else if (!rc)
-      out->rp = out->r;
     out->have_naive = !rc;
   }
   bw_workload_free(&w);
@@ -417,23 +458,29 @@ static int measure_memory(uint32_t agents, uint32_t waiting, uint64_t seed,
 static void print_rows(const row *rows, int n, const opts *o) {
   printf("\nThroughput. A routing decision is one offer made (a waiting "
          "conversation reserved on one agent).\n"
-         "  loop ns = CPU time of the whole simulation / decisions; bench ns "
+         "  Warm-up: the first %.0f s of simulated time (\"warm\" "
+         "conversations) are simulated, not timed;\n"
+         "  then \"convs\" more arrive and the window from the first of "
+         "them to the last arrival is timed.\n"
+         "  loop ns = CPU time of the window / decisions in it; bench ns "
          "= the same run replayed\n"
          "  without the router (event queue, books, checks); router ns = "
          "loop - bench. Fastest of %d\n"
          "  runs; spread = slowest / fastest - 1.\n\n",
-         o->repeat);
-  printf("%7s %8s %9s %8s %7s %8s %12s %6s %7s | %7s %10s %10s %8s\n",
-         "agents", "convs", "decisions", "loop ns", "bench", "router",
+         (double)o->warm_ms / 1000, o->repeat);
+  printf("%7s %8s %8s %9s %8s %7s %8s %12s %6s %7s | %7s %10s %10s "
+         "%8s\n",
+         "agents", "warm", "convs", "decisions", "loop ns", "bench", "router",
          "router", "spread", "setup", "naive", "naive ns", "router ns",
          "speedup");
-  printf("%7s %8s %9s %8s %7s %8s %12s %6s %7s | %7s %10s %10s %8s\n", "",
-         "", "", "/dec", "ns/dec", "ns/dec", "decisions/s", "", "s", "convs",
-         "/dec loop", "/dec loop", "(loop)");
+  printf("%7s %8s %8s %9s %8s %7s %8s %12s %6s %7s | %7s %10s %10s %8s\n",
+         "", "", "", "", "/dec", "ns/dec", "ns/dec", "decisions/s", "", "s",
+         "convs", "/dec loop", "/dec loop", "(loop)");
   for (int i = 0; i < n; i++) {
     const row *r = &rows[i];
-    printf("%7u %8u %9llu %8.1f %7.1f %8.1f %12.0f %5.0f%% %7.2f |",
-           r->agents, r->convs, (unsigned long long)r->r.decisions,
+    printf("%7u %8u %8u %9llu %8.1f %7.1f %8.1f %12.0f %5.0f%% %7.2f |",
+           r->agents, r->warm_convs, r->convs,
+           (unsigned long long)r->r.decisions_timed,
            ns_per(&r->r), ns_per(&r->overhead), router_ns(r),
            1e9 / router_ns(r), 100 * r->spread, r->setup_s);
     if (r->have_naive)
@@ -445,7 +492,8 @@ static void print_rows(const row *rows, int n, const opts *o) {
   if (n && rows[0].have_breakdown) {
     printf("\nCost per router call (--breakdown: one more run with "
            "clock_gettime around every call,\nwhich adds some 20-40 ns to "
-           "each; the offer callback's bookkeeping is inside enqueue/end)\n\n"
+           "each; the offer callback's bookkeeping is inside enqueue/end;\n"
+           "the whole run, warm-up and drain included)\n\n"
            "%7s", "agents");
     for (int k = 0; k < BW_CALLS; k++)
       printf(" %14s", bw_call_names[k] + 10);
@@ -461,18 +509,20 @@ static void print_rows(const row *rows, int n, const opts *o) {
         else
           printf(" %14s", "-");
       }
-      printf(" %7.0f ns\n", r->r.decisions ? sum * 1e9 / r->r.decisions : 0);
+      printf(" %7.0f ns\n",
+             r->bd_decisions ? sum * 1e9 / r->bd_decisions : 0);
     }
     printf("%7s", "calls/d");
     for (int k = 0; k < BW_CALLS; k++)
-      printf(" %14.2f", rows[n - 1].r.decisions
+      printf(" %14.2f", rows[n - 1].bd_decisions
                             ? (double)rows[n - 1].bd.calls[k] /
-                                  rows[n - 1].r.decisions
+                                  rows[n - 1].bd_decisions
                             : 0);
     printf("   (at %u agents)\n", rows[n - 1].agents);
   }
-  printf("\nBehaviour (router on all conversations; naive and router on the "
-         "naive's prefix)\n\n");
+  printf("\nBehaviour (router: occupancy and queue over the timed window, "
+         "the rest over its conversations;\nnaive and router on the naive's "
+         "prefix from an empty centre)\n\n");
   printf("%8s %-14s %8s %9s %7s %9s %9s %8s %8s\n", "agents", "run",
          "convs", "occupancy", "SL20", "wait s", "abandon", "rejects",
          "max wait");
@@ -481,8 +531,6 @@ static void print_rows(const row *rows, int n, const opts *o) {
     const bw_result *set[3] = {&r->r, &r->rp, &r->n};
     const char *name[3] = {"router", "router prefix", "naive prefix"};
     for (int k = 0; k < (r->have_naive ? 3 : 1); k++) {
-      if (k == 1 && r->naive_convs == r->convs)
-        continue;
       const bw_result *b = set[k];
       printf("%8u %-14s %8llu %8.1f%% %6.1f%% %9.1f %8.2f%% %8llu %8u\n",
              r->agents, name[k], (unsigned long long)b->arrived,

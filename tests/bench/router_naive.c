@@ -40,7 +40,7 @@ bw_naive *bw_naive_new(const bw_workload *w) {
     return NULL;
   n->w = w;
   n->ag = calloc(w->p.agents, sizeof *n->ag);
-  n->cv = calloc(w->p.convs, sizeof *n->cv);
+  n->cv = calloc(w->nconvs, sizeof *n->cv);
   if (!n->ag || !n->cv) {
     bw_naive_del(n);
     return NULL;

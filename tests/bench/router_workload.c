@@ -45,6 +45,7 @@ void bw_params_default(bw_params *p, uint32_t agents, uint32_t convs) {
   p->occupancy = 0.95;
   p->p_reject = 0.02;
   p->p_vip = 0.10;
+  p->warm_ms = 0;
   p->seed = 0x5EED2026ull;
 }
 
@@ -230,8 +231,27 @@ static int make_convs(bw_workload *w, bw_rng *r, const double *rate) {
     free(cum);
     return -1;
   }
+  /* The warm-up's conversations (those arriving before warm_ms) come
+   * first, then p.convs more: the expected count sizes the array, which
+   * grows if the Poisson stream runs ahead of it. */
+  size_t cap = (size_t)(total * (double)w->p.warm_ms * 1.05) + w->p.convs + 16;
+  w->convs = malloc(cap * sizeof *w->convs);
+  if (!w->convs) {
+    free(cum);
+    return -1;
+  }
   double t = 0;
-  for (uint32_t i = 0; i < w->p.convs; i++) {
+  uint32_t nwarm = w->p.warm_ms > 0 ? UINT32_MAX : 0;
+  for (uint32_t i = 0; nwarm == UINT32_MAX || i < nwarm + w->p.convs; i++) {
+    if (i == cap) {
+      bw_conv *g = realloc(w->convs, 2 * cap * sizeof *g);
+      if (!g) {
+        free(cum);
+        return -1;
+      }
+      w->convs = g;
+      cap *= 2;
+    }
     bw_conv *c = &w->convs[i];
     t += -log(bw_rng_unit(r)) / total;
     double x = bw_rng_unit(r) * total;
@@ -246,6 +266,8 @@ static int make_convs(bw_workload *w, bw_rng *r, const double *rate) {
     while (rate[lo] == 0 && lo + 1 < n) /* never pick an empty pair */
       lo++;
     c->arrive = (cr_time)t;
+    if (nwarm == UINT32_MAX && c->arrive >= w->p.warm_ms)
+      nwarm = i;
     c->queue = (uint16_t)(lo / CR_CHANNEL_COUNT);
     c->channel = (uint8_t)(lo % CR_CHANNEL_COUNT);
     double h = -log(bw_rng_unit(r)) * bw_aht_ms[c->channel];
@@ -254,6 +276,8 @@ static int make_convs(bw_workload *w, bw_rng *r, const double *rate) {
     c->patience_ms = pt < 1000 ? 1000 : pt > 2e9 ? 2000000000 : (int32_t)pt;
     c->priority = bw_rng_unit(r) < w->p.p_vip;
   }
+  w->nwarm = nwarm;
+  w->nconvs = nwarm + w->p.convs;
   free(cum);
   return 0;
 }
@@ -266,8 +290,8 @@ int bw_workload_make(bw_workload *w, const bw_params *p) {
   w->p = *p;
   w->agents = calloc(p->agents, sizeof *w->agents);
   w->queues = calloc(p->queues, sizeof *w->queues);
-  w->convs = calloc(p->convs, sizeof *w->convs);
-  if (!w->agents || !w->queues || !w->convs) {
+  if (!w->agents || !w->queues || p->warm_ms < 0 ||
+      p->warm_ms > 1000LL * 86400 * 30) {
     bw_workload_free(w);
     return -1;
   }
@@ -398,6 +422,9 @@ struct bw_sim {
   double load;       /* sum of agent busy shares now */
   uint32_t waiting;  /* arrived, not accepted, not abandoned */
   cr_time last, warm, stop;
+  uint32_t timed_from;   /* 0: time the whole loop; else the window */
+  double t0;             /* CPU time at the window's start */
+  uint64_t dec0;         /* decisions before the window */
   double load_area, wait_area, wait_sum;
   uint64_t sl_ok;
   char why[160];
@@ -605,17 +632,27 @@ static int loop(bw_sim *s, const bw_disp_ops *ops, void *d) {
     now = e.t;
     advance(s, now);
     s->res->events++;
+    int arrival = s->timed_from && ev_type(e) == EV_ARRIVE;
+    if (arrival && ev_conv(e) == s->timed_from) {
+      s->dec0 = s->res->decisions;
+      s->t0 = now_s();
+    }
     int rc = on_event(s, ops, d, e);
     if (rc || s->res->rc)
       return rc ? rc : s->res->rc;
+    if (arrival && ev_conv(e) == s->n - 1) {
+      s->res->seconds = now_s() - s->t0;
+      s->res->decisions_timed = s->res->decisions - s->dec0;
+    }
   }
   return 0;
 }
 
-int bw_sim_run(const bw_workload *w, uint32_t nconv, const bw_disp_ops *ops,
-               void *disp, bw_trace *record, bw_result *res) {
+int bw_sim_run(const bw_workload *w, uint32_t nconv, uint32_t timed_from,
+               const bw_disp_ops *ops, void *disp, bw_trace *record,
+               bw_result *res) {
   memset(res, 0, sizeof *res);
-  if (!nconv || nconv > w->p.convs)
+  if (!nconv || nconv > w->nconvs || timed_from >= nconv)
     return -1;
   bw_sim s;
   memset(&s, 0, sizeof s);
@@ -628,14 +665,18 @@ int bw_sim_run(const bw_workload *w, uint32_t nconv, const bw_disp_ops *ops,
   /* Occupancy and queue length are averaged from the 10th percentile
    * arrival to the last arrival: the centre starts empty, and after the
    * last arrival it drains. */
-  s.warm = w->convs[nconv / 10].arrive;
+  s.warm = w->convs[timed_from ? timed_from : nconv / 10].arrive;
   s.stop = w->convs[nconv - 1].arrive;
+  s.timed_from = timed_from;
   int rc = -2;
   if (s.cs && s.au && push(&s, w->convs[0].arrive, EV_ARRIVE, 0, 0) == 0) {
     ops->attach(disp, &s);
     double t0 = now_s();
     rc = loop(&s, ops, disp);
-    res->seconds = now_s() - t0;
+    if (!timed_from) {
+      res->seconds = now_s() - t0;
+      res->decisions_timed = res->decisions;
+    }
   }
   res->sim_seconds = (double)s.last / 1000.0;
   res->last_ms = s.last;

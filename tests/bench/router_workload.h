@@ -124,7 +124,9 @@ typedef struct bw_params {
   uint32_t agents;
   uint32_t skills;     /* 200 */
   uint32_t queues;     /* 50 */
-  uint32_t convs;      /* conversations generated */
+  uint32_t convs;      /* conversations generated after the warm-up */
+  cr_time warm_ms;     /* warm-up: conversations arriving before this are
+                          generated first (default 0: none) */
   double occupancy;    /* offered load / capacity, 0.95 */
   double p_reject;     /* probability an offer is rejected, 0.02 */
   double p_vip;        /* share of priority-1 conversations, 0.10 */
@@ -137,7 +139,9 @@ typedef struct bw_workload {
   bw_params p;
   bw_agent *agents;
   bw_queue *queues;
-  bw_conv *convs;
+  bw_conv *convs;            /* nconvs: the warm-up's, then p.convs */
+  uint32_t nwarm;            /* conversations arriving before p.warm_ms */
+  uint32_t nconvs;           /* nwarm + p.convs */
   char skill_names[1024][8]; /* "s%03u", skills <= 1000 */
   double offered_erlangs;    /* sum over (queue, channel) of lambda * AHT */
   double capacity_slots;     /* sum of the slots the load was sized on */
@@ -179,12 +183,13 @@ typedef struct bw_disp_ops {
  * conversation reserved on one agent. */
 typedef struct bw_result {
   uint64_t decisions;   /* offers made */
+  uint64_t decisions_timed; /* offers made inside the timed window */
   uint64_t accepted, rejected, ended, abandoned;
   uint64_t abandoned_while_offered;
   uint64_t arrived;
   uint64_t events;      /* events the loop handled (incl. ticks) */
   uint64_t ticks;
-  double seconds;       /* wall time of the whole event loop */
+  double seconds;       /* thread CPU time of the timed window */
   double sim_seconds;   /* simulated time */
   cr_time last_ms;      /* time of the last event */
   double occupancy;     /* time-average busy share, after warm-up */
@@ -221,11 +226,20 @@ typedef struct bw_trace {
 
 void bw_trace_free(bw_trace *t);
 
-/* Runs the first nconv conversations of w (nconv <= w->p.convs) through
+/* Runs the first nconv conversations of w (nconv <= w->nconvs) through
  * the dispatcher until every one has ended or abandoned. With record
- * non-NULL (and empty), every decision is appended to it. */
-int bw_sim_run(const bw_workload *w, uint32_t nconv, const bw_disp_ops *ops,
-               void *disp, bw_trace *record, bw_result *res);
+ * non-NULL (and empty), every decision is appended to it.
+ *
+ * Timing. timed_from 0: the whole loop is timed (the centre starts empty
+ * and drains at the end). Otherwise only a steady-state window is: from
+ * the arrival of conversation timed_from to the arrival of the last one
+ * (conversation nconv - 1), both included; what comes before is the
+ * warm-up (simulated, not timed), what comes after is the drain. The
+ * decisions made inside the window are decisions_timed; occupancy and
+ * queue length are averaged over the same window. */
+int bw_sim_run(const bw_workload *w, uint32_t nconv, uint32_t timed_from,
+               const bw_disp_ops *ops, void *disp, bw_trace *record,
+               bw_result *res);
 
 /* A dispatcher that makes exactly the decisions in a trace, at the same
  * events, without deciding anything. */
