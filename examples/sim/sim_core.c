@@ -230,39 +230,43 @@ static void slot_free(crs_sim *s, uint32_t i) {
   s->free_head = i;
 }
 
-/* Router id of a contact: "c<slot>.<gen>". The slot finds it again in a
- * callback; the generation makes the id unique for the whole run, so a
- * reused slot never meets its predecessor inside the router. */
-static size_t u64_dec(char *p, uint64_t v) {
-  char tmp[24];
-  size_t n = 0;
-  do {
-    tmp[n++] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
-  for (size_t i = 0; i < n; i++)
-    p[i] = tmp[n - 1 - i];
-  return n;
+/* Router id of a contact: "c<slot>.<gen>" in lower-case hex (shifts, not
+ * divisions: this runs three times per contact). The slot finds it again
+ * in a callback; the generation makes the id unique for the whole run, so
+ * a reused slot never meets its predecessor inside the router. */
+static size_t u64_hex(char *p, uint64_t v) {
+  static const char dig[] = "0123456789abcdef";
+  int n = 1;
+  while (n < 16 && (v >> (4 * n)))
+    n++;
+  for (int i = n - 1; i >= 0; i--, v >>= 4)
+    p[i] = dig[v & 15];
+  return (size_t)n;
 }
 
 static size_t conv_id(const crs_sim *s, uint32_t i, char *buf) {
   size_t n = 0;
   buf[n++] = 'c';
-  n += u64_dec(buf + n, i);
+  n += u64_hex(buf + n, i);
   buf[n++] = '.';
-  n += u64_dec(buf + n, s->slots[i].gen);
+  n += u64_hex(buf + n, s->slots[i].gen);
   return n;
 }
 
+static int hexval(char c) {
+  return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                                                 : -1;
+}
+
 static uint32_t conv_slot(const crs_sim *s, const char *id, size_t len) {
-  if (len < 2 || id[0] != 'c')
+  if (len < 4 || id[0] != 'c')
     return NO_SLOT;
   uint64_t v = 0, g = 0;
   size_t i = 1;
   for (; i < len && id[i] != '.'; i++)
-    v = v * 10 + (uint64_t)(id[i] - '0');
+    v = (v << 4) | (uint64_t)(hexval(id[i]) & 15);
   for (i++; i < len; i++)
-    g = g * 10 + (uint64_t)(id[i] - '0');
+    g = (g << 4) | (uint64_t)(hexval(id[i]) & 15);
   if (v >= s->nslots || s->slots[v].gen != g ||
       s->slots[v].state == SL_FREE)
     return NO_SLOT;

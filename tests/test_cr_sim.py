@@ -1,0 +1,205 @@
+"""cr-sim's validation against queueing theory, end to end.
+
+Usage: python3 test_cr_sim.py PATH/TO/cr-sim [unittest args]
+       python3 test_cr_sim.py PATH/TO/cr-sim --calibrate SEEDS
+
+`cr-sim --mmc` routes a single-skill M/M/N (M/M/N+M with patience) queue
+through the library's router, measures it with the library's metrics, and
+prints the Erlang C / Erlang A figures of the staffing module beside a 95 %
+batch-means confidence interval. Here, for several (L, S, N) -- small and
+large, under- and over-loaded, with and without abandonment, up to
+N = 1,000 -- every figure's theory value must lie inside the interval
+widened by WIDEN = 2 (|measured - theory| <= 2 x half-width).
+
+False-failure probability. If the batch means were exactly independent and
+normal, |measured - theory| / half-width would be |t_19| / 2.093, and the
+chance it exceeds 2 is P(|t_19| > 4.19) = 5e-4 per figure, about 1 % for
+the 21 random figures below together. Batch means are only nearly
+independent, so this was checked by running every case with seeds 1..30
+(`--calibrate 30`; results in docs/sim.md): no figure of any seed came out
+beyond WIDEN. The seeds used here are fixed, so the test is deterministic.
+
+Power: the same intervals must EXCLUDE the theory of a centre with one
+agent more (Erlang C, computed here independently) for the small centres
+and about 1 % more for the large ones, so the check cannot pass by having
+wide intervals.
+
+`--quick` (used by the sanitizer build) runs the large centres for a tenth
+of the hours and skips the power check.
+"""
+import json
+import math
+import subprocess
+import sys
+import unittest
+
+EXE = None
+WIDEN = 2.0
+KEYS = ("p_wait", "asa_s", "service_level", "p_abandon")
+
+# name: (L per hour, AHT s, agents, hours, patience s or None, target s)
+CASES = {
+    "M/M/1": (50, 60, 1, 400, None, 20),
+    "M/M/6": (100, 180, 6, 600, None, 20),
+    "M/M/100": (5700, 60, 100, 100, None, 5),
+    "M/M/1000": (57600, 60, 1000, 40, None, 2),
+    "M/M/4+M": (100, 180, 4, 400, 120, 20),
+    "M/M/30+M overloaded": (400, 300, 30, 200, 300, 20),
+    "M/M/1000+M": (60000, 60, 1000, 10, 60, 2),
+}
+# Agents added for the power check: the theory of N + d agents must be
+# told apart from the measurement (about 1 % of the staff for the large
+# centres; one agent for the small ones).
+POWER = {"M/M/1": 1, "M/M/6": 1, "M/M/100": 2, "M/M/1000": 10}
+# --quick (the sanitizer build, ~10x slower): the large centres run a
+# tenth of the hours; agreement is still checked, the power check is not.
+QUICK = False
+
+
+def run_case(case, seed=1):
+    L, S, N, H, P, T = case
+    if QUICK and N >= 100:
+        H = H / 10
+    args = [EXE, "--mmc", "--arrivals-per-hour", str(L), "--aht-s", str(S),
+            "--agents", str(N), "--hours", str(H), "--target-s", str(T),
+            "--seed", str(seed), "--json"]
+    if P:
+        args += ["--patience-s", str(P)]
+    p = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    if p.returncode != 0:
+        raise AssertionError("exit %d: %s" % (p.returncode, p.stderr))
+    return json.loads(p.stdout)
+
+
+def excess(j, key):
+    """|measured - theory| in units of the CI half-width (0 when equal)."""
+    m, th = j["measured"][key], j["theory"][key]
+    lo, hi = j["ci95"][key]
+    half = (hi - lo) / 2
+    if abs(m - th) <= 1e-9:
+        return 0.0
+    return abs(m - th) / half if half > 0 else math.inf
+
+
+def erlang_c(L, S, N, T):
+    """p_wait, asa_s, service_level of M/M/N (classic formulas)."""
+    a = L * S / 3600.0
+    b = 1.0
+    for n in range(1, N + 1):  # Erlang B recursion
+        b = a * b / (n + a * b)
+    c = N * b / (N - a * (1 - b))
+    return {"p_wait": c, "asa_s": c * S / (N - a),
+            "service_level": 1 - c * math.exp(-(N - a) * T / S)}
+
+
+class MMN(unittest.TestCase):
+    results = {}
+
+    @classmethod
+    def setUpClass(cls):
+        for name, case in CASES.items():
+            cls.results[name] = run_case(case)
+
+    def test_shape(self):
+        for name, j in self.results.items():
+            for obj in ("measured", "ci95", "theory"):
+                self.assertEqual(set(j[obj]), set(KEYS), name)
+            self.assertGreater(j["contacts"], 10000, name)
+            self.assertTrue(j["metrics_check"]["ok"], name)
+
+    def test_theory_inside_ci(self):
+        for name, j in self.results.items():
+            for k in KEYS:
+                with self.subTest(case=name, figure=k):
+                    self.assertLessEqual(
+                        excess(j, k), WIDEN,
+                        "%s %s: measured %g ci %s theory %g" %
+                        (name, k, j["measured"][k], j["ci95"][k],
+                         j["theory"][k]))
+
+    def test_intervals_are_informative(self):
+        # A few agents more must be told apart: the theory of N + d agents
+        # lies outside the widened interval of at least one figure.
+        for name, d in POWER.items():
+            L, S, N, H, P, T = CASES[name]
+            if QUICK and N >= 100:
+                continue
+            other = erlang_c(L, S, N + d, T)
+            j = self.results[name]
+            outside = [k for k in other
+                       if abs(j["measured"][k] - other[k]) >
+                       WIDEN * (j["ci95"][k][1] - j["ci95"][k][0]) / 2]
+            self.assertTrue(outside, name)
+            # and our Python Erlang C equals the library's at N
+            mine = erlang_c(L, S, N, T)
+            for k in mine:
+                self.assertAlmostEqual(mine[k], j["theory"][k],
+                                       delta=1e-9 * max(1, mine[k]))
+
+    def test_abandonment(self):
+        for name, j in self.results.items():
+            if CASES[name][4] is None:
+                self.assertEqual(j["measured"]["p_abandon"], 0)
+                self.assertEqual(j["model"], "erlang_c")
+            else:
+                self.assertGreater(j["measured"]["p_abandon"], 0.005)
+                self.assertEqual(j["model"], "erlang_a")
+
+
+class Cli(unittest.TestCase):
+    def test_deterministic(self):
+        a = run_case(CASES["M/M/6"][:3] + (50, None, 20), seed=7)
+        b = run_case(CASES["M/M/6"][:3] + (50, None, 20), seed=7)
+        c = run_case(CASES["M/M/6"][:3] + (50, None, 20), seed=8)
+        self.assertEqual(a["measured"], b["measured"])
+        self.assertNotEqual(a["measured"], c["measured"])
+
+    def test_usage_errors(self):
+        for args in (["--mmc"], ["--mmc", "--arrivals-per-hour", "x"],
+                     ["--mmc", "--arrivals-per-hour", "10", "--aht-s", "60",
+                      "--agents", "0", "--hours", "1"],
+                     ["--mmc", "--bogus", "1"]):
+            p = subprocess.run([EXE, *args], capture_output=True, text=True)
+            self.assertEqual(p.returncode, 2, args)
+            self.assertTrue(p.stderr, args)
+
+    def test_human_output(self):
+        p = subprocess.run([EXE, "--mmc", "--arrivals-per-hour", "100",
+                            "--aht-s", "180", "--agents", "6", "--hours",
+                            "20"], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0)
+        for word in ("p_wait", "asa_s", "service_level", "p_abandon",
+                     "erlang_c", "metrics check: ok"):
+            self.assertIn(word, p.stdout)
+
+    def test_overload_without_patience_has_no_theory(self):
+        j = run_case((100, 180, 4, 2, None, 20))  # load 5 on 4 agents
+        self.assertIsNone(j["theory"]["p_wait"])
+
+
+def calibrate(seeds):
+    worst = {}
+    for name, case in CASES.items():
+        for seed in range(1, seeds + 1):
+            j = run_case(case, seed)
+            for k in KEYS:
+                e = excess(j, k)
+                if e > worst.get((name, k), (-1, 0))[0]:
+                    worst[(name, k)] = (e, seed)
+    over = 0
+    for (name, k), (e, seed) in sorted(worst.items()):
+        print("%-22s %-14s worst %.2f (seed %d)" % (name, k, e, seed))
+        over += e > WIDEN
+    print("figures with a seed beyond %.1f: %d" % (WIDEN, over))
+
+
+if __name__ == "__main__":
+    EXE = sys.argv[1]
+    rest = sys.argv[2:]
+    if rest[:1] == ["--quick"]:
+        QUICK = True
+        rest = rest[1:]
+    if rest[:1] == ["--calibrate"]:
+        calibrate(int(rest[1]))
+        sys.exit(0)
+    unittest.main(argv=[sys.argv[0]] + rest)
