@@ -6,6 +6,8 @@ on the system's library path (convroute._lib; docs/python.md).
 convroute.library_path() says which file was loaded.
 """
 from . import _lib
+
+__version__ = "0.1.0"  # the package's; version() is the loaded library's
 from . import staffing
 from .engine import (Context, ConvSummary, DetectedIntent, Engine,
                      EngineEvent, FieldSpec, TranscriptLine)

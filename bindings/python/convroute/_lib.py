@@ -158,3 +158,11 @@ cr_version_num = fn("cr_version_num", ctypes.c_uint)
 cr_strerror = fn("cr_strerror", ctypes.c_char_p, ctypes.c_int)
 cr_errname = fn("cr_errname", ctypes.c_char_p, ctypes.c_int)
 cr_mem_free = fn("cr_mem_free", None, ctypes.c_void_p, ctypes.c_void_p)
+
+# The ABI is stable within a major version (the SONAME is the major
+# number): refuse a library of another major rather than crash on a
+# struct whose layout changed.
+ABI_MAJOR = 0
+if cr_version_num() >> 16 != ABI_MAJOR:
+    raise ImportError("%s is convroute %s; this package needs major version "
+                      "%d" % (path, cr_version().decode(), ABI_MAJOR))
