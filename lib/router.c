@@ -7,6 +7,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum { PH_MEMB, PH_WAIT, PH_TIMER };
@@ -454,7 +455,14 @@ static int mh_reserve(cr_router *r, mheap *h, uint32_t need) {
 
 /* Room in q's member heaps for one more member taking channels maxc. */
 /* Both tiers, since a member may move between them. */
+static inline int q_fifo(const rqueue *q) {
+  return q->cfg.strategy == CR_STRATEGY_LONGEST_IDLE ||
+         q->cfg.strategy == CR_STRATEGY_RING_ALL;
+}
+
 static int mh_reserve2(cr_router *r, rqueue *q, unsigned ch, uint32_t need) {
+  if (q_fifo(q))
+    return 0; /* list strategies: no heap */
   if (mh_reserve(r, &q->memb[ch], need) ||
       mh_reserve(r, &q->memb_lo[ch], need))
     return CR_ENOMEM;
@@ -471,6 +479,104 @@ static int mh_reserve_for(cr_router *r, rqueue *q, const uint32_t *maxc,
 
 static inline mheap *mheap_of(rqueue *q, const rmember *m, unsigned ch) {
   return m->qual ? &q->memb[ch] : &q->memb_lo[ch];
+}
+
+/* ------------------------------------------------------------------ */
+/* member lists (longest idle, ring-all): see rlevel in router.h */
+
+static uint32_t lv_find(const rqueue *q, int32_t prio) {
+  uint32_t lo = 0, hi = q->nlv;
+  while (lo < hi) {
+    uint32_t mid = (lo + hi) / 2;
+    if (q->lv[mid].prio == prio)
+      return mid;
+    if (q->lv[mid].prio < prio)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return RNIL;
+}
+
+/* A level for prio exists afterwards (0 or CR_ENOMEM, q unchanged). */
+static int lv_reserve(cr_router *r, rqueue *q, int32_t prio) {
+  if (lv_find(q, prio) != RNIL)
+    return 0;
+  size_t cap = q->lvcap;
+  if (cr__grow(&r->mem, (void **)&q->lv, &cap, q->nlv + 1, sizeof *q->lv))
+    return CR_ENOMEM;
+  q->lvcap = (uint32_t)cap;
+  uint32_t at = 0;
+  while (at < q->nlv && q->lv[at].prio < prio)
+    at++;
+  memmove(&q->lv[at + 1], &q->lv[at], (q->nlv - at) * sizeof *q->lv);
+  rlevel *l = &q->lv[at];
+  l->prio = prio;
+  l->nmemb = 0;
+  for (unsigned t = 0; t < 2; t++)
+    for (unsigned ch = 0; ch < RCH; ch++)
+      l->head[t][ch] = l->tail[t][ch] = RNIL;
+  q->nlv++;
+  return 0;
+}
+
+/* Drops the level of prio once no member has it (level 0 stays). */
+static void lv_release(rqueue *q, int32_t prio) {
+  uint32_t li = lv_find(q, prio);
+  if (li == RNIL || --q->lv[li].nmemb || prio == 0)
+    return;
+  memmove(&q->lv[li], &q->lv[li + 1], (q->nlv - li - 1) * sizeof *q->lv);
+  q->nlv--;
+}
+
+static void fl_append(cr_router *r, rqueue *q, rmember *m, uint32_t mi,
+                      unsigned ch) {
+  rlevel *l = &q->lv[lv_find(q, m->prio)];
+  unsigned t = m->qual;
+  m->nxt[ch] = RNIL;
+  m->pos[ch] = l->tail[t][ch];
+  if (l->tail[t][ch] != RNIL)
+    r->members[l->tail[t][ch]].nxt[ch] = mi;
+  else
+    l->head[t][ch] = mi;
+  l->tail[t][ch] = mi;
+  q->fn[t][ch]++;
+}
+
+static void fl_unlink(cr_router *r, rqueue *q, rmember *m, unsigned ch) {
+  rlevel *l = &q->lv[lv_find(q, m->prio)];
+  unsigned t = m->qual;
+  uint32_t p = m->pos[ch], n = m->nxt[ch];
+  if (p != RNIL)
+    r->members[p].nxt[ch] = n;
+  else
+    l->head[t][ch] = n;
+  if (n != RNIL)
+    r->members[n].pos[ch] = p;
+  else
+    l->tail[t][ch] = p;
+  m->pos[ch] = m->nxt[ch] = RNIL;
+  q->fn[t][ch]--;
+}
+
+/* Out of every member heap or list of its queue (inmask 0). */
+static void member_detach(cr_router *r, uint32_t mi) {
+  rmember *m = &r->members[mi];
+  rqueue *q = r->queues[m->queue];
+  for (unsigned ch = 0; ch < RCH; ch++)
+    if (m->inmask & (1u << ch)) {
+      if (q_fifo(q))
+        fl_unlink(r, q, m, ch);
+      else
+        mh_remove(r, mheap_of(q, m, ch), ch, mi);
+    }
+  m->inmask = 0;
+}
+
+/* Members that could take one more conversation of ch now (qualified
+ * tier): for the estimated wait. */
+static uint32_t memb_avail(const rqueue *q, unsigned ch) {
+  return q_fifo(q) ? q->fn[1][ch] : q->memb[ch].n;
 }
 
 /* ------------------------------------------------------------------ */
@@ -624,9 +730,9 @@ static void member_key(const ragent *a, const rmember *m, const rqueue *q,
     *k1 = hi;
     *k2 = m->rnd;
     break;
-  default: /* LONGEST_IDLE, RING_ALL */
+  default: /* LONGEST_IDLE, RING_ALL: the lists' order */
     *k1 = hi;
-    *k2 = idle;
+    *k2 = m->stamp;
     break;
   }
 }
@@ -643,18 +749,20 @@ static void agent_reindex(cr_router *r, ragent *a) {
   for (uint32_t mi = a->mhead; mi != RNIL; mi = r->members[mi].next_a) {
     rmember *m = &r->members[mi];
     rqueue *q = r->queues[m->queue];
+    int fifo = q_fifo(q);
     if (q->cfg.strategy == CR_STRATEGY_RANDOM && !m->inmask && want &&
         m->rnd < q->rnd_clock)
       m->rnd = q->rnd_clock + rng_exp(r);
     uint8_t qual =
         a->requal ? (uint8_t)agent_meets(a, q->skills, q->nskills) : m->qual;
     if (qual != m->qual) { /* changes tier: out of the old one first */
-      for (unsigned ch = 0; ch < RCH; ch++)
-        if (m->inmask & (1u << ch))
-          mh_remove(r, mheap_of(q, m, ch), ch, mi);
-      m->inmask = 0;
+      member_detach(r, mi);
       m->qual = qual;
     }
+    /* A list only ever grows at its back: whoever enters one, or whose
+     * workload or status changed, goes to the back of all of them. */
+    if (fifo && (a->touched || (want & ~m->inmask)))
+      m->stamp = ++r->seq;
     uint64_t k1, k2;
     member_key(a, m, q, &k1, &k2);
     int moved = k1 != m->k1 || k2 != m->k2;
@@ -666,18 +774,37 @@ static void agent_reindex(cr_router *r, ragent *a) {
       if (!(all & bit))
         continue;
       if ((m->inmask & bit) && !(want & bit)) {
-        mh_remove(r, mheap_of(q, m, ch), ch, mi);
+        if (fifo)
+          fl_unlink(r, q, m, ch);
+        else
+          mh_remove(r, mheap_of(q, m, ch), ch, mi);
         m->inmask &= (uint8_t)~bit;
       } else if (m->inmask & bit) {
-        if (moved)
+        if (moved && fifo) {
+          fl_unlink(r, q, m, ch);
+          fl_append(r, q, m, mi, ch);
+        } else if (moved) {
           mh_rekey(r, mheap_of(q, m, ch), ch, mi);
+        }
       } else {
-        mh_insert(r, mheap_of(q, m, ch), ch, mi, a->seq);
+        if (fifo)
+          fl_append(r, q, m, mi, ch);
+        else
+          mh_insert(r, mheap_of(q, m, ch), ch, mi, a->seq);
         m->inmask |= bit;
       }
     }
   }
   a->requal = 0;
+  a->touched = 0;
+}
+
+/* The agent's workload or status changed at t: idle from now (the
+ * strategies' "idle" key), and to the back of every longest-idle list at
+ * the next agent_reindex. */
+static void agent_touch(ragent *a, cr_time t) {
+  a->idle_since = t;
+  a->touched = 1;
 }
 
 static void member_staff(cr_router *r, const ragent *a, const rmember *m,
@@ -1115,7 +1242,7 @@ static int make_offer(cr_router *r, rconv *c, ragent *a, uint32_t mi,
   c->attempts++;
   hold(a, c->channel);
   a->noffers++;
-  a->idle_since = t;
+  agent_touch(a, t);
   if (mi != RNIL) {
     rmember *m = &r->members[mi];
     m->rr = ++q->rr_counter;
@@ -1184,6 +1311,7 @@ static uint32_t conv_cancel_offers(cr_router *r, rconv *c, uint32_t keep,
     if (oi != keep) {
       ragent *a = r->agents[r->offers[oi].agent];
       offer_drop(r, oi);
+      agent_touch(a, t);
       agent_reindex(r, a);
       emit(r, CR_REV_RINGCANCELED, t, c, a, r->queues[c->queue], c->channel,
            0, 0, NULL, 0);
@@ -1297,6 +1425,29 @@ linear:
   return found;
 }
 
+/* The same for list strategies: levels in priority order, each list from
+ * its front (longest idle first); O(k) for k skipped. */
+static uint32_t fl_best(cr_router *r, const rqueue *q, unsigned tier,
+                        unsigned ch, actx *x, uint32_t *out, uint32_t want) {
+  uint32_t found = 0;
+  for (uint32_t li = 0; li < q->nlv && found < want; li++)
+    for (uint32_t mi = q->lv[li].head[tier][ch]; mi != RNIL;
+         mi = r->members[mi].nxt[ch])
+      if (agent_ok(r, mi, x)) {
+        out[found++] = mi;
+        if (found == want)
+          break;
+      }
+  return found;
+}
+
+static uint32_t memb_best(cr_router *r, rqueue *q, unsigned tier,
+                          unsigned ch, actx *x, uint32_t *out, uint32_t want) {
+  if (q_fifo(q))
+    return fl_best(r, q, tier, ch, x, out, want);
+  return mh_best(r, tier ? &q->memb[ch] : &q->memb_lo[ch], x, out, want);
+}
+
 static void route_conv(cr_router *r, rconv *c, cr_time t) {
   if (c->state != CR_CONV_WAITING)
     return;
@@ -1322,14 +1473,14 @@ static void route_conv(cr_router *r, rconv *c, cr_time t) {
   int deflt = x.req == q->skills;
   if (deflt)
     x.nreq = 0; /* the qualified tier meets it by construction */
-  x.nring = mh_best(r, &q->memb[c->channel], &x, x.rmem, want);
+  x.nring = memb_best(r, q, 1, c->channel, &x, x.rmem, want);
   if (!deflt) {
     /* its own requirement: members below the queue's default may do;
      * merge the best of both tiers in key order */
     uint32_t lo[RMAX_RING], nlo, nhi = x.nring, i = 0, j = 0, k = 0;
     uint32_t hi[RMAX_RING];
     memcpy(hi, x.rmem, nhi * sizeof *hi);
-    nlo = mh_best(r, &q->memb_lo[c->channel], &x, lo, want);
+    nlo = memb_best(r, q, 0, c->channel, &x, lo, want);
     while (k < want && (i < nhi || j < nlo)) {
       int take_hi = j >= nlo || (i < nhi && member_less(r, hi[i], lo[j]));
       x.rmem[k++] = take_hi ? hi[i++] : lo[j++];
@@ -1585,6 +1736,7 @@ static void offer_fail(cr_router *r, uint32_t oi, cr_time t, int missed) {
   rqueue *q = r->queues[c->queue];
   cr_time ring = t - o->made;
   offer_drop(r, oi);
+  agent_touch(a, t);
   add_decl(r, c, a, t);
   if (missed) {
     a->miss++;
@@ -1620,6 +1772,8 @@ static void agent_fire(cr_router *r, ragent *a, cr_time t) {
       a->wraps[j++] = a->wraps[i];
     }
   }
+  if (j < a->nwrap)
+    agent_touch(a, t);
   a->nwrap = j;
   agent_sched(r, a);
   agent_reindex(r, a);
@@ -1688,6 +1842,7 @@ static void agent_cancel_offers(cr_router *r, ragent *a, cr_time t) {
     uint32_t oi = a->ohead;
     rconv *c = r->convs[r->offers[oi].conv];
     offer_drop(r, oi);
+    agent_touch(a, t);
     agent_reindex(r, a);
     emit(r, CR_REV_RINGCANCELED, t, c, a, r->queues[c->queue], c->channel, 0,
          0, NULL, 0);
@@ -1749,7 +1904,7 @@ static void set_status(cr_router *r, ragent *a, int st, const char *reason,
     a->status = CR_AGENT_AVAILABLE;
     a->reason_len = 0;
     a->consec = 0;
-    a->idle_since = t;
+    agent_touch(a, t);
     agent_staff(r, a, +1);
     agent_reindex(r, a);
     route_agent(r, a, t);
@@ -1939,7 +2094,7 @@ static int params_check(cr_router *r, const cr_conv_params *p) {
 
 static cr_time ewt_calc(const rqueue *q, unsigned ch) {
   uint32_t waiting = q->wait[ch].n + q->waitc[ch].n;
-  if (q->memb[ch].n > 0 && waiting == 0)
+  if (memb_avail(q, ch) > 0 && waiting == 0)
     return 0;
   if (!q->staffed[ch])
     return CR_TIME_NEVER;
@@ -2232,6 +2387,7 @@ int cr_router_end(cr_router *r, const char *id, size_t len, cr_time now) {
     agent_sched(r, a);
   } else {
     unhold(a, c->channel);
+    agent_touch(a, now);
   }
   emit(r, CR_REV_COMPLETE, now, c, a, q, c->channel, handle, w, NULL, 0);
   conv_forget(r, c);
@@ -2257,6 +2413,7 @@ static uint32_t conv_detach(cr_router *r, rconv *c, cr_time now,
     a->nactive--;
     q->nactive--;
     unhold(a, c->channel);
+    agent_touch(a, now);
     agent_reindex(r, a);
     freed[nf++] = a->idx;
     c->agent = RNIL;
@@ -2369,6 +2526,7 @@ int cr_router_set_steps(cr_router *r, const char *id, size_t len,
       ragent *a = r->agents[r->offers[oi].agent];
       if (!agent_qualifies(r, c, a)) {
         offer_drop(r, oi);
+        agent_touch(a, now);
         agent_reindex(r, a);
         emit(r, CR_REV_RINGCANCELED, now, c, a, r->queues[c->queue],
              c->channel, 0, 0, NULL, 0);
@@ -2599,6 +2757,7 @@ void cr_router_del(cr_router *r) {
       cr__free(&r->mem, r->queues[i]->memb[ch].a);
       cr__free(&r->mem, r->queues[i]->memb_lo[ch].a);
     }
+    cr__free(&r->mem, r->queues[i]->lv);
     cr__free(&r->mem, r->queues[i]->id);
     cr__free(&r->mem, r->queues[i]);
   }
@@ -2658,7 +2817,8 @@ static uint32_t member_of(const cr_router *r, const ragent *a, uint32_t qi) {
   return RNIL;
 }
 
-/* The pool must have a free slot (reserved by the caller). */
+/* The pool must have a free slot and q a level for prio (reserved by the
+ * caller). */
 static uint32_t member_add(cr_router *r, ragent *a, rqueue *q, int prio,
                            cr_time delay, cr_time t) {
   uint32_t mi = pool_take(&r->mpool);
@@ -2673,9 +2833,10 @@ static uint32_t member_add(cr_router *r, ragent *a, rqueue *q, int prio,
   m->rr = ++q->rr_counter;
   m->rnd = q->rnd_clock + rng_exp(r);
   for (unsigned ch = 0; ch < RCH; ch++) {
-    m->pos[ch] = RNIL;
+    m->pos[ch] = m->nxt[ch] = RNIL;
     q->nhandle[ch] += a->maxc[ch] ? 1 : 0;
   }
+  q->lv[lv_find(q, prio)].nmemb++;
   m->prev_a = RNIL;
   m->next_a = a->mhead;
   if (a->mhead != RNIL)
@@ -2698,12 +2859,10 @@ static void member_del(cr_router *r, uint32_t mi, cr_time t) {
   rmember *m = &r->members[mi];
   ragent *a = r->agents[m->agent];
   rqueue *q = r->queues[m->queue];
-  for (unsigned ch = 0; ch < RCH; ch++) {
-    if (m->inmask & (1u << ch))
-      mh_remove(r, mheap_of(q, m, ch), ch, mi);
+  member_detach(r, mi);
+  for (unsigned ch = 0; ch < RCH; ch++)
     q->nhandle[ch] -= a->maxc[ch] ? 1 : 0;
-  }
-  m->inmask = 0;
+  lv_release(q, m->prio);
   if (a->status == CR_AGENT_AVAILABLE)
     member_staff(r, a, m, -1);
   if (m->prev_a != RNIL)
@@ -2802,8 +2961,11 @@ static int queue_auto_reserve(cr_router *r, rqueue *q) {
       for (unsigned ch = 0; ch < RCH; ch++)
         add[ch] += a->maxc[ch] ? 1 : 0;
   }
+  /* a queue switching from a list strategy has no heap yet: room for
+   * every member */
   for (unsigned ch = 0; ch < RCH; ch++)
-    if (add[ch] && mh_reserve2(r, q, ch, q->nhandle[ch] + add[ch]))
+    if (q->nhandle[ch] + add[ch] &&
+        mh_reserve2(r, q, ch, q->nhandle[ch] + add[ch]))
       return CR_ENOMEM;
   return 0;
 }
@@ -2885,8 +3047,9 @@ int cr_router_queue_add(cr_router *r, const char *id, size_t len,
   uint32_t need = q->id ? queue_auto_needed(r, q) : 0;
   const cr_mem *cr__hmem = &r->mem;
   int cr__hoom = 0;
-  if (q->id && !(need && pool_reserve(r, &r->mpool, (void **)&r->members,
-                                      sizeof(rmember), need)) &&
+  if (q->id && !lv_reserve(r, q, 0) &&
+      !(need && pool_reserve(r, &r->mpool, (void **)&r->members,
+                             sizeof(rmember), need)) &&
       !queue_auto_reserve(r, q))
     HASH_ADD_KEYPTR(hh, r->qhash, q->id, len, q);
   else
@@ -2896,6 +3059,7 @@ int cr_router_queue_add(cr_router *r, const char *id, size_t len,
       cr__free(&r->mem, q->memb[ch].a);
       cr__free(&r->mem, q->memb_lo[ch].a);
     }
+    cr__free(&r->mem, q->lv);
     cr__free(&r->mem, q->id);
     cr__free(&r->mem, q);
     return CR_ENOMEM;
@@ -2933,13 +3097,28 @@ int cr_router_queue_update(cr_router *r, const char *id, size_t len,
   rqueue tmp = *q;
   queue_set_cfg(&tmp, cfg, sk, overflow);
   uint32_t need = queue_auto_needed(r, &tmp);
-  if ((need && pool_reserve(r, &r->mpool, (void **)&r->members,
-                            sizeof(rmember), need)) ||
-      queue_auto_reserve(r, &tmp))
-    return CR_ENOMEM;
-  for (unsigned ch = 0; ch < RCH; ch++) { /* tmp may have grown them */
+  rc = need && pool_reserve(r, &r->mpool, (void **)&r->members,
+                            sizeof(rmember), need);
+  if (!rc)
+    rc = queue_auto_reserve(r, &tmp);
+  for (unsigned ch = 0; ch < RCH; ch++) { /* tmp may have grown (moved)
+                                              them, even on failure */
     q->memb[ch] = tmp.memb[ch];
     q->memb_lo[ch] = tmp.memb_lo[ch];
+  }
+  if (rc)
+    return CR_ENOMEM;
+  if (q_fifo(q) != q_fifo(&tmp)) {
+    /* heaps <-> lists: every member out of the old index; the reindex
+     * below puts them into the new one */
+    for (uint32_t mi = q->mhead; mi != RNIL; mi = r->members[mi].next_q)
+      member_detach(r, mi);
+    for (unsigned ch = 0; q_fifo(&tmp) && ch < RCH; ch++) {
+      cr__free(&r->mem, q->memb[ch].a);
+      cr__free(&r->mem, q->memb_lo[ch].a);
+      memset(&q->memb[ch], 0, sizeof q->memb[ch]);
+      memset(&q->memb_lo[ch], 0, sizeof q->memb_lo[ch]);
+    }
   }
   cr_time old_hint = q->cfg.aht_hint_ms;
   queue_set_cfg(q, cfg, sk, overflow);
@@ -3276,9 +3455,17 @@ int cr_router_agent_join(cr_router *r, const char *agent, size_t agent_len,
   if (delay_ms < 0 || !RDUR_OK(delay_ms))
     return fail(r, CR_ERANGE, "member delay out of range", NULL, 0);
   uint32_t mi = member_of(r, a, q->idx);
+  if (lv_reserve(r, q, priority))
+    return CR_ENOMEM;
   if (mi != RNIL) {
-    r->members[mi].prio = priority;
-    r->members[mi].delay = delay_ms;
+    rmember *m = &r->members[mi];
+    if (m->prio != priority) { /* out of the old level's lists first */
+      member_detach(r, mi);
+      lv_release(q, m->prio);
+      q->lv[lv_find(q, priority)].nmemb++;
+    }
+    m->prio = priority;
+    m->delay = delay_ms;
     emit(r, CR_REV_ADDMEMBER, now, NULL, a, q, -1, priority, delay_ms, NULL,
          0);
   } else {
@@ -3426,6 +3613,34 @@ static int visit_wait(cr_router *r, uint32_t ci, void *vx) {
          conv_custom(c) != c->wheap;
 }
 
+/* The member lists of (q, tier, ch): links both ways, level, tier, keys,
+ * strictly increasing stamps, counts. */
+static int memb_lists_bad(const cr_router *r, const rqueue *q, unsigned ch,
+                          unsigned qual) {
+  uint32_t n = 0;
+  for (uint32_t li = 0; li < q->nlv; li++) {
+    const rlevel *l = &q->lv[li];
+    uint32_t prev = RNIL;
+    uint64_t last = 0;
+    for (uint32_t mi = l->head[qual][ch]; mi != RNIL;
+         mi = r->members[mi].nxt[ch]) {
+      if (mi >= r->mpool.hwm || ++n > r->mpool.hwm)
+        return 1;
+      const rmember *m = &r->members[mi];
+      if (!m->used || m->queue != q->idx || m->pos[ch] != prev ||
+          !(m->inmask & (1u << ch)) || m->qual != qual ||
+          m->prio != l->prio || (prev != RNIL && m->stamp <= last) ||
+          m->qual != agent_meets(r->agents[m->agent], q->skills, q->nskills))
+        return 1;
+      last = m->stamp;
+      prev = mi;
+    }
+    if (l->tail[qual][ch] != prev)
+      return 1;
+  }
+  return n != q->fn[qual][ch];
+}
+
 /* The member heap of (q, ch): heap order, positions, keys, capacity. */
 static int memb_heap_bad(const cr_router *r, const rqueue *q, unsigned ch,
                          int qual) {
@@ -3434,6 +3649,10 @@ static int memb_heap_bad(const cr_router *r, const rqueue *q, unsigned ch,
   for (uint32_t mi = q->mhead; mi != RNIL; mi = r->members[mi].next_q)
     handle += r->agents[r->members[mi].agent]->maxc[ch] ? 1 : 0;
   if (handle != q->nhandle[ch] || h->n > h->cap || h->n > handle)
+    return 1;
+  if (q_fifo(q))
+    return h->n || memb_lists_bad(r, q, ch, (unsigned)qual);
+  if (q->fn[qual][ch])
     return 1;
   for (uint32_t i = 0; i < h->n; i++) {
     const mhent *e = &h->a[i];
@@ -3571,6 +3790,18 @@ int cr__router_check(cr_router *r) {
           "queue %.*s agent index on %s", (int)q->id_len, q->id,
           cr_channel_name((int)ch));
     }
+    uint32_t inlv = 0;
+    for (uint32_t li = 0; li < q->nlv; li++) {
+      uint32_t n = 0;
+      for (uint32_t mi = q->mhead; mi != RNIL; mi = r->members[mi].next_q)
+        n += r->members[mi].prio == q->lv[li].prio;
+      CHK(n == q->lv[li].nmemb && (li == 0 || q->lv[li - 1].prio <
+                                                  q->lv[li].prio),
+          "queue %.*s priority levels", (int)q->id_len, q->id);
+      inlv += n;
+    }
+    CHK(inlv == q->nmembers && lv_find(q, 0) != RNIL,
+        "queue %.*s members without a level", (int)q->id_len, q->id);
   }
   for (uint32_t i = 0; i < r->cpool.hwm; i++)
     if (r->convs[i])
@@ -3585,6 +3816,18 @@ out:
   cr__free(&r->mem, mark);
   cr__free(&r->mem, load);
   return rc;
+}
+
+typedef struct rstamped {
+  uint64_t stamp;
+  uint32_t mi;
+} rstamped;
+
+static int stamp_cmp(const void *x, const void *y) {
+  const rstamped *a = x, *b = y;
+  if (a->stamp != b->stamp)
+    return a->stamp < b->stamp ? -1 : 1;
+  return a->mi < b->mi ? -1 : a->mi > b->mi;
 }
 
 /* After a restore filled the pools, lists and per-object state: derive
@@ -3635,16 +3878,24 @@ int cr__router_rebuild(cr_router *r) {
     c->tdue = CR_TIME_NEVER;
     conv_sched(r, c);
   }
+  for (uint32_t qi = 0; qi < r->nqueues; qi++)
+    if (lv_reserve(r, r->queues[qi], 0))
+      return CR_ENOMEM;
+  uint32_t nfl = 0;
+  rstamped *fl = cr__malloc(&r->mem, ((size_t)r->mpool.hwm + 1) * sizeof *fl);
+  if (!fl)
+    return CR_ENOMEM;
   for (uint32_t i = 0; i < r->apool.hwm; i++) {
     ragent *a = r->agents[i];
     if (!a)
       continue;
     for (unsigned ch = 0; ch < RCH; ch++)
       if (a->load[ch] > a->maxc[ch])
-        return CR_ECORRUPT;
+        goto corrupt;
     if (a->total && a->cost_used > a->total)
-      return CR_ECORRUPT;
+      goto corrupt;
     a->tdue = CR_TIME_NEVER;
+    a->touched = 0;
     agent_sched(r, a);
     agent_staff(r, a, +1);
     for (uint32_t mi = a->mhead; mi != RNIL; mi = r->members[mi].next_a) {
@@ -3652,11 +3903,14 @@ int cr__router_rebuild(cr_router *r) {
       rqueue *q = r->queues[m->queue];
       m->k1 = m->k2 = UINT64_MAX;
       m->inmask = 0;
+      if (lv_reserve(r, q, m->prio))
+        goto oom;
+      q->lv[lv_find(q, m->prio)].nmemb++;
       for (unsigned ch = 0; ch < RCH; ch++) {
-        m->pos[ch] = RNIL;
+        m->pos[ch] = m->nxt[ch] = RNIL;
         q->nhandle[ch] += a->maxc[ch] ? 1 : 0;
         if (a->maxc[ch] && mh_reserve2(r, q, ch, q->nhandle[ch]))
-          return CR_ENOMEM;
+          goto oom;
       }
     }
     /* no random redraw here: keys are restored as they were */
@@ -3670,6 +3924,14 @@ int cr__router_rebuild(cr_router *r) {
       rqueue *q = r->queues[m->queue];
       member_key(a, m, q, &m->k1, &m->k2);
       m->qual = (uint8_t)agent_meets(a, q->skills, q->nskills);
+      if (q_fifo(q)) { /* appended below, in stamp order */
+        if (want) {
+          fl[nfl].stamp = m->stamp;
+          fl[nfl++].mi = mi;
+        }
+        m->inmask = want; /* set again as they are appended */
+        continue;
+      }
       for (unsigned ch = 0; ch < RCH; ch++)
         if (want & (1u << ch)) {
           mh_insert(r, mheap_of(q, m, ch), ch, mi, a->seq);
@@ -3677,5 +3939,22 @@ int cr__router_rebuild(cr_router *r) {
         }
     }
   }
+  /* The lists' order is the stamps' order (every member entered its lists
+   * at the back with a fresh stamp). */
+  qsort(fl, nfl, sizeof *fl, stamp_cmp);
+  for (uint32_t k = 0; k < nfl; k++) {
+    rmember *m = &r->members[fl[k].mi];
+    rqueue *q = r->queues[m->queue];
+    for (unsigned ch = 0; ch < RCH; ch++)
+      if (m->inmask & (1u << ch))
+        fl_append(r, q, m, fl[k].mi, ch);
+  }
+  cr__free(&r->mem, fl);
   return 0;
+corrupt:
+  cr__free(&r->mem, fl);
+  return CR_ECORRUPT;
+oom:
+  cr__free(&r->mem, fl);
+  return CR_ENOMEM;
 }

@@ -128,6 +128,8 @@ typedef struct ragent {
   uint8_t status, reason_len;
   uint8_t requal; /* skills or a queue's requirement changed: recompute
                      each membership's tier at the next reindex */
+  uint8_t touched; /* workload or status changed: the next reindex moves
+                      it to the back of every longest-idle list */
   char reason[64];
   uint32_t maxc[RCH], cost[RCH], total;
   uint32_t load[RCH], cost_used;
@@ -154,9 +156,24 @@ typedef struct rmember {
   uint8_t inmask;    /* channels whose member heap holds it */
   uint8_t used;
   uint8_t qual;      /* meets the queue's default requirement: which tier
-                        (memb or memb_lo) holds it */
-  uint32_t pos[RCH]; /* index in the (queue, channel) member heap */
+                        (memb or memb_lo, or lists [1] / [0]) holds it */
+  uint64_t stamp;    /* longest-idle lists: when it last went to the back
+                        (a value of the router's sequence counter) */
+  uint32_t pos[RCH]; /* heap strategies: index in the (queue, channel)
+                        member heap; list strategies: previous member */
+  uint32_t nxt[RCH]; /* list strategies: next member */
 } rmember;
+
+/* Longest idle and ring-all order members by (member priority, time they
+ * last went to the back); every change moves a member to the back, so
+ * each (priority, tier, channel) is a FIFO: an intrusive doubly-linked
+ * list, O(1) to append, unlink or move. One level per member priority in
+ * use, sorted; level 0 always exists (auto members have priority 0). */
+typedef struct rlevel {
+  int32_t prio;
+  uint32_t nmemb;                       /* members with this priority */
+  uint32_t head[2][RCH], tail[2][RCH]; /* [tier: qual][channel] */
+} rlevel;
 
 typedef struct rqueue {
   UT_hash_handle hh;
@@ -171,7 +188,10 @@ typedef struct rqueue {
    * (wait) vs. on their own skills or a named agent (waitc); members that
    * meet the default requirement (memb) vs. those that do not (memb_lo). */
   rheap wait[RCH], waitc[RCH];
-  mheap memb[RCH], memb_lo[RCH];
+  mheap memb[RCH], memb_lo[RCH]; /* heap strategies */
+  rlevel *lv;                      /* list strategies (levels kept always) */
+  uint32_t nlv, lvcap;
+  uint32_t fn[2][RCH];             /* members in the lists [tier][ch] */
   uint32_t nhandle[RCH]; /* members whose agent takes the channel: the
                             member heap's reserved capacity */
   uint32_t mhead, nmembers;

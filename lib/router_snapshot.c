@@ -15,7 +15,7 @@
 #include <string.h>
 
 #define SNAP_MAGIC "CRRS"
-#define SNAP_VERSION 1u
+#define SNAP_VERSION 2u /* 2: member stamps (longest-idle lists) */
 
 /* ------------------------------------------------------------------ */
 /* writer */
@@ -258,6 +258,7 @@ int cr_router_snapshot(const cr_router *r, void **buf, size_t *len) {
     put_i64(&w, m->delay);
     put_u64(&w, m->rr);
     put_u64(&w, m->rnd);
+    put_u64(&w, m->stamp);
   }
   for (uint32_t qi = 0; qi < r->nqueues; qi++) {
     const rqueue *q = r->queues[qi];
@@ -864,11 +865,12 @@ static int read_all(rbuf *b, cr_router *r, rmarks *mk) {
     m->delay = get_i64(b);
     m->rr = get_u64(b);
     m->rnd = get_u64(b);
+    m->stamp = get_u64(b);
     for (unsigned ch = 0; ch < RCH; ch++)
-      m->pos[ch] = RNIL;
+      m->pos[ch] = m->nxt[ch] = RNIL;
     if (b->err || ag != m->agent || m->queue >= nq || m->delay < 0 ||
         !RDUR_OK(m->delay) || m->prio < -CR_ROUTER_MAX_PRIORITY ||
-        m->prio > CR_ROUTER_MAX_PRIORITY)
+        m->prio > CR_ROUTER_MAX_PRIORITY || m->stamp > r->seq)
       return CR_ECORRUPT;
   }
   if (present != r->mpool.nused)

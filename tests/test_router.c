@@ -232,13 +232,51 @@ static void t_strategy_idle_occupied_contacts(void **s) {
   /* with load on a1: longest idle -> a1 (idle since 3 s vs 4 s) */
   assert_string_equal(pick_after_history(CR_STRATEGY_LONGEST_IDLE, 0), "a1");
   assert_string_equal(pick_after_history(CR_STRATEGY_LEAST_OCCUPIED, 0), "a2");
-  /* after both ended: occupancy ties -> longest idle; contacts 2 vs 0 */
-  assert_string_equal(pick_after_history(CR_STRATEGY_LEAST_OCCUPIED, 1), "a1");
+  /* after both ended: occupancy ties -> longest idle: a2 (available since
+   * 4 s) before a1 (idle since its last chat ended at 70 s); contacts 2
+   * vs 0 */
+  assert_string_equal(pick_after_history(CR_STRATEGY_LEAST_OCCUPIED, 1), "a2");
   assert_string_equal(pick_after_history(CR_STRATEGY_FEWEST_CONTACTS, 1),
                       "a2");
   /* talk time: a1 talked 58 s + 67 s, a2 nothing */
   assert_string_equal(pick_after_history(CR_STRATEGY_LEAST_TALK_TIME, 1),
                       "a2");
+}
+
+/* Longest idle counts from the agent's last change of workload (an offer,
+ * a conversation or wrap-up ending) or status, as Avaya's most-idle agent
+ * and Asterisk's leastrecent do: an agent back from a call is idle since
+ * it ended, not since it was offered the call. */
+static void t_longest_idle_from_last_end(void **s) {
+  (void)s;
+  rec ev = {0};
+  cr_router *r = mk(&ev, NULL);
+  add_queue(r, "q", CR_STRATEGY_LONGEST_IDLE, 0);
+  agent_in(r, "a1", "q", "voice:1", 0);
+  enq(r, "c1", "q", CR_CHANNEL_VOICE, 0, 1 * SEC);
+  assert_string_equal(offered_to(&ev, "c1"), "a1");
+  accept_last(r, &ev, 1 * SEC);
+  agent_in(r, "a2", "q", "voice:1", 5 * SEC);
+  assert_int_equal(cr_router_end(r, S("c1"), 10 * SEC), 0);
+  enq(r, "c2", "q", CR_CHANNEL_VOICE, 0, 20 * SEC); /* a2: idle since 5 s */
+  assert_string_equal(offered_to(&ev, "c2"), "a2");
+  /* a chat agent with room stays in line, but each change of its load
+   * sends it to the back */
+  add_queue(r, "m", CR_STRATEGY_LONGEST_IDLE, 30 * SEC);
+  agent_in(r, "b1", "m", "chat:3", 30 * SEC);
+  agent_in(r, "b2", "m", "chat:3", 31 * SEC);
+  enq(r, "d1", "m", CR_CHANNEL_CHAT, 0, 32 * SEC);
+  assert_string_equal(offered_to(&ev, "d1"), "b1");
+  accept_last(r, &ev, 32 * SEC);
+  enq(r, "d2", "m", CR_CHANNEL_CHAT, 0, 33 * SEC);
+  assert_string_equal(offered_to(&ev, "d2"), "b2");
+  accept_last(r, &ev, 33 * SEC);
+  assert_int_equal(cr_router_end(r, S("d1"), 40 * SEC), 0); /* b1 to back */
+  enq(r, "d3", "m", CR_CHANNEL_CHAT, 0, 41 * SEC);
+  assert_string_equal(offered_to(&ev, "d3"), "b2");
+  checked(r);
+  cr_router_del(r);
+  rec_clear(&ev);
 }
 
 static void t_strategy_talk_time_order(void **s) {
@@ -1563,6 +1601,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(t_away_without_reason),
       cmocka_unit_test(t_strategy_idle_occupied_contacts),
+      cmocka_unit_test(t_longest_idle_from_last_end),
       cmocka_unit_test(t_strategy_talk_time_order),
       cmocka_unit_test(t_strategy_most_proficient),
       cmocka_unit_test(t_strategy_round_robin),
