@@ -1,8 +1,8 @@
 /* cr-sim's scenario mode: a simulated day of a hybrid messaging centre,
  * every decision made by the convroute ENGINE (docs/sim_day.md).
  *
- *   cr-sim [--scenario default|FILE] [--hours N] [--seed K] [--data DIR]
- *          [--json] [--svg FILE] [--print-scenario]
+ *   cr-sim [--scenario default|FILE] [--start HH:00] [--hours N]
+ *          [--seed K] [--data DIR] [--json] [--svg FILE] [--print-scenario]
  *
  * The program is the host: it owns the clock and an event heap, makes the
  * customers (Poisson arrivals per channel and hour, a language, a VIP
@@ -99,6 +99,7 @@ typedef struct day {
   int json, hours, print_scn;
   int64_t seed_override;
   int has_seed;
+  int start_min, has_start;
 
   ecf_config cfg;
   cr_intent_model *model;
@@ -718,8 +719,9 @@ static void sample(day *d) {
       on++;
     }
   }
-  cr_time close = DAY_ORIGIN + d->scn.close_min * MIN_MS;
-  if (d->now < close) {
+  /* only inside the reported window: drain time would otherwise land in
+   * the last interval */
+  if (d->now < d->arrivals_end) {
     day_interval *iv = &d->res.iv[interval_of(d, d->now)];
     iv->qlen_sum += waiting;
     if (waiting > iv->qlen_max)
@@ -866,13 +868,15 @@ static void fmt_s(char *b, size_t cap, double v) {
     snprintf(b, cap, "%5.0fs", v);
 }
 
-static void row(const char *name, const day_kpi *k, double occ) {
+/* occ NAN: not shown; a queue row has no containment (only handed-off
+ * conversations enter a queue). */
+static void row(const char *name, const day_kpi *k, double occ, int queue) {
   char sl[16], asa[16], ab[16], aht[16], co[16], oc[16];
   fmt_pct(sl, sizeof sl, day_sl(k));
   fmt_s(asa, sizeof asa, day_asa(k));
   fmt_pct(ab, sizeof ab, day_abandon(k));
   fmt_s(aht, sizeof aht, day_aht(k));
-  fmt_pct(co, sizeof co, day_containment(k));
+  fmt_pct(co, sizeof co, queue ? NAN : day_containment(k));
   fmt_pct(oc, sizeof oc, occ);
   printf("  %-12s %6llu %6s %6llu %6llu %6llu  %s %s %s %s %s\n", name,
          (unsigned long long)k->arrivals, co, (unsigned long long)k->queued,
@@ -905,25 +909,25 @@ static void print_human(const day *d) {
          "/ ended conversations.\n\n");
   head("channel");
   row("all", &r->total,
-      r->occ_samples ? r->occ_sum / r->occ_samples : NAN);
+      r->occ_samples ? r->occ_sum / r->occ_samples : NAN, 0);
   for (int c = 0; c < DAY_NCH; c++)
     if (d->scn.has_ch[c]) {
       char n[40];
       snprintf(n, sizeof n, "%s@%.0fs", cr_channel_name(c),
                d->scn.sl_threshold_s[c]);
-      row(n, &r->ch[c], NAN);
+      row(n, &r->ch[c], NAN, 0);
     }
   printf("\n");
   head("queue");
   for (size_t q = 0; q < r->nq; q++)
-    row(r->qname[q], &r->q[q], NAN);
+    row(r->qname[q], &r->q[q], NAN, 1);
   printf("\n");
   head("interval");
   for (size_t i = 0; i < r->niv; i++) {
     const day_interval *iv = &r->iv[i];
     char n[32];
     hm(n, sizeof n, iv->start_min);
-    row(n, &iv->k, iv->samples ? iv->occ_sum / iv->samples : NAN);
+    row(n, &iv->k, iv->samples ? iv->occ_sum / iv->samples : NAN, 0);
   }
   printf("\n  outcome: %llu arrived = %llu contained by the bot + %llu "
          "answered + %llu abandoned + %llu expired + %llu still open\n",
@@ -1083,7 +1087,8 @@ static void print_json(const day *d) {
 /* ---------- setup ---------- */
 
 static void usage(FILE *f) {
-  fputs("usage: cr-sim [--scenario default|FILE] [--hours N] [--seed K]\n"
+  fputs("usage: cr-sim [--scenario default|FILE] [--start HH:00] [--hours N]"
+        " [--seed K]\n"
         "              [--data DIR] [--json] [--svg FILE] "
         "[--print-scenario]\n"
         "A simulated day of a hybrid bot + agent messaging centre through "
@@ -1130,7 +1135,16 @@ static int parse_args(day *d, int argc, char **argv) {
       d->data_dir = v, i++;
     else if (!strcmp(o, "--svg"))
       d->svg_path = v, i++;
-    else if (!strcmp(o, "--hours")) {
+    else if (!strcmp(o, "--start")) {
+      long h = strlen(v) == 5 && !strcmp(v + 2, ":00")
+                   ? ecf_long(v, 2)
+                   : -1;
+      if (h < 0 || h > 23) {
+        fprintf(stderr, "cr-sim: --start HH:00\n");
+        return -1;
+      }
+      d->start_min = (int)h * 60, d->has_start = 1, i++;
+    } else if (!strcmp(o, "--hours")) {
       long h = ecf_long(v, strlen(v));
       if (h < 1 || h > 24) {
         fprintf(stderr, "cr-sim: --hours 1..24\n");
@@ -1175,6 +1189,16 @@ static int parse_args(day *d, int argc, char **argv) {
   }
   if (d->has_seed)
     d->scn.seed = (uint64_t)d->seed_override;
+  if (d->has_start) {
+    if (d->start_min < d->scn.open_min || d->start_min >= d->scn.close_min) {
+      fprintf(stderr, "cr-sim: --start must fall within the scenario's "
+                      "hours\n");
+      return -1;
+    }
+    /* agents whose shift began earlier are logged in at the start: the
+     * run begins with an empty centre at that hour */
+    d->scn.open_min = d->start_min;
+  }
   return 0;
 }
 
