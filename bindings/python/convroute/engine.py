@@ -52,7 +52,7 @@ from typing import (Any, Callable, Dict, Iterable, Mapping, Optional,
 
 from . import _lib
 from .errors import ConvrouteError, check
-from .metrics import Metrics, Report
+from .metrics import Metrics, Report, _options as _metrics_options
 from .router import (Router, _EventCB as _RouterEventCB,
                      _RouterConfig, _SkillLevel, _event_from_c, _skill_array,
                      _utf8, channel_name, channel_number)
@@ -551,22 +551,26 @@ class Engine:
     Keyword arguments: the cr_engine_config fields (transcript_max,
     clarify_below, max_unclear, idle_ms, return_window_ms, sticky_ms,
     wrapup_ms, utc_offset_min, keep_queued_after_hours, human_label,
-    default_queue, default_lang, recent_max; None keeps the library
-    default), router options (offer_timeout_ms, auto_away_misses,
-    reentry_grace_ms, decline_block_ms, seed) and the on_* callbacks.
+    default_queue, default_lang, recent_max, alias_new_ids; None keeps the
+    library default), router options (offer_timeout_ms, auto_away_misses,
+    reentry_grace_ms, decline_block_ms, seed, aht_alpha), metrics= a dict
+    of convroute.Metrics() keywords for the engine's accumulator
+    (sl_threshold_s, window_s, cost_agent, ...) and the on_* callbacks.
     """
 
     _CONFIG = ("transcript_max", "clarify_below", "max_unclear", "idle_ms",
                "return_window_ms", "sticky_ms", "wrapup_ms",
-               "utc_offset_min", "keep_queued_after_hours", "recent_max")
+               "utc_offset_min", "keep_queued_after_hours", "recent_max",
+               "alias_new_ids")
     _ROUTER = ("offer_timeout_ms", "auto_away_misses", "reentry_grace_ms",
-               "decline_block_ms", "seed")
+               "decline_block_ms", "seed", "aht_alpha")
     _CALLBACKS = ("send", "offer", "cancel_offer", "action", "validate",
                   "alert", "state_change", "event", "router_event")
 
     def __init__(self, model, *, human_label: Optional[str] = None,
                  default_queue: Optional[str] = None,
-                 default_lang: Optional[str] = None, **kw):
+                 default_lang: Optional[str] = None,
+                 metrics: Optional[Mapping[str, Any]] = None, **kw):
         self._e = None
         self._cb_struct = None
         self._cb_refs: tuple = ()
@@ -605,6 +609,12 @@ class Engine:
                 setattr(cfg, name, b)
                 setattr(cfg, name + "_len", len(b))
         cfg.router = _c.pointer(rcfg)
+        self._metrics_window_s = 900.0
+        if metrics is not None:
+            mopt = _metrics_options(**metrics)
+            keep.append(mopt)
+            cfg.metrics = _c.cast(_c.pointer(mopt), _P)
+            self._metrics_window_s = metrics.get("window_s", 900.0)
         h = _P()
         check(_new(_c.byref(h), None, handle, _c.byref(cfg)),
               "bad engine configuration")
@@ -767,6 +777,7 @@ class Engine:
         """The engine's metrics accumulator (read-only)."""
         if self._metrics_view is None or self._metrics_view._handle is None:
             self._metrics_view = _EngineMetrics(_metrics(self._handle()))
+            self._metrics_view.window_s = self._metrics_window_s
         return self._metrics_view
 
     def kpis(self, dim: Optional[str] = None,

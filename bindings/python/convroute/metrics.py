@@ -236,6 +236,31 @@ def _utf8(s: str) -> bytes:
     return s.encode("utf-8", "surrogatepass")
 
 
+def _options(*, fcr_window_s: float = 7 * 86400,
+             sl_threshold_s: float = 20, sl_abandon: str = "fail",
+             short_abandon_s: float = 0, window_s: float = 900,
+             bucket_s: float = 60, cost_bot: float = 0.98,
+             cost_agent: float = 7.76,
+             breakdowns: Iterable[str] = DIMENSIONS) -> _Options:
+    """cr_metrics_options from Metrics() keywords (also used by Engine's
+    metrics= option)."""
+    o = _Options()
+    _opt_init(_c.byref(o))
+    if sl_abandon not in SL_ABANDON:
+        raise MetricsError(-1, "sl_abandon must be one of %s"
+                           % ", ".join(SL_ABANDON))
+    o.fcr_window_ms = _dur_ms(fcr_window_s)
+    o.sl_threshold_ms = _dur_ms(sl_threshold_s)
+    o.sl_abandon = SL_ABANDON.index(sl_abandon)
+    o.short_abandon_ms = _dur_ms(short_abandon_s)
+    o.window_ms = _dur_ms(window_s)
+    o.bucket_ms = _dur_ms(bucket_s)
+    o.cost_bot = cost_bot
+    o.cost_agent = cost_agent
+    o.breakdowns = sum(1 << _dim(d) for d in set(breakdowns))
+    return o
+
+
 class Metrics:
     """An accumulator of KPIs (cr_metrics). Use as a context manager or
     call close(); not thread-safe (one per thread, or lock)."""
@@ -246,20 +271,11 @@ class Metrics:
                  bucket_s: float = 60, cost_bot: float = 0.98,
                  cost_agent: float = 7.76,
                  breakdowns: Iterable[str] = DIMENSIONS):
-        o = _Options()
-        _opt_init(_c.byref(o))
-        if sl_abandon not in SL_ABANDON:
-            raise MetricsError(-1, "sl_abandon must be one of %s"
-                               % ", ".join(SL_ABANDON))
-        o.fcr_window_ms = _dur_ms(fcr_window_s)
-        o.sl_threshold_ms = _dur_ms(sl_threshold_s)
-        o.sl_abandon = SL_ABANDON.index(sl_abandon)
-        o.short_abandon_ms = _dur_ms(short_abandon_s)
-        o.window_ms = _dur_ms(window_s)
-        o.bucket_ms = _dur_ms(bucket_s)
-        o.cost_bot = cost_bot
-        o.cost_agent = cost_agent
-        o.breakdowns = sum(1 << _dim(d) for d in set(breakdowns))
+        o = _options(fcr_window_s=fcr_window_s,
+                     sl_threshold_s=sl_threshold_s, sl_abandon=sl_abandon,
+                     short_abandon_s=short_abandon_s, window_s=window_s,
+                     bucket_s=bucket_s, cost_bot=cost_bot,
+                     cost_agent=cost_agent, breakdowns=breakdowns)
         h = _P()
         rc = _new(_c.byref(h), None, _c.byref(o))
         if rc < 0:

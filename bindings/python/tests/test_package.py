@@ -348,6 +348,42 @@ class EngineCallbacks(unittest.TestCase):
             bool(VALIDATE_LATER)
 
 
+class EngineOptions(unittest.TestCase):
+
+    def test_metrics_options_alias_ids_and_router_options(self):
+        with tiny_model() as m:
+            with Engine(m, metrics={"cost_bot": 0.5, "cost_agent": 5.0,
+                                    "window_s": 600},
+                        alias_new_ids=1, aht_alpha=0.5) as e:
+                e.set_policy("greeting", "answer", text={"en": "Hi"})
+                e.set_policy("thanks_goodbye", "end", text={"en": "Bye"})
+                e.customer_message("a1", "hello", customer="u1", now=T0)
+                e.customer_message("a2", "still me", customer="u1",
+                                   now=T0 + 1)
+                # the new id reached a1 and became its alias
+                self.assertEqual(e.conv_info("a2"), e.conv_info("a1"))
+                self.assertEqual(len(e), 1)
+                e.end("a2", now=T0 + 2)
+                k = e.kpis()
+                self.assertEqual((k.contacts, k.bot_contained), (1, 1))
+                self.assertEqual(k.cost, 0.5)
+                self.assertEqual(e.metrics.window_s, 600)
+                # Metrics speaks seconds, the engine milliseconds
+                self.assertEqual(e.metrics.window((T0 + 3) / 1000).contacts,
+                                 1)
+            with Engine(m) as e:  # the defaults: no alias, $0.98 a contact
+                e.set_policy("greeting", "answer", text={"en": "Hi"})
+                e.customer_message("a1", "hello", customer="u1", now=T0)
+                e.customer_message("a2", "still me", customer="u1",
+                                   now=T0 + 1)
+                with self.assertRaises(convroute.NotFoundError):
+                    e.conv_info("a2")
+                e.end("a1", now=T0 + 2)
+                self.assertAlmostEqual(e.kpis().cost, 0.98)
+            with self.assertRaises(MetricsError):
+                Engine(m, metrics={"sl_abandon": "sometimes"})
+
+
 class IntentRules(unittest.TestCase):
 
     def test_builtin_rules_with_fraud_and_exceptions(self):
