@@ -184,8 +184,8 @@ class Chain(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        p = subprocess.run([EXE, "--chain", "--reps", "3", "--hours",
-                            "5" if QUICK else "10", "--json"],
+        p = subprocess.run([EXE, "--chain", "--reps", "3", "--hours", "10",
+                            "--json"],
                            capture_output=True, text=True, timeout=300)
         if p.returncode != 0:
             raise AssertionError(p.stderr)
