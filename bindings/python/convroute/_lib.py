@@ -146,8 +146,8 @@ def fn(name: str, restype: Any, *argtypes: Any) -> Any:
 if _TRACE:
     import atexit
 
-    def _dump() -> None:
-        with open(_TRACE, "a", encoding="utf-8") as out:
+    def _dump(trace: str = _TRACE or "") -> None:
+        with open(trace, "a", encoding="utf-8") as out:
             for name in sorted(CALLED):
                 out.write("%s %d\n" % (name, CALLED[name]))
     atexit.register(_dump)

@@ -47,7 +47,7 @@ method raises ConvrouteError (CR_ECLOSED).
 """
 import ctypes
 from dataclasses import dataclass, field
-from typing import (Any, Callable, Dict, Iterable, Mapping, Optional,
+from typing import (Any, Callable, Dict, Iterable, List, Mapping, Optional,
                     Sequence, Tuple, Union)
 
 from . import _lib
@@ -572,11 +572,11 @@ class Engine:
                  default_lang: Optional[str] = None,
                  metrics: Optional[Mapping[str, Any]] = None, **kw):
         self._e = None
-        self._cb_struct = None
-        self._cb_refs: tuple = ()
+        self._cb_struct: Optional[_Callbacks] = None
+        self._cb_refs: Tuple[Any, ...] = ()
         self._pending: Optional[BaseException] = None
-        self._router_view = None
-        self._metrics_view = None
+        self._router_view: Optional[_EngineRouter] = None
+        self._metrics_view: Optional[_EngineMetrics] = None
         handle = getattr(model, "_m", None) or getattr(model, "_handle", None)
         if handle is None:
             raise ConvrouteError(_CR_EINVAL, "model must be an open "
@@ -589,7 +589,7 @@ class Engine:
         _config_init(_c.byref(cfg))
         rcfg = _RouterConfig()
         _router_config_init(_c.byref(rcfg))
-        keep = []
+        keep: List[Any] = []
         for name in self._CONFIG:
             v = kw.pop(name, None)
             if v is not None:
@@ -707,21 +707,25 @@ class Engine:
         g = self._guard
         thunks: Dict[str, Any] = {}
         if send:
+            send_: Callable[..., Any] = send
             thunks["send"] = _SendCB(
-                lambda c, cl, ch, l, ll, t, tl, _u: g(lambda: send(
+                lambda c, cl, ch, l, ll, t, tl, _u: g(lambda: send_(
                     _text(c, cl), channel_name(ch), _text(l, ll),
                     _text(t, tl) or "")))
         if offer:
+            offer_: Callable[..., Any] = offer
             thunks["offer"] = _OfferCB(
-                lambda x, a, al, _u: g(lambda: offer(_context(x.contents),
+                lambda x, a, al, _u: g(lambda: offer_(_context(x.contents),
                                                      _text(a, al))))
         if cancel_offer:
+            cancel_offer_: Callable[..., Any] = cancel_offer
             thunks["cancel_offer"] = _CancelCB(
-                lambda c, cl, a, al, _u: g(lambda: cancel_offer(
+                lambda c, cl, a, al, _u: g(lambda: cancel_offer_(
                     _text(c, cl), _text(a, al))))
         if action:
+            action_: Callable[..., Any] = action
             thunks["action"] = _ActionCB(
-                lambda c, cl, n, nl, ar, arl, a, al, _u: g(lambda: action(
+                lambda c, cl, n, nl, ar, arl, a, al, _u: g(lambda: action_(
                     _text(c, cl), _text(n, nl), _text(ar, arl) or "",
                     _text(a, al))))
         if validate:
@@ -737,16 +741,19 @@ class Engine:
                     return -1
             thunks["validate"] = _ValidateCB(v_thunk)
         if alert:
+            alert_: Callable[..., Any] = alert
             thunks["alert"] = _AlertCB(
-                lambda x, _u: g(lambda: alert(_context(x.contents))))
+                lambda x, _u: g(lambda: alert_(_context(x.contents))))
         if state_change:
+            state_change_: Callable[..., Any] = state_change
             thunks["state_change"] = _StateCB(
-                lambda c, cl, f, t, r, _u: g(lambda: state_change(
+                lambda c, cl, f, t, r, _u: g(lambda: state_change_(
                     _text(c, cl), _name(_state_name, f),
                     _name(_state_name, t), _name(_reason_name, r))))
         if event:
+            event_: Callable[..., Any] = event
             thunks["event"] = _JournalCB(
-                lambda e, _u: g(lambda: event(_event(e.contents))))
+                lambda e, _u: g(lambda: event_(_event(e.contents))))
         if router_event:
             def r_thunk(e, _u):
                 try:

@@ -23,7 +23,7 @@ use one IntentModel per thread, e.g. load each from the same saved bytes.
 import ctypes
 import os
 from dataclasses import dataclass
-from typing import (Iterable, Iterator, List, Optional, Tuple,
+from typing import (Any, Iterable, Iterator, List, Optional, Tuple,
                     Union)
 
 from . import _lib
@@ -359,6 +359,9 @@ class IntentModel:
     IntentTrainer(...).train() or IntentModel.load(saved_bytes). Use it as a
     context manager or call close(); it is also freed when collected.
     """
+
+    _m: Optional[int]
+    _buf: Any
 
     def __init__(self) -> None:
         raise TypeError("use IntentModel.train(), train_tsv(), load() or "

@@ -24,7 +24,7 @@ import ctypes as _c
 import datetime as _dt
 import math
 from dataclasses import dataclass, fields
-from typing import Dict, Iterable, Optional, Union
+from typing import Any, Dict, Iterable, List, Optional, Union
 
 from . import _lib
 from .errors import ConvrouteError
@@ -147,7 +147,7 @@ class Report:
             vals[n] = None if math.isnan(v) else v
         return cls(**vals)
 
-    def as_dict(self):
+    def as_dict(self) -> Dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
@@ -270,7 +270,7 @@ class Metrics:
                  short_abandon_s: float = 0, window_s: float = 900,
                  bucket_s: float = 60, cost_bot: float = 0.98,
                  cost_agent: float = 7.76,
-                 breakdowns: Iterable[str] = DIMENSIONS):
+                 breakdowns: Iterable[str] = DIMENSIONS) -> None:
         o = _options(fcr_window_s=fcr_window_s,
                      sl_threshold_s=sl_threshold_s, sl_abandon=sl_abandon,
                      short_abandon_s=short_abandon_s, window_s=window_s,
@@ -280,22 +280,22 @@ class Metrics:
         rc = _new(_c.byref(h), None, _c.byref(o))
         if rc < 0:
             raise MetricsError(rc, "bad option")
-        self._handle = h
+        self._handle: Any = h
         self.window_s = window_s
 
     # -- lifetime --
-    def close(self):
+    def close(self) -> None:
         h, self._handle = getattr(self, "_handle", None), None
         if h:
             _del(h)
 
-    def __enter__(self):
+    def __enter__(self) -> "Metrics":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def __del__(self):
+    def __del__(self) -> None:
         self.close()
 
     def _h(self):
@@ -328,7 +328,7 @@ class Metrics:
         c = contact if contact is not None else Contact(**fields_)
         r = _Record()
         _rec_init(_c.byref(r))
-        keep = []
+        keep: List[Any] = []
         r.arrived_at = _ms(c.arrived_at)
         r.queued_at = _ms(c.queued_at)
         r.answered_at = _ms(c.answered_at)
@@ -360,13 +360,16 @@ class Metrics:
             n += 1
         return n
 
-    def survey(self, at: Time, *, csat=None, nps=None, ces=None, fcr=None,
-               channel=None, queue=None, agent=None, intent=None) -> None:
+    def survey(self, at: Time, *, csat: Optional[int] = None,
+               nps: Optional[int] = None, ces: Optional[int] = None,
+               fcr: Optional[bool] = None, channel: Optional[str] = None,
+               queue: Optional[str] = None, agent: Optional[str] = None,
+               intent: Optional[str] = None) -> None:
         """Adds survey answers (also ones that arrive after the contact
         closed): they land in the groups of the keys given."""
         s = _Survey()
         _sur_init(_c.byref(s))
-        keep = []
+        keep: List[Any] = []
         s.at = _ms(at)
         s.csat, s.nps, s.ces = _answer(csat), _answer(nps), _answer(ces)
         s.fcr = _answer(fcr)
@@ -398,7 +401,7 @@ class Metrics:
         self._check(_key(self._h(), _dim(dim), b, len(b), _c.byref(out)))
         return out.value
 
-    def keys(self, dim: str):
+    def keys(self, dim: str) -> List[str]:
         """The keys of a dimension, in order of first use."""
         d = _dim(dim)
         h = self._h()

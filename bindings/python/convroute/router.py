@@ -24,7 +24,8 @@ object, and a closed Router raises ConvrouteError (CR_ECLOSED).
 """
 import ctypes
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union
+from typing import (Any, Callable, Dict, Iterable, List, Mapping, Optional,
+                    Tuple, Union)
 
 from . import _lib
 from .errors import ConvrouteError, check
@@ -333,7 +334,7 @@ class RouterEvent:
 @dataclass(frozen=True)
 class ConvInfo:
     state: str
-    channel: str
+    channel: Optional[str]
     priority: int
     effective_priority: int
     arrival: int
@@ -429,9 +430,9 @@ class Router:
                  on_escalation: Optional[EventCallback] = None,
                  on_event: Optional[EventCallback] = None,
                  _handle=None):
-        self._r = None
-        self._cb_struct = None
-        self._cb_refs = ()
+        self._r: Optional[int] = None
+        self._cb_struct: Optional[_Callbacks] = None
+        self._cb_refs: Tuple[Any, ...] = ()
         self._pending: Optional[BaseException] = None
         if _handle is None:
             cfg = _RouterConfig()
@@ -598,14 +599,14 @@ class Router:
         ("report"/"exit"), max_length, wrapup_ms, offer_timeout_ms,
         ring_all_max, overflow_queue, overflow_after_ms, overflow_ewt_ms,
         overflow_sl_below, aht_hint_ms (None = the library default)."""
-        keep = []
+        keep: List[Any] = []
         cfg = self._queue_config(keep, **config)
         b = _utf8(id)
         self._call(_queue_add, b, len(b), _c.byref(cfg), now)
 
     def update_queue(self, id: str, *, now: int, **config) -> None:
         """Replaces the queue's whole configuration (as add_queue)."""
-        keep = []
+        keep: List[Any] = []
         cfg = self._queue_config(keep, **config)
         b = _utf8(id)
         self._call(_queue_update, b, len(b), _c.byref(cfg), now)
@@ -655,7 +656,7 @@ class Router:
         """New agent, offline. max_per_channel={"voice": 1, "chat": 3};
         total_capacity with cost={"voice": 100, "chat": 20} for the cost
         model; skills={"billing": 4}."""
-        keep = []
+        keep: List[Any] = []
         cfg = self._agent_config(keep, max_per_channel, total_capacity, cost,
                                  skills, wrapup_ms)
         b = _utf8(id)
@@ -668,7 +669,7 @@ class Router:
                      skills: Skills = None,
                      wrapup_ms: Optional[int] = None) -> None:
         """Replaces the agent's capacity and skills (as add_agent)."""
-        keep = []
+        keep: List[Any] = []
         cfg = self._agent_config(keep, max_per_channel, total_capacity, cost,
                                  skills, wrapup_ms)
         b = _utf8(id)
@@ -766,7 +767,7 @@ class Router:
                 attrs: Optional[str] = None) -> None:
         """A conversation enters queue. Offers may be made (callbacks run)
         before this returns."""
-        keep = []
+        keep: List[Any] = []
         p = self._params(keep, channel, priority, steps, attrs)
         b, q = _utf8(id), _utf8(queue)
         self._call(_enqueue, b, len(b), q, len(q), _c.byref(p), now)
@@ -799,7 +800,7 @@ class Router:
         """Moves the conversation to queue. With no keyword set, the
         channel, priority and attrs are kept and steps reset (C: p NULL);
         otherwise the given fields replace the library defaults."""
-        keep = []
+        keep: List[Any] = []
         b, q = _utf8(id), _utf8(queue)
         if channel is None and priority is None and steps is None \
                 and attrs is None:
@@ -810,7 +811,7 @@ class Router:
 
     def set_steps(self, id: str, steps: Iterable[RouteStep], *,
                   now: int) -> None:
-        keep = []
+        keep: List[Any] = []
         arr, n = self._steps(steps, keep)
         b = _utf8(id)
         self._call(_set_steps, b, len(b), arr, n, now)
@@ -857,7 +858,7 @@ class Router:
         n = _Z()
         self._call(_snapshot, _c.byref(buf), _c.byref(n))
         try:
-            return _c.string_at(buf.value, n.value)
+            return _c.string_at(buf.value or 0, n.value)
         finally:
             _lib.cr_mem_free(None, buf.value)
 

@@ -24,6 +24,7 @@ ConvrouteError (with .code / .name) and a ValueError.
 """
 import ctypes
 from dataclasses import dataclass
+from typing import Any, Optional
 
 from . import _lib
 from .errors import ConvrouteError
@@ -152,7 +153,7 @@ def _result(model, s):
                     s.occupancy, s.p_abandon, s.queue_len)
 
 
-def erlang_b(load_erlangs, lines):
+def erlang_b(load_erlangs: float, lines: int) -> ErlangB:
     """Blocking probability of `lines` trunks offered `load_erlangs`."""
     out = ctypes.c_double()
     rc = _c_erlang_b(_num("load_erlangs", load_erlangs),
@@ -161,7 +162,7 @@ def erlang_b(load_erlangs, lines):
     return ErlangB(float(load_erlangs), lines, out.value)
 
 
-def erlang_b_lines(load_erlangs, max_blocking):
+def erlang_b_lines(load_erlangs: float, max_blocking: float) -> ErlangB:
     """The fewest lines with blocking <= max_blocking (in (0, 1])."""
     lines = ctypes.c_int32()
     rc = _c_erlang_b_lines(_num("load_erlangs", load_erlangs),
@@ -194,16 +195,17 @@ def _given(cfn, model, req, agents, shrinkage):
     return _result(model, out)
 
 
-def erlang_c(arrivals, interval_s, aht_s, agents, target_s=20.0,
-             shrinkage=0.0):
+def erlang_c(arrivals: float, interval_s: float, aht_s: float, agents: int,
+             target_s: float = 20.0, shrinkage: float = 0.0) -> Staffing:
     """Erlang C (M/M/N) figures for `agents` agents; needs load < agents."""
     return _given(_c_erlang_c, "erlang_c",
                   _req(arrivals, interval_s, aht_s, target_s), agents,
                   shrinkage)
 
 
-def erlang_a(arrivals, interval_s, aht_s, agents, patience_s, target_s=20.0,
-             shrinkage=0.0):
+def erlang_a(arrivals: float, interval_s: float, aht_s: float, agents: int,
+             patience_s: float, target_s: float = 20.0,
+             shrinkage: float = 0.0) -> Staffing:
     """Erlang A (M/M/N+M) figures for `agents` agents with exponential
     patience of mean patience_s seconds (any load; agents >= 1)."""
     return _given(_c_erlang_a, "erlang_a",
@@ -211,9 +213,14 @@ def erlang_a(arrivals, interval_s, aht_s, agents, patience_s, target_s=20.0,
                   agents, shrinkage)
 
 
-def agents_for(arrivals, interval_s, aht_s, *, target_s=20.0,
-               service_level=None, max_occupancy=None, max_asa_s=None,
-               max_abandon=None, shrinkage=0.0, patience_s=None):
+def agents_for(arrivals: float, interval_s: float, aht_s: float, *,
+               target_s: float = 20.0,
+               service_level: Optional[float] = None,
+               max_occupancy: Optional[float] = None,
+               max_asa_s: Optional[float] = None,
+               max_abandon: Optional[float] = None,
+               shrinkage: float = 0.0,
+               patience_s: Optional[float] = None) -> Staffing:
     """The fewest agents meeting every target given, with their figures.
 
     Erlang A when patience_s is given, Erlang C otherwise. Targets:
@@ -250,20 +257,22 @@ def agents_for(arrivals, interval_s, aht_s, *, target_s=20.0,
     return _result(model, out)
 
 
-def erlang_c_agents(arrivals, interval_s, aht_s, **targets):
+def erlang_c_agents(arrivals: float, interval_s: float, aht_s: float,
+                    **targets: Any) -> Staffing:
     """agents_for() under Erlang C (no patience_s)."""
     if "patience_s" in targets:
         raise TypeError("erlang_c_agents() takes no patience_s")
     return agents_for(arrivals, interval_s, aht_s, **targets)
 
 
-def erlang_a_agents(arrivals, interval_s, aht_s, patience_s, **targets):
+def erlang_a_agents(arrivals: float, interval_s: float, aht_s: float,
+                    patience_s: float, **targets: Any) -> Staffing:
     """agents_for() under Erlang A with mean patience patience_s."""
     return agents_for(arrivals, interval_s, aht_s, patience_s=patience_s,
                       **targets)
 
 
-def shrink(agents, shrinkage):
+def shrink(agents: int, shrinkage: float) -> int:
     """Agents to schedule so `agents` are productive after shrinkage:
     ceil(agents / (1 - shrinkage)), shrinkage in [0, 1)."""
     out = ctypes.c_int32()

@@ -403,6 +403,23 @@ class IntentRules(unittest.TestCase):
                 m.add_rule_exception("talk_to_human", "   ")
 
 
+@unittest.skipIf(shutil.which("mypy") is None, "mypy not installed "
+                 "(Debian: apt-get install mypy)")
+@unittest.skipIf(os.environ.get("CONVROUTE_EXPECT_ASAN") or
+                 os.environ.get("CONVROUTE_PY_TRACE"), "release run only")
+class TypeHints(unittest.TestCase):
+    """py.typed promises hints a checker can use: the package and the
+    examples pass mypy (no cache written into the checkout)."""
+
+    def test_mypy_clean(self):
+        env = dict(os.environ, MYPYPATH=PKG)
+        run = subprocess.run(["mypy", "--cache-dir=/dev/null",
+                              "--no-error-summary", "convroute", "examples"],
+                             cwd=PKG, env=env, capture_output=True,
+                             text=True, timeout=600)
+        self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
+
+
 @unittest.skipUnless(os.environ.get("CONVROUTE_EXPECT_ASAN"),
                      "only in the python_asan run")
 class AddressSanitizerIsLive(unittest.TestCase):
