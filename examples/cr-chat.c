@@ -1,7 +1,8 @@
 /* cr-chat: talk to the convroute demo bot as a customer, and answer as
  * the agent, and watch every routing decision as it is made.
  *
- *   cr-chat [--config FILE] [--data DIR | --model FILE] [--channel CH]
+ *   cr-chat [--config FILE] [--data DIR | --model FILE] [--save-model FILE]
+ *           [--channel CH]
  *           [--profile "k=v;k=v"] [--capacity N] [--step-s S] [--auto-accept]
  *           [--no-agents] [--quiet]
  *
@@ -38,10 +39,10 @@
  * SPDX-License-Identifier: MIT */
 #define _POSIX_C_SOURCE 200809L /* getline, isatty */
 #include "convroute.h"
+#include "demo_model.h"
 #include "engine_config.h"
 #include "replay_script.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,7 +80,7 @@ typedef struct chat_conv {
 } chat_conv;
 
 typedef struct chat {
-  const char *config_path, *data_dir, *model_path;
+  const char *config_path, *data_dir, *model_path, *save_model;
   int channel;
   const char *profile;
   int capacity;
@@ -297,7 +298,7 @@ static void cb_router(const cr_router_event *ev, void *ud) {
   chat *c = ud;
   if (c->quiet)
     return;
-  /* An EWT beyond a day means nobody staffed can take it. */
+  /* An EWT beyond a day means nobody available can take it. */
   if (ev->type == CR_REV_ENTERQUEUE && ev->data2 >= 0 &&
       ev->data2 < INT64_C(86400000))
     printf("  .. router: %.*s enters queue %.*s, priority %lld, estimated "
@@ -306,7 +307,7 @@ static void cb_router(const cr_router_event *ev, void *ud) {
            (long long)ev->data1, (double)ev->data2 / 1000.0);
   else if (ev->type == CR_REV_ENTERQUEUE)
     printf("  .. router: %.*s enters queue %.*s, priority %lld, no agent "
-           "staffed for it now\n",
+           "available to take it now\n",
            (int)ev->conv_len, ev->conv, (int)ev->queue_len, ev->queue,
            (long long)ev->data1);
   else if (ev->type == CR_REV_ESCALATE)
@@ -632,6 +633,10 @@ static void print_kpis(chat *c) {
   cr_metrics_report r;
   if (!m || cr_metrics_report_get(m, CR_METRICS_TOTAL, 0, &r))
     return;
+  if (!r.contacts) {
+    printf("  KPIs: no conversation has ended yet\n");
+    return;
+  }
   printf("  KPIs: contacts %llu, answered %llu, abandoned %llu, bot handled "
          "%llu, contained %llu (containment %.0f %%), escalated %llu\n",
          (unsigned long long)r.contacts, (unsigned long long)r.answered,
@@ -853,10 +858,10 @@ static int run_line(chat *c, char *line) {
 static void usage(FILE *f) {
   fprintf(f,
           "usage: cr-chat [--config FILE] [--data DIR | --model FILE] "
-          "[--channel CH]\n"
-          "               [--profile \"k=v;k=v\"] [--capacity N] [--step-s S] "
-          "[--auto-accept]\n"
-          "               [--no-agents] [--quiet]\n"
+          "[--save-model FILE]\n"
+          "               [--channel CH] [--profile \"k=v;k=v\"] [--capacity N]"
+          " [--step-s S]\n"
+          "               [--auto-accept] [--no-agents] [--quiet]\n"
           "Type as the customer; /help lists the agent's and the host's "
           "commands.\n");
 }
@@ -882,6 +887,8 @@ static int parse_args(int argc, char **argv, chat *c) {
       c->data_dir = v, i++;
     else if (!strcmp(o, "--model"))
       c->model_path = v, i++;
+    else if (!strcmp(o, "--save-model"))
+      c->save_model = v, i++;
     else if (!strcmp(o, "--profile"))
       c->profile = v, i++;
     else if (!strcmp(o, "--channel")) {
@@ -913,30 +920,12 @@ static int parse_args(int argc, char **argv, chat *c) {
 
 static int load_model(chat *c) {
   char err[512];
-  if (!c->model_path)
-    return ecf_train_demo(c->data_dir, &c->model, err, sizeof err)
-               ? (fprintf(stderr, "cr-chat: %s\n", err), -1)
-               : 0;
-  FILE *f = fopen(c->model_path, "rb");
-  if (!f) {
-    fprintf(stderr, "cr-chat: %s: %s\n", c->model_path, strerror(errno));
+  if (dm_model_get(c->data_dir, c->model_path, c->save_model, &c->model, err,
+                   sizeof err)) {
+    fprintf(stderr, "cr-chat: %s\n", err);
     return -1;
   }
-  size_t cap = 1 << 20, n = 0, k;
-  char *b = malloc(cap);
-  while (b && (k = fread(b + n, 1, cap - n, f)) > 0)
-    if ((n += k) == cap) {
-      char *nb = realloc(b, cap *= 2);
-      if (!nb)
-        free(b);
-      b = nb;
-    }
-  fclose(f);
-  int rc = b ? cr_intent_model_load(&c->model, NULL, b, n) : CR_ENOMEM;
-  free(b);
-  if (rc)
-    fprintf(stderr, "cr-chat: %s: %s\n", c->model_path, cr_strerror(rc));
-  return rc ? -1 : 0;
+  return 0;
 }
 
 int main(int argc, char **argv) {

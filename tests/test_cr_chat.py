@@ -9,16 +9,37 @@ back to the bot, a VIP served before an earlier regular customer, the
 clock (/wait) firing the maximum-wait escalation, and bad input refused
 without ending the session.
 """
+import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import unittest
 
 EXE = None
+TMP = None
+MODEL = None
+
+
+def setUpModule():
+    # Train the demo model once (the training path, checked here) and hand
+    # the saved file to every session: fast under the sanitizers too.
+    global TMP, MODEL
+    TMP = tempfile.mkdtemp()
+    MODEL = os.path.join(TMP, "demo.model")
+    p = subprocess.run([EXE, "--save-model", MODEL], input="/quit\n",
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and os.path.getsize(MODEL) > 0, p.stderr
+
+
+def tearDownModule():
+    shutil.rmtree(TMP)
 
 
 def chat(lines, *args):
-    p = subprocess.run([EXE, *args], input="\n".join(lines) + "\n",
+    p = subprocess.run([EXE, "--model", MODEL, *args],
+                       input="\n".join(lines) + "\n",
                        capture_output=True, text=True, timeout=60)
     if p.returncode != 0:
         raise AssertionError("exit %d: %s" % (p.returncode, p.stderr))
@@ -154,6 +175,10 @@ class Usage(unittest.TestCase):
         p = subprocess.run([EXE, "--data", "/nonexistent"], input="",
                            capture_output=True, text=True, timeout=60)
         self.assertEqual(p.returncode, 2)
+        p = subprocess.run([EXE, "--model", "/nonexistent.model"], input="",
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("/nonexistent.model", p.stderr)
 
 
 if __name__ == "__main__":

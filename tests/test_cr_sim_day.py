@@ -26,9 +26,29 @@ OUTCOMES = ("contained", "answered", "abandoned", "expired", "open")
 RATES = ("service_level", "abandon_rate", "containment")
 
 
+TMP = None
+MODEL = None
+
+
+def setUpModule():
+    # Train the demo model once (this run checks the training path) and
+    # give the saved file to every other run: fast under sanitizers too.
+    global TMP, MODEL
+    TMP = tempfile.mkdtemp()
+    path = os.path.join(TMP, "demo.model")
+    p = subprocess.run([EXE, "--hours", "1", "--save-model", path],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and os.path.getsize(path) > 0, p.stderr
+    MODEL = path
+
+
+def tearDownModule():
+    shutil.rmtree(TMP)
+
+
 def run(*args, ok=True):
-    p = subprocess.run([EXE, *args], capture_output=True, text=True,
-                       timeout=120)
+    p = subprocess.run([EXE, "--model", MODEL, *args], capture_output=True,
+                       text=True, timeout=120)
     if ok and p.returncode != 0:
         raise AssertionError("exit %d: %s" % (p.returncode, p.stderr))
     return p

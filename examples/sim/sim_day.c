@@ -2,7 +2,8 @@
  * every decision made by the convroute ENGINE (docs/sim_day.md).
  *
  *   cr-sim [--scenario default|FILE] [--start HH:00] [--hours N]
- *          [--seed K] [--data DIR] [--json] [--svg FILE] [--print-scenario]
+ *          [--seed K] [--data DIR] [--model FILE | --save-model FILE]
+ *          [--json] [--svg FILE] [--print-scenario]
  *
  * The program is the host: it owns the clock and an event heap, makes the
  * customers (Poisson arrivals per channel and hour, a language, a VIP
@@ -29,6 +30,7 @@
 #include "day_scn.h"
 #include "sim_modes.h"
 
+#include "../demo_model.h"
 #include "../engine_config.h"
 #include "../replay_script.h"
 
@@ -95,6 +97,7 @@ typedef struct agent_rt {
 typedef struct day {
   day_scn scn;
   const char *data_dir;
+  const char *model_path, *save_model;
   const char *svg_path;
   int json, hours, print_scn;
   int64_t seed_override;
@@ -1089,8 +1092,9 @@ static void print_json(const day *d) {
 static void usage(FILE *f) {
   fputs("usage: cr-sim [--scenario default|FILE] [--start HH:00] [--hours N]"
         " [--seed K]\n"
-        "              [--data DIR] [--json] [--svg FILE] "
-        "[--print-scenario]\n"
+        "              [--data DIR] [--model FILE | --save-model FILE] "
+        "[--json]\n"
+        "              [--svg FILE] [--print-scenario]\n"
         "A simulated day of a hybrid bot + agent messaging centre through "
         "the convroute\nengine; the scenario format is in docs/sim_day.md "
         "(--print-scenario shows the\nembedded default).\n",
@@ -1133,6 +1137,10 @@ static int parse_args(day *d, int argc, char **argv) {
       scn = v, i++;
     else if (!strcmp(o, "--data"))
       d->data_dir = v, i++;
+    else if (!strcmp(o, "--model"))
+      d->model_path = v, i++;
+    else if (!strcmp(o, "--save-model"))
+      d->save_model = v, i++;
     else if (!strcmp(o, "--svg"))
       d->svg_path = v, i++;
     else if (!strcmp(o, "--start")) {
@@ -1210,7 +1218,8 @@ static int setup(day *d) {
     return -1;
   }
   if (load_pools(d, err, sizeof err) ||
-      ecf_train_demo(d->data_dir, &d->model, err, sizeof err)) {
+      dm_model_get(d->data_dir, d->model_path, d->save_model, &d->model, err,
+                   sizeof err)) {
     fprintf(stderr, "cr-sim: %s\n", err);
     return -1;
   }

@@ -1,0 +1,73 @@
+/* See demo_model.h.
+ *
+ * SPDX-License-Identifier: MIT */
+#include "demo_model.h"
+#include "engine_config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int load(const char *path, cr_intent_model **out, char *err,
+                size_t cap) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    snprintf(err, cap, "%.400s: %s", path, strerror(errno));
+    return -1;
+  }
+  size_t c = 1 << 20, n = 0, k;
+  char *b = malloc(c);
+  while (b && (k = fread(b + n, 1, c - n, f)) > 0)
+    if ((n += k) == c) {
+      char *nb = c < ((size_t)1 << 30) ? realloc(b, c *= 2) : NULL;
+      if (!nb)
+        free(b);
+      b = nb;
+    }
+  fclose(f);
+  int rc = b ? cr_intent_model_load(out, NULL, b, n) : CR_ENOMEM;
+  free(b);
+  if (rc) {
+    snprintf(err, cap, "%.400s: %s", path, cr_strerror(rc));
+    return -1;
+  }
+  return 0;
+}
+
+static int save(const cr_intent_model *m, const char *path, char *err,
+                size_t cap) {
+  void *buf;
+  size_t len;
+  int rc = cr_intent_model_save(m, NULL, &buf, &len);
+  if (rc) {
+    snprintf(err, cap, "saving the model: %s", cr_strerror(rc));
+    return -1;
+  }
+  FILE *f = fopen(path, "wb");
+  int bad = !f || fwrite(buf, 1, len, f) != len;
+  if (f && fclose(f))
+    bad = 1;
+  cr_mem_free(NULL, buf);
+  if (bad) {
+    snprintf(err, cap, "%.400s: cannot write the model", path);
+    return -1;
+  }
+  return 0;
+}
+
+int dm_model_get(const char *data_dir, const char *model_path,
+                 const char *save_path, cr_intent_model **out, char *err,
+                 size_t cap) {
+  *out = NULL;
+  if (model_path)
+    return load(model_path, out, err, cap);
+  if (ecf_train_demo(data_dir, out, err, cap))
+    return -1;
+  if (save_path && save(*out, save_path, err, cap)) {
+    cr_intent_model_del(*out);
+    *out = NULL;
+    return -1;
+  }
+  return 0;
+}
