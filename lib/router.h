@@ -96,8 +96,12 @@ typedef struct rconv {
   uint16_t noffers, attempts;
   uint8_t state, channel, step, nsteps, flags;
   uint8_t inwait, wheap; /* in a waiting heap; 1 = the custom tier */
+  uint8_t pooled;        /* recycled through cr_router.cfree when freed */
   rstep *steps;
-  char *attrs;
+  union {
+    char *attrs;
+    struct rconv *fnext; /* on the free list */
+  };
   uint32_t attrs_len;
   rpnode wnode, tnode;
   struct {
@@ -213,12 +217,20 @@ typedef struct rskillname {
 /* Id index of agents and conversations: open addressing with linear
  * probing (Knuth, TAOCP vol. 3, 6.4, algorithm L; deletion by backward
  * shift, algorithm R), a power of two of slots at load <= 1/2. A slot is
- * (hash << 32) | (pool index + 1), 0 = empty: a probe compares the cached
- * hash before touching the object, so a lookup is about one cache miss in
- * the table and one in the object. (uthash's chains cost a miss per link
- * and its Jenkins hash about as much as the rest of the lookup.) */
+ * 16 bytes: (hash << 32) | (pool index + 1), 0 = empty, and the object's
+ * address. A probe compares the cached hash before touching the object,
+ * and goes from the slot straight to the object (with only the index, the
+ * pool's pointer array was a third cache miss in every lookup: a third
+ * of conv_find's samples), so a lookup is about one cache miss in the
+ * table and one in the object. (uthash's chains cost a miss per link and
+ * its Jenkins hash about as much as the rest of the lookup.) */
+typedef struct rslot {
+  uint64_t k; /* (hash << 32) | (pool index + 1), 0 = empty */
+  void *p;    /* the object: a hit reads the slot, then the object */
+} rslot;
+
 typedef struct ridx {
-  uint64_t *s;
+  rslot *s;
   uint32_t mask, n; /* mask = slots - 1 (0 with no table) */
 } ridx;
 
@@ -248,6 +260,7 @@ struct cr_router {
   rqueue *qhash;
 
   rconv **convs;
+  rconv *cfree; /* freed conversation objects, reused (see conv_new) */
   rpool cpool;
   ridx cidx;
   uint32_t nconv_offered; /* conversations holding at least one offer */
@@ -277,9 +290,10 @@ int cr__router_pool_take(cr_router *r, rpool *p, void **arr, size_t elem,
                          uint32_t *idx);
 int cr__router_rebuild(cr_router *r);
 void cr__router_free_conv(cr_router *r, rconv *c);
+rconv *cr__router_conv_new(cr_router *r, const char *id, size_t len);
 uint32_t cr__ridx_hash(const char *id, size_t len);
 int cr__ridx_reserve(cr_router *r, ridx *x, uint32_t more);
-void cr__ridx_put(ridx *x, uint32_t h, uint32_t idx);
+void cr__ridx_put(ridx *x, uint32_t h, uint32_t idx, void *obj);
 ragent *cr__agent_find(cr_router *r, const char *id, size_t len);
 rconv *cr__conv_find(cr_router *r, const char *id, size_t len);
 

@@ -649,7 +649,7 @@ static int read_agent(rbuf *b, cr_router *r, uint32_t i, rmarks *mk) {
   }
   if (cr__ridx_reserve(r, &r->aidx, 1))
     return CR_ENOMEM;
-  cr__ridx_put(&r->aidx, cr__ridx_hash(a->id, a->id_len), a->idx);
+  cr__ridx_put(&r->aidx, cr__ridx_hash(a->id, a->id_len), a->idx, a);
   return 0;
 }
 
@@ -661,15 +661,13 @@ static int read_conv(rbuf *b, cr_router *r, uint32_t i, rmarks *mk) {
     bad(b);
     return 0;
   }
-  rconv *c = cr__calloc(&r->mem, 1, sizeof *c + idl + 1);
+  rconv *c = cr__router_conv_new(r, (const char *)ids, idl);
   if (!c)
     return CR_ENOMEM;
   r->convs[i] = c;
   c->idx = i;
   c->ohead = c->sticky_next = c->sticky_prev = RNIL;
   c->tdue = CR_TIME_NEVER;
-  c->id = c->idbuf;
-  memcpy(c->idbuf, ids, idl);
   c->id_len = idl;
   c->seq = get_u64(b);
   c->arrival = get_i64(b);
@@ -766,7 +764,7 @@ static int read_conv(rbuf *b, cr_router *r, uint32_t i, rmarks *mk) {
   }
   if (cr__ridx_reserve(r, &r->cidx, 1))
     return CR_ENOMEM;
-  cr__ridx_put(&r->cidx, cr__ridx_hash(c->id, c->id_len), c->idx);
+  cr__ridx_put(&r->cidx, cr__ridx_hash(c->id, c->id_len), c->idx, c);
   return 0;
 }
 

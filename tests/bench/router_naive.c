@@ -12,7 +12,9 @@ enum { NS_NONE, NS_WAITING, NS_OFFERED, NS_GONE };
 #define BW_DECLINE_BLOCK_MS 30000
 
 typedef struct nv_agent {
-  cr_time last_offer; /* "longest idle" = longest since its last offer */
+  cr_time idle_since; /* "longest idle", as the router counts it: since
+                         its last change of workload (an offer made or
+                         withdrawn, a conversation ended) */
   uint8_t used[CR_CHANNEL_COUNT];
   uint16_t used_cost;
 } nv_agent;
@@ -46,7 +48,7 @@ bw_naive *bw_naive_new(const bw_workload *w) {
     return NULL;
   }
   for (uint32_t a = 0; a < w->p.agents; a++)
-    n->ag[a].last_offer = INT64_MIN;
+    n->ag[a].idle_since = INT64_MIN;
   return n;
 }
 
@@ -68,8 +70,9 @@ static int can_take(const bw_naive *n, uint32_t a, int ch) {
          (!A->total || s->used_cost + A->cost[ch] <= A->total);
 }
 
-static void take(bw_naive *n, uint32_t a, int ch, int sign) {
+static void take(bw_naive *n, uint32_t a, int ch, int sign, cr_time now) {
   nv_agent *s = &n->ag[a];
+  s->idle_since = now;
   s->used[ch] = (uint8_t)(s->used[ch] + sign);
   s->used_cost = (uint16_t)(s->used_cost + sign * n->w->agents[a].cost[ch]);
 }
@@ -85,11 +88,11 @@ static int decide(bw_naive *n, uint32_t c, cr_time now) {
   for (uint32_t a = 0; a < n->w->p.agents; a++) {
     if ((a == n->cv[c].excluded && now < n->cv[c].excluded_until) ||
         !can_take(n, a, cv->channel) ||
-        n->ag[a].last_offer >= best_t)
+        n->ag[a].idle_since >= best_t)
       continue;
     if (bw_agent_qualifies(&n->w->agents[a], q)) {
       best = a;
-      best_t = n->ag[a].last_offer;
+      best_t = n->ag[a].idle_since;
     }
   }
   n->visits += n->w->p.agents;
@@ -97,8 +100,7 @@ static int decide(bw_naive *n, uint32_t c, cr_time now) {
     return 0;
   n->cv[c].state = NS_OFFERED;
   n->cv[c].agent = best;
-  n->ag[best].last_offer = now;
-  take(n, best, cv->channel, +1);
+  take(n, best, cv->channel, +1, now);
   return bw_sim_offer(n->sim, c, best, now) ? -1 : 1;
 }
 
@@ -173,7 +175,7 @@ static int reject(void *d, uint32_t c, uint32_t a, cr_time now) {
   bw_naive *n = d;
   if (n->cv[c].state != NS_OFFERED || n->cv[c].agent != a)
     return -7;
-  take(n, a, n->w->convs[c].channel, -1);
+  take(n, a, n->w->convs[c].channel, -1, now);
   n->cv[c].state = NS_WAITING;
   n->cv[c].excluded = a; /* the router's decline block */
   n->cv[c].excluded_until = now + BW_DECLINE_BLOCK_MS;
@@ -185,7 +187,7 @@ static int reject(void *d, uint32_t c, uint32_t a, cr_time now) {
 
 static int end(void *d, uint32_t c, uint32_t a, cr_time now) {
   bw_naive *n = d;
-  take(n, a, n->w->convs[c].channel, -1);
+  take(n, a, n->w->convs[c].channel, -1, now);
   return freed(n, a, now);
 }
 
@@ -196,7 +198,7 @@ static int abandon(void *d, uint32_t c, cr_time now) {
   if (!was_offered)
     return 0;
   uint32_t a = n->cv[c].agent;
-  take(n, a, n->w->convs[c].channel, -1);
+  take(n, a, n->w->convs[c].channel, -1, now);
   return freed(n, a, now);
 }
 
