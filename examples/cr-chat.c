@@ -845,6 +845,11 @@ static int run_line(chat *c, char *line) {
     print_kpis(c);
   } else if (!strcmp(w, "/help") || !strcmp(w, "/?")) {
     help();
+  } else if (!strcmp(w, "/to") || !strcmp(w, "/switch") ||
+             !strcmp(w, "/survey")) {
+    printf("  ! %s\n", w[1] == 't'   ? "/to CONV"
+                       : w[2] == 'w' ? "/switch CHANNEL"
+                                     : "/survey CSAT [NPS]");
   } else {
     printf("  ! unknown command %s (/help)\n", w);
   }

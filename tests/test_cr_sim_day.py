@@ -126,7 +126,7 @@ class DefaultDay(unittest.TestCase):
         for iv in self.j["intervals"]:
             self.assertEqual(sum(iv["arrivals_by_channel"].values()),
                              iv["kpi"]["arrivals"])
-            self.assertTrue(0 <= iv["occupancy"] <= 1)
+            self.assertTrue(0 <= iv["occupancy"] <= 1)  # always staffed
             self.assertGreaterEqual(iv["queue_len_max"],
                                     math.floor(iv["queue_len_avg"]))
             self.assertGreater(iv["agents"], 0)

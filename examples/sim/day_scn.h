@@ -95,7 +95,9 @@ typedef struct day_interval {
   uint64_t arrivals_ch[DAY_NCH];
   double qlen_sum;      /* waiting for a human, sampled each minute */
   uint32_t qlen_max;
-  double occ_sum;       /* slots in use / slots staffed, sampled */
+  double occ_sum;       /* slots in use / slots staffed, sampled while
+                           anyone is logged in */
+  uint32_t occ_samples;
   double staffed_sum;   /* agents logged in, sampled */
   uint32_t samples;
 } day_interval;

@@ -729,10 +729,11 @@ static void sample(day *d) {
     iv->qlen_sum += waiting;
     if (waiting > iv->qlen_max)
       iv->qlen_max = waiting;
-    iv->occ_sum += on ? occ / on : 0;
     iv->staffed_sum += on;
     iv->samples++;
     if (on) {
+      iv->occ_sum += occ / on;
+      iv->occ_samples++;
       d->res.occ_sum += occ / on;
       d->res.occ_samples++;
     }
@@ -930,7 +931,8 @@ static void print_human(const day *d) {
     const day_interval *iv = &r->iv[i];
     char n[32];
     hm(n, sizeof n, iv->start_min);
-    row(n, &iv->k, iv->samples ? iv->occ_sum / iv->samples : NAN, 0);
+    row(n, &iv->k, iv->occ_samples ? iv->occ_sum / iv->occ_samples : NAN,
+        0);
   }
   printf("\n  outcome: %llu arrived = %llu contained by the bot + %llu "
          "answered + %llu abandoned + %llu expired + %llu still open\n",
@@ -1054,7 +1056,7 @@ static void print_json(const day *d) {
     fprintf(f, "},\"queue_len_avg\":");
     crs_json_num(f, iv->samples ? iv->qlen_sum / iv->samples : NAN);
     fprintf(f, ",\"queue_len_max\":%u,\"occupancy\":", iv->qlen_max);
-    crs_json_num(f, iv->samples ? iv->occ_sum / iv->samples : NAN);
+    crs_json_num(f, iv->occ_samples ? iv->occ_sum / iv->occ_samples : NAN);
     fprintf(f, ",\"agents\":");
     crs_json_num(f, iv->samples ? iv->staffed_sum / iv->samples : NAN);
     fputc('}', f);

@@ -56,6 +56,12 @@ static double nice_max(double v) {
   return 10 * p;
 }
 
+/* An axis of counts: its four ticks whole numbers. */
+static double count_max(double v) {
+  double m = nice_max(v);
+  return fmod(m / 4, 1) ? 4 * ceil(fmax(v, 1) / 4) : m;
+}
+
 typedef struct panel {
   FILE *f;
   double y0;    /* top */
@@ -104,10 +110,12 @@ static void frame(panel *p, const char *title, double vmax, int pct,
 static void time_axis(panel *p, const day_result *r) {
   FILE *f = p->f;
   double yb = p->y0 + PANEL_H;
+  /* a label every hour, every two beyond 14 hours (they would touch) */
+  int every = (int)p->n * r->scn->interval_min > 14 * 60 ? 120 : 60;
   for (size_t i = 0; i <= p->n; i++) {
     int m = i < p->n ? r->iv[i].start_min
                      : r->iv[p->n - 1].start_min + r->scn->interval_min;
-    if (m % 60)
+    if (m % every)
       continue;
     double x = px(p, (double)i);
     fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
@@ -134,7 +142,7 @@ static void arrivals(panel *p, const day_result *r) {
   double vmax = 0;
   for (size_t i = 0; i < p->n; i++)
     vmax = fmax(vmax, (double)r->iv[i].k.arrivals);
-  vmax = nice_max(vmax);
+  vmax = count_max(vmax);
   frame(p, "Arrivals per interval (conversations, by channel)", vmax, 0, "");
   double bw = p->plot_w / (double)p->n;
   for (size_t i = 0; i < p->n; i++) {
@@ -161,6 +169,8 @@ static void arrivals(panel *p, const day_result *r) {
   time_axis(p, r);
 }
 
+/* One polyline through the points that have a value; intervals without
+ * data (NAN: nobody queued, nobody logged in) are skipped, not drawn as 0. */
 static void polyline(panel *p, const double *v, double vmax,
                      const char *color, const char *extra) {
   FILE *f = p->f;
@@ -182,7 +192,7 @@ static void queue(panel *p, const day_result *r) {
     mx[i] = iv->qlen_max;
     vmax = fmax(vmax, mx[i]);
   }
-  vmax = nice_max(fmax(vmax, 4));
+  vmax = count_max(fmax(vmax, 4));
   frame(p, "Waiting for an agent (conversations)", vmax, 0, "");
   /* the mean as a filled area */
   fprintf(f, "<polygon fill=\"#f5b041\" fill-opacity=\"0.55\" points=\"");
@@ -245,10 +255,10 @@ static void occupancy(panel *p, const day_result *r) {
   double occ[DAY_MAX_INTERVALS], amax = 0;
   for (size_t i = 0; i < p->n; i++) {
     const day_interval *iv = &r->iv[i];
-    occ[i] = iv->samples ? iv->occ_sum / iv->samples : NAN;
+    occ[i] = iv->occ_samples ? iv->occ_sum / iv->occ_samples : NAN;
     amax = fmax(amax, iv->samples ? iv->staffed_sum / iv->samples : 0);
   }
-  amax = nice_max(fmax(amax, 1));
+  amax = count_max(fmax(amax, 4));
   frame(p, "Agent occupancy (slots in use / staffed) and agents logged in",
         1, 1, "");
   double bw = p->plot_w / (double)p->n;
