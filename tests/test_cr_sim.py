@@ -18,11 +18,12 @@ for the 24 random figures below together. Batch means are only nearly
 independent, so this was checked by running every case with seeds 1..30
 (`--calibrate 30`; results in docs/sim.md): no figure of any seed came out
 beyond WIDEN (worst 1.95); the plain 95 % interval missed the theory in
-7.4 % of the 720 figures. The seeds used here are fixed, so the test is deterministic.
+7.4 % of the 720 figures. The seeds used here are fixed, so the test is
+deterministic.
 
 Power: the same intervals must EXCLUDE the theory of a centre with one
-agent more (Erlang C, computed here independently) for the small centres
-and about 1 % more for the large ones, so the check cannot pass by having
+agent more (Erlang C, computed here independently) for the small centres,
+two more at N = 100 and ten more at N = 1,000, so the check cannot pass by having
 wide intervals.
 
 `--quick` (used by the sanitizer build) runs the large centres for a tenth
