@@ -2,6 +2,7 @@
 and reach the results they claim (so they cannot rot)."""
 import json
 import os
+import re
 import subprocess
 import sys
 import unittest
@@ -86,6 +87,33 @@ class HybridConversation(unittest.TestCase):
         run = run_example("hybrid_conversation.py", "--data", DATA,
                           "--lang", "he", "--quiet")
         self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
+
+
+DOC = os.path.join(PKG, "..", "..", "docs", "python.md")
+
+
+@unittest.skipIf(os.environ.get("CONVROUTE_PY_TRACE"),
+                 "subprocesses only: nothing to trace in-process")
+@unittest.skipUnless(os.path.exists(DOC), "needs the source checkout")
+class DocSnippet(unittest.TestCase):
+    """The first snippet of docs/python.md (also the README's) prints what
+    its comments say."""
+
+    def test_runs_as_documented(self):
+        with open(DOC, encoding="utf-8") as f:
+            code = re.findall(r"```python\n(.*?)```", f.read(), re.S)[0]
+        expected = [m.strip() for m in re.findall(r"#\s*(\S.*)$", code,
+                                                   re.M)
+                    if re.match(r"^[\d .]+$", m.strip())]
+        env = dict(os.environ, PYTHONPATH=PKG,
+                   CONVROUTE_LIB=_lib.path or "")
+        run = subprocess.run([sys.executable, "-c", code], env=env,
+                             capture_output=True, text=True, timeout=120)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        lines = run.stdout.split("\n")
+        self.assertEqual([l for l in lines if re.match(r"^[\d .]+$", l)],
+                         expected)
+        self.assertIn("offer c1 -> ann", lines)
 
 
 if __name__ == "__main__":
