@@ -214,6 +214,31 @@ class ScenarioFile(unittest.TestCase):
         finally:
             os.unlink(f.name)
 
+    def test_own_config_and_max_wait(self):
+        # A bot configuration given by path, whose general queue allows a
+        # 5-second maximum wait: an understaffed day breaches it, and the
+        # breaches are counted on that queue.
+        conf = open(os.path.join(SRC, "examples", "data",
+                                 "demo_bot.conf")).read()
+        old = "queue general   skills=general:1   max_wait=360"
+        self.assertIn(old, conf)
+        conf = conf.replace(old, "queue general skills=general:1 max_wait=5")
+        cpath = os.path.join(TMP, "short_wait.conf")
+        with open(cpath, "w") as f:
+            f.write(conf)
+        spath = os.path.join(TMP, "short_wait.scn")
+        with open(spath, "w") as f:
+            f.write("config %s\nhours 08:00-10:00\narrivals chat 30 30\n"
+                    "lang chat he=0 en=1\nmix talk_to_human=1\n"
+                    "agents a count=1 skills=general:3,en:5 capacity=chat:1 "
+                    "shift=08:00-20:00\n" % cpath)
+        j = run_json("--scenario", spath)
+        g = j["queues"]["general"]
+        self.assertEqual(g["arrivals"], j["total"]["queued"])
+        self.assertGreater(g["over_max_wait"], 0)
+        self.assertEqual(g["over_max_wait"], j["total"]["over_max_wait"])
+        self.assertEqual(j["total"]["containment"], 0)  # all asked a human
+
     def bad(self, text, want):
         with tempfile.NamedTemporaryFile("w", suffix=".scn",
                                          delete=False) as f:

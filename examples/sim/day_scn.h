@@ -108,6 +108,7 @@ typedef struct day_result {
   day_kpi total;
   day_kpi ch[DAY_NCH];
   char qname[DAY_MAX_QUEUES][32];
+  double qmax_wait_s[DAY_MAX_QUEUES]; /* the queue's max_wait, 0 = none */
   day_kpi q[DAY_MAX_QUEUES];
   size_t nq;
   day_interval iv[DAY_MAX_INTERVALS];
