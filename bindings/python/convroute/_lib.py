@@ -12,7 +12,9 @@ system), first hit wins:
 3. The build tree of the source checkout this package sits in
    (bindings/python/convroute -> <checkout>/build*/), when it is imported
    from the checkout (PYTHONPATH=bindings/python). build/ first, then the
-   other build* directories, newest library first.
+   other build* directories, newest library first; sanitizer builds only
+   when the ASan runtime is already in the process (LD_PRELOAD), because
+   loading one otherwise makes ASan end the process.
 4. The installed prefix: <sys.prefix>/lib and the standard CMake install
    directories of /usr/local and /usr (lib, lib64, lib/<multiarch>).
 5. The system's search path: dlopen("libconvroute.so.0") (honours
@@ -59,7 +61,30 @@ def _build_trees(root: Path) -> List[Path]:
                 return p.stat().st_mtime
         return 0.0
     others.sort(key=mtime, reverse=True)
-    return [first] + [d for d in others if mtime(d) > 0]
+    trees = [first] + [d for d in others if mtime(d) > 0]
+    # A sanitizer build's library cannot be loaded into an interpreter
+    # that was not started with the ASan runtime preloaded: ASan ends the
+    # process ("runtime does not come first"), which no try/except can
+    # catch. Such trees are only candidates when the runtime is present.
+    if not _asan_loaded():
+        trees = [d for d in trees if not _sanitizer_build(d)]
+    return trees
+
+
+def _asan_loaded() -> bool:
+    try:
+        return hasattr(ctypes.CDLL(None), "__asan_init")
+    except OSError:
+        return False
+
+
+def _sanitizer_build(d: Path) -> bool:
+    try:
+        cache = (d / "CMakeCache.txt").read_text(errors="replace")
+    except OSError:
+        return False
+    return any(opt + ":BOOL=ON" in cache
+               for opt in ("CONVROUTE_SANITIZE", "CONVROUTE_FUZZ"))
 
 
 def _prefix_dirs() -> List[Path]:

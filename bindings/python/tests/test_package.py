@@ -155,6 +155,37 @@ class LibraryLookup(unittest.TestCase):
             self.assertEqual(run.stdout.split("\n")[:2],
                              ["installed prefix", lib])
 
+    def test_build_trees_newest_first_sanitizer_builds_skipped(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            root = os.path.join(tmp, "checkout")
+            os.makedirs(os.path.join(root, "include"))
+            open(os.path.join(root, "include", "convroute.h"), "w").close()
+            site = os.path.join(root, "bindings", "python")
+            shutil.copytree(os.path.join(PKG, "convroute"),
+                            os.path.join(site, "convroute"),
+                            ignore=shutil.ignore_patterns("__pycache__",
+                                                          "*.so*"))
+            libs = {}
+            for n, (name, sanitize) in enumerate((("build-old", False),
+                                                  ("build-new", False),
+                                                  ("build-asan", True))):
+                d = os.path.join(root, name)
+                os.makedirs(d)
+                libs[name] = os.path.join(d, "libconvroute.so.0")
+                shutil.copy(_lib.path, libs[name])
+                os.utime(libs[name], (1e9 + n, 1e9 + n))
+                with open(os.path.join(d, "CMakeCache.txt"), "w") as f:
+                    f.write("CONVROUTE_SANITIZE:BOOL=%s\n"
+                            % ("ON" if sanitize else "OFF"))
+            run = self.probe(self.base_env(), site)
+            self.assertEqual(run.returncode, 0, run.stderr)
+            # the newest tree that this interpreter can load: with the ASan
+            # runtime preloaded (the python_asan run) the sanitizer build,
+            # else the newest plain one
+            want = ("build-asan" if _lib._asan_loaded() else "build-new")
+            self.assertEqual(run.stdout.split("\n")[:2],
+                             ["build tree", libs[want]])
+
     def test_build_tree_of_the_checkout(self):
         builds = [d for d in os.listdir(os.path.join(PKG, "..", ".."))
                   if d.startswith("build") and any(
