@@ -25,8 +25,11 @@
  *
  * Every finished contact goes to the cr_metrics accumulator (config
  * use_metrics) as an interaction record (queued_at = arrival: the contact
- * waits for a human from the moment it arrives) and to the `done` hook
- * with its times, so a mode can keep its own tallies.
+ * waits for a human from the moment it arrives; a max-wait exit is
+ * recorded as abandoned; a refused one is not recorded) and to the `done`
+ * hook with its times, so a mode can keep its own tallies. The done hook
+ * may run inside a router callback (a max-wait exit): it must not call
+ * the router.
  *
  * Where contacts come from:
  *   - sources (crs_sim_add_source): Poisson arrivals with a rate per hour
