@@ -77,38 +77,49 @@ typedef struct rstep {
 enum { RC_URGENT = 1, RC_ESCALATED = 2, RC_MAXWAITED = 4 };
 
 #define RDECL 4
+/* Ids shorter than this live in the conversation's first cache line, and
+ * such conversations are recycled (see cr__router_conv_new). */
+#define RCONV_ID_CAP 24
 
+/* Laid out by use: the first cache line is what an id lookup and most
+ * calls read (the id itself included: inline at the end it cost a second
+ * line per lookup), the declines (64 bytes) come last and are read only
+ * when there are any (ndecl). */
 typedef struct rconv {
-  char *id;
+  char *id;             /* idfix, or idbuf for longer ids */
   uint32_t id_len, idx;
+  char idfix[RCONV_ID_CAP];
+  uint32_t queue, agent; /* agent: ASSIGNED */
+  uint8_t state, channel, flags, step, nsteps;
+  uint8_t inwait, wheap; /* in a waiting heap; 1 = the custom tier */
+  uint8_t ndecl;         /* decl[0 .. ndecl) have ever been used */
+  int32_t prio, eff;
+  /* second line */
   uint64_t seq;
   cr_time arrival;    /* place in line */
+  cr_time state_at;   /* offered / assigned / abandoned at */
+  cr_time tdue;       /* key in the timer heap, CR_TIME_NEVER if absent */
+  rpnode wnode;
+  uint32_t ohead;        /* offers of this conversation */
+  uint16_t noffers, attempts;
+  uint32_t sticky;       /* agent index of a live CR_STEP_AGENT, or RNIL */
+  /* the rest */
+  rpnode tnode;
+  uint32_t sticky_next, sticky_prev;
   cr_time qenter;     /* entered the current queue (overflow delay) */
   cr_time step_start;
   cr_time wake;       /* retry matching (member delay, decline block) */
-  cr_time tdue;       /* key in the timer heap, CR_TIME_NEVER if absent */
-  cr_time state_at;   /* offered / assigned / abandoned at */
-  int32_t prio, eff;
-  uint32_t queue, agent; /* agent: ASSIGNED */
-  uint32_t sticky;       /* agent index of a live CR_STEP_AGENT, or RNIL */
-  uint32_t sticky_next, sticky_prev;
-  uint32_t ohead;        /* offers of this conversation */
-  uint16_t noffers, attempts;
-  uint8_t state, channel, step, nsteps, flags;
-  uint8_t inwait, wheap; /* in a waiting heap; 1 = the custom tier */
-  uint8_t pooled;        /* recycled through cr_router.cfree when freed */
   rstep *steps;
   union {
     char *attrs;
     struct rconv *fnext; /* on the free list */
   };
   uint32_t attrs_len;
-  rpnode wnode, tnode;
   struct {
     uint64_t agent_seq;
     cr_time until;
   } decl[RDECL];
-  char idbuf[]; /* the id, inline: one cache line less per lookup */
+  char idbuf[]; /* ids of RCONV_ID_CAP bytes or more */
 } rconv;
 
 typedef struct roffer {
@@ -134,7 +145,6 @@ typedef struct ragent {
                      each membership's tier at the next reindex */
   uint8_t touched; /* workload or status changed: the next reindex moves
                       it to the back of every longest-idle list */
-  char reason[64];
   uint32_t maxc[RCH], cost[RCH], total;
   uint32_t load[RCH], cost_used;
   rskill *skills;
@@ -147,6 +157,7 @@ typedef struct ragent {
   uint32_t ohead, otail;       /* offers, oldest first */
   uint32_t sticky_head;        /* conversations at a step naming it */
   rpnode tnode;
+  char reason[64];              /* cold: after the fields matching reads */
   char idbuf[]; /* the id, inline */
 } ragent;
 

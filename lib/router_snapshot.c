@@ -713,6 +713,8 @@ static int read_conv(rbuf *b, cr_router *r, uint32_t i, rmarks *mk) {
   for (int k = 0; k < RDECL; k++) {
     c->decl[k].agent_seq = get_u64(b);
     c->decl[k].until = get_i64(b);
+    if (c->decl[k].agent_seq || c->decl[k].until)
+      c->ndecl = (uint8_t)(k + 1);
   }
   int assigned = c->state == CR_CONV_ASSIGNED;
   if (b->err || c->queue >= r->nqueues || c->state > CR_CONV_ABANDONED ||
