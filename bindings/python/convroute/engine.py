@@ -70,6 +70,7 @@ _I = _c.c_int
 _S = _c.c_char_p
 
 _CR_EINVAL = -1
+_CR_ESTATE = -7
 _CR_VALIDATE_LATER = 2
 
 
@@ -489,6 +490,7 @@ class _EngineRouter(Router):
         # Router.__init__ would install router callbacks: the engine's own
         # must stay, so the view is set up by hand.
         self._r = handle
+        self._depth = 0
         self._cb_struct = None
         self._cb_refs = ()
         self._pending = None
@@ -504,10 +506,17 @@ class _EngineRouter(Router):
         # Offers made by a router call (an agent becoming available) reach
         # the engine's Python callbacks: re-raise what they raised too.
         eng = self._engine
+        if eng._depth:
+            # convroute.h: a callback must not call into the engine's
+            # router; the C router does not detect it, so the binding does
+            raise ConvrouteError(-7, "a callback of the engine must not "
+                                 "call its router")
         eng._pending = None
+        eng._depth += 1
         try:
             return Router._call(self, f, *args)
         finally:
+            eng._depth -= 1
             exc, eng._pending = eng._pending, None
             if exc is not None:
                 raise exc
@@ -572,6 +581,7 @@ class Engine:
                  default_lang: Optional[str] = None,
                  metrics: Optional[Mapping[str, Any]] = None, **kw):
         self._e = None
+        self._depth = 0  # C calls in progress (callbacks may run)
         self._cb_struct: Optional[_Callbacks] = None
         self._cb_refs: Tuple[Any, ...] = ()
         self._pending: Optional[BaseException] = None
@@ -626,6 +636,11 @@ class Engine:
     def close(self, _del=_del) -> None:
         """Frees the C engine (idempotent); callbacks are released after."""
         # _del is bound at definition time so __del__ works at shutdown.
+        if getattr(self, "_depth", 0):
+            # the C call that runs this callback still uses the engine
+            raise ConvrouteError(_CR_ESTATE, "close() inside a callback of "
+                                 "this engine; close it after the call "
+                                 "returns")
         if self._e is not None:
             if self._router_view is not None:
                 self._router_view._r = None
@@ -665,7 +680,11 @@ class Engine:
     def _call(self, f, *args):
         h = self._handle()
         self._pending = None
-        rc = f(h, *args)
+        self._depth += 1
+        try:
+            rc = f(h, *args)
+        finally:
+            self._depth -= 1
         exc, self._pending = self._pending, None
         if exc is not None:
             if rc < 0:

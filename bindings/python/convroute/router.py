@@ -431,6 +431,7 @@ class Router:
                  on_event: Optional[EventCallback] = None,
                  _handle=None):
         self._r: Optional[int] = None
+        self._depth = 0  # C calls in progress (callbacks may run)
         self._cb_struct: Optional[_Callbacks] = None
         self._cb_refs: Tuple[Any, ...] = ()
         self._pending: Optional[BaseException] = None
@@ -457,7 +458,12 @@ class Router:
     # ---- lifetime ----
 
     def close(self) -> None:
-        """Frees the C router (idempotent). Callbacks are released after."""
+        """Frees the C router (idempotent). Callbacks are released after.
+        Refused (StateError) from inside one of its callbacks: the C call
+        that runs the callback still uses the router."""
+        if getattr(self, "_depth", 0):
+            raise ConvrouteError(-7, "close() inside a callback of this "
+                                 "router; close it after the call returns")
         if self._r is not None:
             _del(self._r)
             self._r = None
@@ -495,7 +501,11 @@ class Router:
         then a ConvrouteError for a negative return."""
         h = self._handle()
         self._pending = None
-        rc = f(h, *args)
+        self._depth += 1
+        try:
+            rc = f(h, *args)
+        finally:
+            self._depth -= 1
         exc, self._pending = self._pending, None
         if exc is not None:
             if rc < 0:

@@ -379,6 +379,58 @@ class EngineCallbacks(unittest.TestCase):
             bool(VALIDATE_LATER)
 
 
+class ReentryFromCallbacks(unittest.TestCase):
+    """A callback calling back into the object that runs it gets
+    StateError, re-raised from the outer call; nothing is freed under the
+    running C call (close() from a callback was a use-after-free)."""
+
+    def test_router(self):
+        for what in ("close", "set_callbacks", "snapshot", "tick"):
+            with self.subTest(call=what), Router() as r:
+                r.add_queue("q", now=0)
+                r.add_agent("a", max_per_channel={"chat": 1}, now=0)
+                r.join("a", "q", now=0)
+                r.set_agent_status("a", "available", now=0)
+
+                def offer(ev, what=what):
+                    getattr(r, what)(*((5,) if what == "tick" else ()))
+                r.set_callbacks(offer=offer)
+                with self.assertRaises(convroute.StateError):
+                    r.enqueue("c", "q", now=1)
+                self.assertFalse(r.closed)
+                r.set_callbacks()
+                r.accept("c", "a", now=2)   # the offer stands
+                self.assertEqual(r.conv_info("c").state, "assigned")
+
+    def test_engine(self):
+        with tiny_model() as m:
+            for what in ("close", "message", "router", "set_callbacks"):
+                with self.subTest(call=what):
+                    e = Engine(m)
+                    e.router.add_queue("general", auto_members=True, now=0)
+                    e.set_policy("greeting", "answer", text={"en": "Hi"})
+
+                    def send(*_, what=what):
+                        if what == "close":
+                            e.close()
+                        elif what == "message":
+                            e.customer_message("x2", "hello", now=2)
+                        elif what == "router":
+                            e.router.add_agent(
+                                "b", max_per_channel={"chat": 1}, now=2)
+                        else:
+                            e.set_callbacks()
+                    e.set_callbacks(send=send)
+                    with self.assertRaises(convroute.StateError):
+                        e.customer_message("x1", "hello", now=1)
+                    self.assertFalse(e.closed)
+                    e.set_callbacks()
+                    self.assertEqual(e.conv_info("x1").state, "BOT")
+                    with self.assertRaises(convroute.NotFoundError):
+                        e.router.agent_stats("b", now=3)
+                    e.close()
+
+
 class EngineOptions(unittest.TestCase):
 
     def test_metrics_options_alias_ids_and_router_options(self):
