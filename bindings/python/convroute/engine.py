@@ -71,7 +71,10 @@ _S = _c.c_char_p
 
 _CR_EINVAL = -1
 _CR_ESTATE = -7
-_CR_VALIDATE_LATER = 2
+_CR_ECALLBACK = -11
+_CR_ECLOSED = -14
+_CR_VALIDATE_LATER = 2  # CR_VALIDATE_LATER
+METRICS_NONE = -128
 
 
 class _ValidateLater:
@@ -92,9 +95,6 @@ class _ValidateLater:
 
 #: return this from on_validate to answer later with Engine.field_result()
 VALIDATE_LATER = _ValidateLater()
-_CR_ECALLBACK = -11
-_CR_ECLOSED = -14
-METRICS_NONE = -128
 
 STATES = ("BOT", "CLARIFY", "COLLECT", "ACTION", "QUEUED", "OFFERED",
           "AGENT", "BOTSTEP", "WRAPUP", "RESOLVED", "CLOSED", "ABANDONED",
