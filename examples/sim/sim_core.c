@@ -33,6 +33,8 @@ typedef struct slot {
   int32_t pending;   /* agent whose answer is pending, -1 none */
   uint32_t next_free;
   uint8_t state;
+  uint8_t idlen;
+  char id[38]; /* the router id, made once per contact (conv_id) */
 } slot;
 
 typedef struct src {
@@ -204,32 +206,6 @@ static void pop(crs_sim *s, ev *out) {
 
 /* ------------------------------------------------------------ contacts */
 
-static int slot_alloc(crs_sim *s, uint32_t *out) {
-  if (s->free_head != NO_SLOT) {
-    *out = s->free_head;
-    s->free_head = s->slots[*out].next_free;
-  } else {
-    size_t cap = s->capslots;
-    if (grow((void **)&s->slots, &cap, (size_t)s->nslots + 1, sizeof(slot)))
-      return CR_ENOMEM;
-    s->capslots = (uint32_t)cap;
-    *out = s->nslots++;
-  }
-  slot *x = &s->slots[*out];
-  memset(x, 0, sizeof *x);
-  x->gen = ++s->gen;
-  x->pending = -1;
-  x->agent = -1;
-  x->answered = CR_TIME_NONE;
-  return 0;
-}
-
-static void slot_free(crs_sim *s, uint32_t i) {
-  s->slots[i].state = SL_FREE;
-  s->slots[i].next_free = s->free_head;
-  s->free_head = i;
-}
-
 /* Router id of a contact: "c<slot>.<gen>" in lower-case hex (shifts, not
  * divisions: this runs three times per contact). The slot finds it again
  * in a callback; the generation makes the id unique for the whole run, so
@@ -244,12 +220,12 @@ static size_t u64_hex(char *p, uint64_t v) {
   return (size_t)n;
 }
 
-static size_t conv_id(const crs_sim *s, uint32_t i, char *buf) {
+static size_t conv_id(uint32_t i, uint64_t gen, char *buf) {
   size_t n = 0;
   buf[n++] = 'c';
   n += u64_hex(buf + n, i);
   buf[n++] = '.';
-  n += u64_hex(buf + n, s->slots[i].gen);
+  n += u64_hex(buf + n, gen);
   return n;
 }
 
@@ -271,6 +247,33 @@ static uint32_t conv_slot(const crs_sim *s, const char *id, size_t len) {
       s->slots[v].state == SL_FREE)
     return NO_SLOT;
   return (uint32_t)v;
+}
+
+static int slot_alloc(crs_sim *s, uint32_t *out) {
+  if (s->free_head != NO_SLOT) {
+    *out = s->free_head;
+    s->free_head = s->slots[*out].next_free;
+  } else {
+    size_t cap = s->capslots;
+    if (grow((void **)&s->slots, &cap, (size_t)s->nslots + 1, sizeof(slot)))
+      return CR_ENOMEM;
+    s->capslots = (uint32_t)cap;
+    *out = s->nslots++;
+  }
+  slot *x = &s->slots[*out];
+  memset(x, 0, sizeof *x);
+  x->gen = ++s->gen;
+  x->pending = -1;
+  x->agent = -1;
+  x->answered = CR_TIME_NONE;
+  x->idlen = (uint8_t)conv_id(*out, x->gen, x->id);
+  return 0;
+}
+
+static void slot_free(crs_sim *s, uint32_t i) {
+  s->slots[i].state = SL_FREE;
+  s->slots[i].next_free = s->free_head;
+  s->free_head = i;
 }
 
 /* ------------------------------------------------------------ agents */
@@ -687,7 +690,6 @@ static void finish(crs_sim *s, uint32_t i, int result, cr_time now) {
 
 /* Accepts the offers queued by the last router call (answer delay 0). */
 int crs_sim_flush(crs_sim *s) {
-  char id[48];
   for (size_t k = 0; k < s->ntodo && !s->rc; k++) {
     uint32_t i = s->todo[k].slot;
     slot *x = &s->slots[i];
@@ -695,8 +697,8 @@ int crs_sim_flush(crs_sim *s) {
         x->pending < 0)
       continue;
     const agent *a = &s->agents[x->pending];
-    size_t n = conv_id(s, i, id);
-    int rc = cr_router_accept(s->r, id, n, a->name, a->len, s->now);
+    int rc = cr_router_accept(s->r, x->id, x->idlen, a->name, a->len,
+                              s->now);
     if (rc)
       return fail(s, rc, "accept");
     x->state = SL_ASSIGNED;
@@ -714,8 +716,6 @@ int crs_sim_flush(crs_sim *s) {
 
 static int enter(crs_sim *s, uint32_t i) {
   slot *x = &s->slots[i];
-  char id[48];
-  size_t n = conv_id(s, i, id);
   cr_conv_params p;
   cr_conv_params_init(&p);
   p.channel = x->c.channel;
@@ -734,7 +734,8 @@ static int enter(crs_sim *s, uint32_t i) {
       return fail(s, CR_ENOMEM, "event heap");
   }
   const char *q = s->queues[x->c.queue];
-  int rc = cr_router_enqueue(s->r, id, n, q, strlen(q), &p, s->now);
+  int rc = cr_router_enqueue(s->r, x->id, x->idlen, q, strlen(q), &p,
+                             s->now);
   if (rc == CR_ECLOSED || rc == CR_EFULL) {
     finish(s, i, CRS_REFUSED, s->now);
     return 0;
@@ -816,9 +817,7 @@ static int on_end(crs_sim *s, uint32_t i, uint64_t gen) {
   slot *x = &s->slots[i];
   if (x->gen != gen || x->state != SL_ASSIGNED)
     return 0;
-  char id[48];
-  size_t n = conv_id(s, i, id);
-  int rc = cr_router_end(s->r, id, n, s->now);
+  int rc = cr_router_end(s->r, x->id, x->idlen, s->now);
   if (rc)
     return fail(s, rc, "end");
   finish(s, i, CRS_ANSWERED, s->now);
@@ -829,9 +828,7 @@ static int on_abandon(crs_sim *s, uint32_t i, uint64_t gen) {
   slot *x = &s->slots[i];
   if (x->gen != gen || x->state != SL_WAITING)
     return 0;
-  char id[48];
-  size_t n = conv_id(s, i, id);
-  int rc = cr_router_abandon(s->r, id, n, s->now);
+  int rc = cr_router_abandon(s->r, x->id, x->idlen, s->now);
   if (rc)
     return fail(s, rc, "abandon");
   finish(s, i, CRS_ABANDONED, s->now);
