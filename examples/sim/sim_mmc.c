@@ -332,15 +332,14 @@ static void print_json(const mmc *m, const figures *f, int ok,
 
 static void print_human(const mmc *m, const figures *f, int ok,
                         const char *why, double wall, const crs_stats *st) {
-  printf("M/M/%d%s: %.6g contacts/h, AHT %.6g s%s, %.6g h measured after "
-         "%.6g h warm-up (seed %llu)\n",
-         m->N, m->P > 0 ? "+M" : "", m->L, m->S,
-         m->P > 0 ? ", patience" : "", m->H, m->W,
-         (unsigned long long)m->seed);
+  printf("M/M/%d%s: %.6g contacts/h, AHT %.6g s", m->N, m->P > 0 ? "+M" : "",
+         m->L, m->S);
   if (m->P > 0)
-    printf("mean patience %.6g s; ", m->P);
-  printf("load %.4g Erlangs; SL threshold %.6g s; %.0f contacts measured\n\n",
-         m->L * m->S / 3600, m->T, f->contacts);
+    printf(", mean patience %.6g s", m->P);
+  printf("; load %.4g Erlangs; SL threshold %.6g s\n", m->L * m->S / 3600,
+         m->T);
+  printf("%.6g h measured after %.6g h warm-up (seed %llu): %.0f contacts\n\n",
+         m->H, m->W, (unsigned long long)m->seed, f->contacts);
   printf("%-14s %12s %25s %12s %s\n", "", "measured", "95% CI", f->model,
          "inside CI");
   for (int j = 0; j < K_COUNT; j++) {
