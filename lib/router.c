@@ -477,6 +477,21 @@ static int mh_reserve_for(cr_router *r, rqueue *q, const uint32_t *maxc,
   return 0;
 }
 
+static int lv_ring_reserve(cr_router *r, rqueue *q, int32_t prio,
+                           const uint32_t *extra);
+
+/* Room in q's member index for one more member of priority prio (its
+ * level exists) taking channels maxc. */
+static int memb_reserve(cr_router *r, rqueue *q, int32_t prio,
+                        const uint32_t *maxc) {
+  if (!q_fifo(q))
+    return mh_reserve_for(r, q, maxc, 1);
+  uint32_t extra[RCH];
+  for (unsigned ch = 0; ch < RCH; ch++)
+    extra[ch] = maxc[ch] ? 1 : 0;
+  return lv_ring_reserve(r, q, prio, extra);
+}
+
 static inline mheap *mheap_of(rqueue *q, const rmember *m, unsigned ch) {
   return m->qual ? &q->memb[ch] : &q->memb_lo[ch];
 }
@@ -511,65 +526,134 @@ static int lv_reserve(cr_router *r, rqueue *q, int32_t prio) {
     at++;
   memmove(&q->lv[at + 1], &q->lv[at], (q->nlv - at) * sizeof *q->lv);
   rlevel *l = &q->lv[at];
+  memset(l, 0, sizeof *l);
   l->prio = prio;
-  l->nmemb = 0;
-  for (unsigned t = 0; t < 2; t++)
-    for (unsigned ch = 0; ch < RCH; ch++)
-      l->head[t][ch] = l->tail[t][ch] = RNIL;
   q->nlv++;
   return 0;
 }
 
+static void lv_free(cr_router *r, rlevel *l) {
+  for (unsigned t = 0; t < 2; t++)
+    for (unsigned ch = 0; ch < RCH; ch++)
+      cr__free(&r->mem, l->ring[t][ch].a);
+}
+
 /* Drops the level of prio once no member has it (level 0 stays). */
-static void lv_release(rqueue *q, int32_t prio) {
+static void lv_release(cr_router *r, rqueue *q, int32_t prio) {
   uint32_t li = lv_find(q, prio);
   if (li == RNIL || --q->lv[li].nmemb || prio == 0)
     return;
+  lv_free(r, &q->lv[li]);
   memmove(&q->lv[li], &q->lv[li + 1], (q->nlv - li - 1) * sizeof *q->lv);
   q->nlv--;
 }
 
-static void fl_append(cr_router *r, rqueue *q, rmember *m, uint32_t mi,
-                      unsigned ch) {
-  rlevel *l = &q->lv[lv_find(q, m->prio)];
-  unsigned t = m->qual;
-  m->nxt[ch] = RNIL;
-  m->pos[ch] = l->tail[t][ch];
-  if (l->tail[t][ch] != RNIL)
-    r->members[l->tail[t][ch]].nxt[ch] = mi;
-  else
-    l->head[t][ch] = mi;
-  l->tail[t][ch] = mi;
-  q->fn[t][ch]++;
+/* The level's member counts per channel (nh), for a member of an agent
+ * taking channels maxc, sign +1 or -1. */
+static void lv_count(rqueue *q, int32_t prio, const uint32_t *maxc,
+                     int sign) {
+  rlevel *l = &q->lv[lv_find(q, prio)];
+  for (unsigned ch = 0; ch < RCH; ch++)
+    if (maxc[ch])
+      l->nh[ch] += sign > 0 ? 1u : (uint32_t)-1;
 }
 
-static void fl_unlink(cr_router *r, rqueue *q, rmember *m, unsigned ch) {
-  rlevel *l = &q->lv[lv_find(q, m->prio)];
-  unsigned t = m->qual;
-  uint32_t p = m->pos[ch], n = m->nxt[ch];
-  if (p != RNIL)
-    r->members[p].nxt[ch] = n;
-  else
-    l->head[t][ch] = n;
-  if (n != RNIL)
-    r->members[n].pos[ch] = p;
-  else
-    l->tail[t][ch] = p;
-  m->pos[ch] = m->nxt[ch] = RNIL;
-  q->fn[t][ch]--;
+/* Room for `need` members in a ring: a quarter more, so a full ring
+ * compacts to at most four fifths. The ring is unchanged on failure. */
+static int ring_reserve(cr_router *r, rring *g, uint32_t need) {
+  uint64_t want = (uint64_t)need + need / 4 + 4;
+  if (g->cap >= want)
+    return 0;
+  if (want > UINT32_MAX / sizeof *g->a)
+    return CR_ENOMEM;
+  rent *na = cr__malloc(&r->mem, (size_t)want * sizeof *na);
+  if (!na)
+    return CR_ENOMEM;
+  for (uint32_t k = 0; k < g->n; k++) {
+    uint32_t i = g->head + k;
+    na[k] = g->a[i >= g->cap ? i - g->cap : i];
+  }
+  cr__free(&r->mem, g->a);
+  g->a = na;
+  g->cap = (uint32_t)want;
+  g->head = 0;
+  return 0;
 }
 
-/* Out of every member heap or list of its queue (inmask 0). */
+/* Rings of level prio (both tiers: a member may change tier) for its
+ * members and extra[ch] more on each channel (extra may be NULL). */
+static int lv_ring_reserve(cr_router *r, rqueue *q, int32_t prio,
+                           const uint32_t *extra) {
+  rlevel *l = &q->lv[lv_find(q, prio)];
+  for (unsigned ch = 0; ch < RCH; ch++) {
+    uint32_t need = l->nh[ch] + (extra ? extra[ch] : 0);
+    for (unsigned t = 0; need && t < 2; t++)
+      if (ring_reserve(r, &l->ring[t][ch], need))
+        return CR_ENOMEM;
+  }
+  return 0;
+}
+
+static inline int ent_live(const cr_router *r, const rent *e) {
+  return r->members[e->mi].stamp == e->stamp;
+}
+
+static inline rent *ring_at(rring *g, uint32_t k) {
+  uint32_t i = g->head + k;
+  return &g->a[i >= g->cap ? i - g->cap : i];
+}
+
+/* Drops the stale entries, keeping the order of the rest. */
+static void ring_compact(cr_router *r, rring *g) {
+  uint32_t w = 0;
+  for (uint32_t k = 0; k < g->n; k++) {
+    rent e = *ring_at(g, k);
+    if (ent_live(r, &e))
+      *ring_at(g, w++) = e;
+  }
+  g->n = w;
+}
+
+static void ring_push(cr_router *r, rring *g, uint64_t stamp, uint32_t mi) {
+  if (g->n == g->cap)
+    ring_compact(r, g);
+  if (g->n == g->cap)
+    return; /* not reached: capacity is reserved (cr__router_check) */
+  rent *e = ring_at(g, g->n++);
+  e->stamp = stamp;
+  e->mi = mi;
+  e->pad = 0;
+}
+
+/* Member m (index mi, its stamp fresh) to the back of its lines: one for
+ * each channel in m->inmask. */
+static void fl_enter(cr_router *r, rqueue *q, rmember *m, uint32_t mi) {
+  rlevel *l = &q->lv[lv_find(q, m->prio)];
+  for (unsigned ch = 0; ch < RCH; ch++)
+    if (m->inmask & (1u << ch)) {
+      ring_push(r, &l->ring[m->qual][ch], m->stamp, mi);
+      q->fn[m->qual][ch]++;
+    }
+}
+
+/* Out of every line: its entries go stale. */
+static void fl_leave(rqueue *q, rmember *m) {
+  for (unsigned ch = 0; ch < RCH; ch++)
+    if (m->inmask & (1u << ch))
+      q->fn[m->qual][ch]--;
+  m->stamp = 0;
+}
+
+/* Out of every member heap or line of its queue (inmask 0). */
 static void member_detach(cr_router *r, uint32_t mi) {
   rmember *m = &r->members[mi];
   rqueue *q = r->queues[m->queue];
-  for (unsigned ch = 0; ch < RCH; ch++)
-    if (m->inmask & (1u << ch)) {
-      if (q_fifo(q))
-        fl_unlink(r, q, m, ch);
-      else
+  if (q_fifo(q))
+    fl_leave(q, m);
+  else
+    for (unsigned ch = 0; ch < RCH; ch++)
+      if (m->inmask & (1u << ch))
         mh_remove(r, mheap_of(q, m, ch), ch, mi);
-    }
   m->inmask = 0;
 }
 
@@ -759,10 +843,21 @@ static void agent_reindex(cr_router *r, ragent *a) {
       member_detach(r, mi);
       m->qual = qual;
     }
-    /* A list only ever grows at its back: whoever enters one, or whose
-     * workload or status changed, goes to the back of all of them. */
-    if (fifo && (a->touched || (want & ~m->inmask)))
-      m->stamp = ++r->seq;
+    if (fifo) {
+      /* A line only grows at its back: a member whose workload or status
+       * changed, or whose set of lines changes, goes to the back of all
+       * of them with a fresh stamp (its old entries go stale). */
+      if (a->touched || want != m->inmask) {
+        fl_leave(q, m);
+        m->inmask = want;
+        if (want) {
+          m->stamp = ++r->seq;
+          fl_enter(r, q, m, mi);
+        }
+      }
+      member_key(a, m, q, &m->k1, &m->k2);
+      continue;
+    }
     uint64_t k1, k2;
     member_key(a, m, q, &k1, &k2);
     int moved = k1 != m->k1 || k2 != m->k2;
@@ -774,23 +869,13 @@ static void agent_reindex(cr_router *r, ragent *a) {
       if (!(all & bit))
         continue;
       if ((m->inmask & bit) && !(want & bit)) {
-        if (fifo)
-          fl_unlink(r, q, m, ch);
-        else
-          mh_remove(r, mheap_of(q, m, ch), ch, mi);
+        mh_remove(r, mheap_of(q, m, ch), ch, mi);
         m->inmask &= (uint8_t)~bit;
       } else if (m->inmask & bit) {
-        if (moved && fifo) {
-          fl_unlink(r, q, m, ch);
-          fl_append(r, q, m, mi, ch);
-        } else if (moved) {
+        if (moved)
           mh_rekey(r, mheap_of(q, m, ch), ch, mi);
-        }
       } else {
-        if (fifo)
-          fl_append(r, q, m, mi, ch);
-        else
-          mh_insert(r, mheap_of(q, m, ch), ch, mi, a->seq);
+        mh_insert(r, mheap_of(q, m, ch), ch, mi, a->seq);
         m->inmask |= bit;
       }
     }
@@ -1461,19 +1546,27 @@ linear:
   return found;
 }
 
-/* The same for list strategies: levels in priority order, each list from
- * its front (longest idle first); O(k) for k skipped. */
-static uint32_t fl_best(cr_router *r, const rqueue *q, unsigned tier,
-                        unsigned ch, actx *x, uint32_t *out, uint32_t want) {
+/* The same for line strategies: levels in priority order, each line from
+ * its front (longest idle first), stale entries at the front dropped on
+ * the way; O(k) for k entries passed. */
+static uint32_t fl_best(cr_router *r, rqueue *q, unsigned tier, unsigned ch,
+                        actx *x, uint32_t *out, uint32_t want) {
   uint32_t found = 0;
-  for (uint32_t li = 0; li < q->nlv && found < want; li++)
-    for (uint32_t mi = q->lv[li].head[tier][ch]; mi != RNIL;
-         mi = r->members[mi].nxt[ch])
-      if (agent_ok(r, mi, x)) {
-        out[found++] = mi;
+  for (uint32_t li = 0; li < q->nlv && found < want; li++) {
+    rring *g = &q->lv[li].ring[tier][ch];
+    while (g->n && !ent_live(r, ring_at(g, 0))) {
+      g->head = g->head + 1 == g->cap ? 0 : g->head + 1;
+      g->n--;
+    }
+    for (uint32_t k = 0; k < g->n; k++) {
+      const rent *e = ring_at(g, k);
+      if (ent_live(r, e) && agent_ok(r, e->mi, x)) {
+        out[found++] = e->mi;
         if (found == want)
           break;
       }
+    }
+  }
   return found;
 }
 
@@ -2830,6 +2923,8 @@ void cr_router_del(cr_router *r) {
       cr__free(&r->mem, r->queues[i]->memb[ch].a);
       cr__free(&r->mem, r->queues[i]->memb_lo[ch].a);
     }
+    for (uint32_t li = 0; li < r->queues[i]->nlv; li++)
+      lv_free(r, &r->queues[i]->lv[li]);
     cr__free(&r->mem, r->queues[i]->lv);
     cr__free(&r->mem, r->queues[i]->id);
     cr__free(&r->mem, r->queues[i]);
@@ -2906,10 +3001,11 @@ static uint32_t member_add(cr_router *r, ragent *a, rqueue *q, int prio,
   m->rr = ++q->rr_counter;
   m->rnd = q->rnd_clock + rng_exp(r);
   for (unsigned ch = 0; ch < RCH; ch++) {
-    m->pos[ch] = m->nxt[ch] = RNIL;
+    m->pos[ch] = RNIL;
     q->nhandle[ch] += a->maxc[ch] ? 1 : 0;
   }
   q->lv[lv_find(q, prio)].nmemb++;
+  lv_count(q, prio, a->maxc, +1);
   m->prev_a = RNIL;
   m->next_a = a->mhead;
   if (a->mhead != RNIL)
@@ -2935,7 +3031,8 @@ static void member_del(cr_router *r, uint32_t mi, cr_time t) {
   member_detach(r, mi);
   for (unsigned ch = 0; ch < RCH; ch++)
     q->nhandle[ch] -= a->maxc[ch] ? 1 : 0;
-  lv_release(q, m->prio);
+  lv_count(q, m->prio, a->maxc, -1);
+  lv_release(r, q, m->prio);
   if (a->status == CR_AGENT_AVAILABLE)
     member_staff(r, a, m, -1);
   if (m->prev_a != RNIL)
@@ -3034,7 +3131,13 @@ static int queue_auto_reserve(cr_router *r, rqueue *q) {
       for (unsigned ch = 0; ch < RCH; ch++)
         add[ch] += a->maxc[ch] ? 1 : 0;
   }
-  /* a queue switching from a list strategy has no heap yet: room for
+  if (q_fifo(q)) { /* every level: q may be switching from a heap */
+    for (uint32_t li = 0; li < q->nlv; li++)
+      if (lv_ring_reserve(r, q, q->lv[li].prio, q->lv[li].prio ? NULL : add))
+        return CR_ENOMEM;
+    return 0;
+  }
+  /* a queue switching from a line strategy has no heap yet: room for
    * every member */
   for (unsigned ch = 0; ch < RCH; ch++)
     if (q->nhandle[ch] + add[ch] &&
@@ -3132,6 +3235,8 @@ int cr_router_queue_add(cr_router *r, const char *id, size_t len,
       cr__free(&r->mem, q->memb[ch].a);
       cr__free(&r->mem, q->memb_lo[ch].a);
     }
+    for (uint32_t li = 0; li < q->nlv; li++)
+      lv_free(r, &q->lv[li]);
     cr__free(&r->mem, q->lv);
     cr__free(&r->mem, q->id);
     cr__free(&r->mem, q);
@@ -3358,9 +3463,18 @@ static int agent_heap_reserve(cr_router *r, const ragent *a,
                               const uint32_t *maxc) {
   for (uint32_t qi = 0; qi < r->nqueues; qi++) {
     rqueue *q = r->queues[qi];
-    int member = member_of(r, a, qi) != RNIL;
+    uint32_t mi = member_of(r, a, qi);
+    int member = mi != RNIL;
     if (!member && !auto_wants(q, a))
       continue;
+    if (q_fifo(q)) {
+      uint32_t extra[RCH];
+      for (unsigned ch = 0; ch < RCH; ch++)
+        extra[ch] = maxc[ch] && (!member || !a->maxc[ch]) ? 1 : 0;
+      if (lv_ring_reserve(r, q, member ? r->members[mi].prio : 0, extra))
+        return CR_ENOMEM;
+      continue;
+    }
     for (unsigned ch = 0; ch < RCH; ch++)
       if (maxc[ch] && (!member || !a->maxc[ch]) &&
           mh_reserve2(r, q, ch, q->nhandle[ch] + 1))
@@ -3482,6 +3596,8 @@ int cr_router_agent_update(cr_router *r, const char *id, size_t len,
     for (unsigned ch = 0; ch < RCH; ch++)
       q->nhandle[ch] += (cfg->max_per_channel[ch] ? 1u : 0u) -
                         (a->maxc[ch] ? 1u : 0u);
+    lv_count(q, r->members[mi].prio, a->maxc, -1);
+    lv_count(q, r->members[mi].prio, cfg->max_per_channel, +1);
   }
   agent_set_cfg(a, cfg);
   agent_staff(r, a, +1);
@@ -3532,10 +3648,15 @@ int cr_router_agent_join(cr_router *r, const char *agent, size_t agent_len,
     return CR_ENOMEM;
   if (mi != RNIL) {
     rmember *m = &r->members[mi];
-    if (m->prio != priority) { /* out of the old level's lists first */
+    if (m->prio != priority) { /* out of the old level's lines first */
+      if (q_fifo(q) && memb_reserve(r, q, priority, a->maxc))
+        return CR_ENOMEM;
       member_detach(r, mi);
-      lv_release(q, m->prio);
+      lv_count(q, m->prio, a->maxc, -1);
+      lv_release(r, q, m->prio);
       q->lv[lv_find(q, priority)].nmemb++;
+      lv_count(q, priority, a->maxc, +1);
+      a->requal = 1; /* back into its lines at the reindex below */
     }
     m->prio = priority;
     m->delay = delay_ms;
@@ -3544,7 +3665,7 @@ int cr_router_agent_join(cr_router *r, const char *agent, size_t agent_len,
   } else {
     if (pool_reserve(r, &r->mpool, (void **)&r->members, sizeof(rmember),
                      1) ||
-        mh_reserve_for(r, q, a->maxc, 1))
+        memb_reserve(r, q, priority, a->maxc))
       return CR_ENOMEM;
     member_add(r, a, q, priority, delay_ms, now);
   }
@@ -3686,32 +3807,40 @@ static int visit_wait(cr_router *r, uint32_t ci, void *vx) {
          conv_custom(c) != c->wheap;
 }
 
-/* The member lists of (q, tier, ch): links both ways, level, tier, keys,
- * strictly increasing stamps, counts. */
+/* The member lines of (q, tier, ch): live entries in strictly increasing
+ * stamp order, each a member of q at that level and tier taking ch now;
+ * counts; room for every member of the level (so appends never fail). */
 static int memb_lists_bad(const cr_router *r, const rqueue *q, unsigned ch,
                           unsigned qual) {
-  uint32_t n = 0;
+  uint32_t n = 0, want = 0;
+  for (uint32_t mi = q->mhead; mi != RNIL; mi = r->members[mi].next_q) {
+    const rmember *m = &r->members[mi];
+    want += m->qual == qual && (m->inmask & (1u << ch));
+  }
   for (uint32_t li = 0; li < q->nlv; li++) {
     const rlevel *l = &q->lv[li];
-    uint32_t prev = RNIL;
+    const rring *g = &l->ring[qual][ch];
     uint64_t last = 0;
-    for (uint32_t mi = l->head[qual][ch]; mi != RNIL;
-         mi = r->members[mi].nxt[ch]) {
-      if (mi >= r->mpool.hwm || ++n > r->mpool.hwm)
+    if (g->n > g->cap || (g->cap && g->head >= g->cap) ||
+        (l->nh[ch] && g->cap < l->nh[ch] + 1))
+      return 1;
+    for (uint32_t k = 0; k < g->n; k++) {
+      uint32_t i = g->head + k;
+      const rent *e = &g->a[i >= g->cap ? i - g->cap : i];
+      if (e->mi >= r->mpool.hwm)
         return 1;
-      const rmember *m = &r->members[mi];
-      if (!m->used || m->queue != q->idx || m->pos[ch] != prev ||
-          !(m->inmask & (1u << ch)) || m->qual != qual ||
-          m->prio != l->prio || (prev != RNIL && m->stamp <= last) ||
+      const rmember *m = &r->members[e->mi];
+      if (m->stamp != e->stamp)
+        continue; /* stale */
+      if (!m->used || m->queue != q->idx || !(m->inmask & (1u << ch)) ||
+          m->qual != qual || m->prio != l->prio || e->stamp <= last ||
           m->qual != agent_meets(r->agents[m->agent], q->skills, q->nskills))
         return 1;
-      last = m->stamp;
-      prev = mi;
+      last = e->stamp;
+      n++;
     }
-    if (l->tail[qual][ch] != prev)
-      return 1;
   }
-  return n != q->fn[qual][ch];
+  return n != q->fn[qual][ch] || n != want;
 }
 
 /* The member heap of (q, ch): heap order, positions, keys, capacity. */
@@ -3865,11 +3994,15 @@ int cr__router_check(cr_router *r) {
     }
     uint32_t inlv = 0;
     for (uint32_t li = 0; li < q->nlv; li++) {
-      uint32_t n = 0;
+      uint32_t n = 0, nh[RCH] = {0};
       for (uint32_t mi = q->mhead; mi != RNIL; mi = r->members[mi].next_q)
-        n += r->members[mi].prio == q->lv[li].prio;
-      CHK(n == q->lv[li].nmemb && (li == 0 || q->lv[li - 1].prio <
-                                                  q->lv[li].prio),
+        if (r->members[mi].prio == q->lv[li].prio) {
+          n++;
+          for (unsigned ch = 0; ch < RCH; ch++)
+            nh[ch] += r->agents[r->members[mi].agent]->maxc[ch] ? 1 : 0;
+        }
+      CHK(n == q->lv[li].nmemb && !memcmp(nh, q->lv[li].nh, sizeof nh) &&
+              (li == 0 || q->lv[li - 1].prio < q->lv[li].prio),
           "queue %.*s priority levels", (int)q->id_len, q->id);
       inlv += n;
     }
@@ -3979,8 +4112,9 @@ int cr__router_rebuild(cr_router *r) {
       if (lv_reserve(r, q, m->prio))
         goto oom;
       q->lv[lv_find(q, m->prio)].nmemb++;
+      lv_count(q, m->prio, a->maxc, +1);
       for (unsigned ch = 0; ch < RCH; ch++) {
-        m->pos[ch] = m->nxt[ch] = RNIL;
+        m->pos[ch] = RNIL;
         q->nhandle[ch] += a->maxc[ch] ? 1 : 0;
         if (a->maxc[ch] && mh_reserve2(r, q, ch, q->nhandle[ch]))
           goto oom;
@@ -3998,11 +4132,13 @@ int cr__router_rebuild(cr_router *r) {
       member_key(a, m, q, &m->k1, &m->k2);
       m->qual = (uint8_t)agent_meets(a, q->skills, q->nskills);
       if (q_fifo(q)) { /* appended below, in stamp order */
+        if (want && !m->stamp)
+          goto corrupt; /* in a line, so it has a stamp */
         if (want) {
           fl[nfl].stamp = m->stamp;
           fl[nfl++].mi = mi;
         }
-        m->inmask = want; /* set again as they are appended */
+        m->inmask = want;
         continue;
       }
       for (unsigned ch = 0; ch < RCH; ch++)
@@ -4012,15 +4148,18 @@ int cr__router_rebuild(cr_router *r) {
         }
     }
   }
-  /* The lists' order is the stamps' order (every member entered its lists
-   * at the back with a fresh stamp). */
+  for (uint32_t qi = 0; qi < r->nqueues; qi++) {
+    rqueue *q = r->queues[qi];
+    for (uint32_t li = 0; q_fifo(q) && li < q->nlv; li++)
+      if (lv_ring_reserve(r, q, q->lv[li].prio, NULL))
+        goto oom;
+  }
+  /* The lines' order is the stamps' order (every member entered its lines
+   * at the back with a fresh stamp); only live entries are rebuilt. */
   qsort(fl, nfl, sizeof *fl, stamp_cmp);
   for (uint32_t k = 0; k < nfl; k++) {
     rmember *m = &r->members[fl[k].mi];
-    rqueue *q = r->queues[m->queue];
-    for (unsigned ch = 0; ch < RCH; ch++)
-      if (m->inmask & (1u << ch))
-        fl_append(r, q, m, fl[k].mi, ch);
+    fl_enter(r, r->queues[m->queue], m, fl[k].mi);
   }
   cr__free(&r->mem, fl);
   return 0;

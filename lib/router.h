@@ -172,22 +172,41 @@ typedef struct rmember {
   uint8_t used;
   uint8_t qual;      /* meets the queue's default requirement: which tier
                         (memb or memb_lo, or lists [1] / [0]) holds it */
-  uint64_t stamp;    /* longest-idle lists: when it last went to the back
-                        (a value of the router's sequence counter) */
+  uint64_t stamp;    /* line strategies: when it last went to the back
+                        (a value of the router's sequence counter; 0 =
+                        in no line) */
   uint32_t pos[RCH]; /* heap strategies: index in the (queue, channel)
-                        member heap; list strategies: previous member */
-  uint32_t nxt[RCH]; /* list strategies: next member */
+                        member heap */
 } rmember;
 
 /* Longest idle and ring-all order members by (member priority, time they
- * last went to the back); every change moves a member to the back, so
- * each (priority, tier, channel) is a FIFO: an intrusive doubly-linked
- * list, O(1) to append, unlink or move. One level per member priority in
- * use, sorted; level 0 always exists (auto members have priority 0). */
+ * last went to the back), and every change of a member sends it to the
+ * back: each (priority, tier, channel) is a FIFO. It is kept as a ring
+ * buffer of (stamp, member) entries in stamp order: going to the back
+ * appends an entry with a fresh stamp and leaves the old one behind, stale
+ * (its stamp no longer the member's); stale entries are dropped when they
+ * reach the front, or all at once when the ring is full. Nothing but the
+ * ring's tail is written, where a linked list unlinked and relinked
+ * neighbours (a cache miss each). Capacity is reserved with the members
+ * (nh + a quarter), so appending never allocates and a full ring always
+ * compacts to below its capacity: amortised O(1). One level per member
+ * priority in use, sorted; level 0 always exists (auto members have
+ * priority 0). */
+typedef struct rent {
+  uint64_t stamp;
+  uint32_t mi, pad;
+} rent;
+
+typedef struct rring {
+  rent *a;
+  uint32_t cap, head, n;
+} rring;
+
 typedef struct rlevel {
   int32_t prio;
-  uint32_t nmemb;                       /* members with this priority */
-  uint32_t head[2][RCH], tail[2][RCH]; /* [tier: qual][channel] */
+  uint32_t nmemb;        /* members with this priority */
+  uint32_t nh[RCH];      /* ... whose agent takes the channel */
+  rring ring[2][RCH];    /* [tier: qual][channel] */
 } rlevel;
 
 typedef struct rqueue {

@@ -867,7 +867,7 @@ static int read_all(rbuf *b, cr_router *r, rmarks *mk) {
     m->rnd = get_u64(b);
     m->stamp = get_u64(b);
     for (unsigned ch = 0; ch < RCH; ch++)
-      m->pos[ch] = m->nxt[ch] = RNIL;
+      m->pos[ch] = RNIL;
     if (b->err || ag != m->agent || m->queue >= nq || m->delay < 0 ||
         !RDUR_OK(m->delay) || m->prio < -CR_ROUTER_MAX_PRIORITY ||
         m->prio > CR_ROUTER_MAX_PRIORITY || m->stamp > r->seq)
