@@ -102,6 +102,7 @@ class DefaultDay(unittest.TestCase):
         self.assertEqual(sum(k["arrivals"] for k in j["queues"].values()),
                          t["queued"])
         self.assertEqual(len(j["intervals"]), 24)  # 08:00-20:00 by 30 min
+        self.assertEqual((j["from"], j["to"]), ("08:00", "20:00"))
         self.assertEqual(j["intervals"][0]["start"], "08:00")
 
     def test_model_decides_containment(self):
@@ -168,6 +169,8 @@ class Options(unittest.TestCase):
 
     def test_start_and_hours(self):
         j = run_json("--start", "10:00", "--hours", "1")
+        self.assertEqual((j["from"], j["to"], j["hours"]),
+                         ("10:00", "11:00", 1))
         self.assertEqual([iv["start"] for iv in j["intervals"]],
                          ["10:00", "10:30"])
         t = j["total"]

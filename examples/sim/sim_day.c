@@ -1024,10 +1024,13 @@ static void print_json(const day *d) {
   char a[8];
   fprintf(f, "{\"scenario\":");
   json_str(f, d->scn.name);
-  fprintf(f, ",\"seed\":%llu,\"hours\":%d,\"interval_min\":%d,"
-             "\"agents\":%zu,\"total\":",
-          (unsigned long long)d->scn.seed, d->hours, d->scn.interval_min,
-          d->nagents);
+  char b[8];
+  hm(a, sizeof a, d->scn.open_min);
+  hm(b, sizeof b, (int)((d->arrivals_end - DAY_ORIGIN) / MIN_MS));
+  fprintf(f, ",\"seed\":%llu,\"from\":\"%s\",\"to\":\"%s\",\"hours\":%d,"
+             "\"interval_min\":%d,\"agents\":%zu,\"total\":",
+          (unsigned long long)d->scn.seed, a, b, d->hours,
+          d->scn.interval_min, d->nagents);
   json_kpi(f, &r->total);
   fprintf(f, ",\"occupancy\":");
   crs_json_num(f, r->occ_samples ? r->occ_sum / r->occ_samples : NAN);
