@@ -965,9 +965,12 @@ int main(int argc, char **argv) {
   }
   set_callbacks(&c);
   c.tty = isatty(0);
-  printf("cr-chat: the demo bot (%u intents, Hebrew + English), %s %s.\n",
-         (unsigned)cr_intent_model_label_count(c.model),
-         "Sunday", clock_str(&c, c.now, tb, sizeof tb));
+  size_t nl = cr_intent_model_label_count(c.model);
+  const char *oos = cr_intent_model_oos_label(c.model);
+  printf("cr-chat: the demo bot (%zu intents%s, Hebrew + English), Sunday "
+         "%s.\n",
+         oos && nl ? nl - 1 : nl, oos ? " and out-of-scope" : "",
+         clock_str(&c, c.now, tb, sizeof tb));
   if (!c.no_agents)
     default_agents(&c);
   new_conv(&c, c.channel, c.profile, NULL);
