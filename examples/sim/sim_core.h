@@ -175,7 +175,11 @@ const char *crs_sim_errmsg(const crs_sim *s);
 
 /* The library objects, for configuration and reports. Do not set the
  * router's callbacks (the kernel's are installed) and do not call its
- * conversation functions (enqueue, accept, abandon, end...) directly. */
+ * conversation functions (enqueue, accept, abandon, end...) directly.
+ * Add agents with crs_sim_add_agent, not cr_router_agent_add: an offer to
+ * an agent the kernel does not know is never answered (it times out).
+ * Queue settings (open/closed, update) may be changed on the router; call
+ * crs_sim_flush() after a change that can make offers. */
 cr_router *crs_sim_router(crs_sim *s);
 cr_metrics *crs_sim_metrics(crs_sim *s); /* NULL without use_metrics */
 /* The kernel's own stream (answer delays); hosts may draw from it too. */
