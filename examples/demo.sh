@@ -17,7 +17,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 . ./.ci/deps.sh
-cr_need_packages cmake make gcc pkg-config uthash-dev
+cr_need_packages cmake make gcc pkg-config uthash-dev libcmocka-dev
 
 jobs=$(nproc 2>/dev/null || echo 2)
 echo "Building (first time: about a minute)..."
