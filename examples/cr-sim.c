@@ -65,7 +65,7 @@ static void usage(FILE *f) {
   fputs("usage: cr-sim [--scenario NAME|FILE] [options]   a simulated day\n"
         "       cr-sim --mmc --arrivals-per-hour L --aht-s S --agents N\n"
         "              --hours H [--patience-s P] [--target-s T] [--seed K]\n"
-        "              [--warmup-h W] [--batches B] [--json]\n"
+        "              [--warmup-h W] [--batches B] [--strategy NAME] [--json]\n"
         "       cr-sim --chain [--types K] [--agents-per-type M] [--load R]\n"
         "              [--hours H] [--seed K] [--json]\n"
         "       cr-sim --replay LOG.csv --agents N [--target-s T] [--json]\n"

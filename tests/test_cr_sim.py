@@ -149,6 +149,36 @@ class MMN(unittest.TestCase):
                 self.assertEqual(j["model"], "erlang_a")
 
 
+class Strategies(unittest.TestCase):
+    def test_every_strategy_is_work_conserving(self):
+        # Identical agents and per-contact draws: a work-conserving FCFS
+        # router gives exactly the same waits whichever idle agent it
+        # picks, so every agent-selection strategy (ring-all included)
+        # must measure the very same figures, and agree with Erlang A.
+        names = ("longest-idle", "least-occupied", "fewest-contacts",
+                 "least-talk-time", "most-proficient", "round-robin",
+                 "random", "ring-all")
+        base = None
+        for st in names:
+            p = subprocess.run([EXE, "--mmc", "--arrivals-per-hour", "100",
+                                "--aht-s", "180", "--agents", "6", "--hours",
+                                "100", "--patience-s", "300", "--strategy",
+                                st, "--json"], capture_output=True,
+                               text=True, timeout=120)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            j = json.loads(p.stdout)
+            self.assertEqual(j["params"]["strategy"], st)
+            if base is None:
+                base = j
+                for k in KEYS:
+                    self.assertLessEqual(excess(j, k), WIDEN, k)
+            else:
+                self.assertEqual(j["measured"], base["measured"], st)
+        p = subprocess.run([EXE, "--mmc", "--strategy", "fastest"],
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 2)
+
+
 class Cli(unittest.TestCase):
     def test_deterministic(self):
         a = run_case(CASES["M/M/6"][:3] + (50, None, 20), seed=7)

@@ -4,10 +4,14 @@
  * staffing module's Erlang C / Erlang A figures.
  *
  * The model: Poisson arrivals at L per hour for warm-up + H hours, one
- * queue, N identical one-call agents (longest-idle selection, accept at
- * once), exponential handle times with mean S, exponential patience with
- * mean P (none without --patience-s). The run drains after the last
- * arrival, so every contact ends.
+ * queue, N identical one-call agents (longest-idle selection, or any
+ * router strategy with --strategy; accept at once), exponential handle
+ * times with mean S, exponential patience with mean P (none without
+ * --patience-s). The run drains after the last arrival, so every contact
+ * ends. Handle times and patience are drawn per contact at arrival, so
+ * with identical agents a work-conserving FCFS router gives exactly the
+ * same waits whichever idle agent each strategy picks: the test checks
+ * that every strategy measures the same figures.
  *
  * Measured, with the staffing module's definitions (convroute.h, staffing
  * section), over the contacts that ARRIVE after the warm-up:
@@ -41,7 +45,7 @@ typedef struct batch {
 
 typedef struct mmc {
   double L, S, P, T, H, W;
-  int N, B, json;
+  int N, B, json, strategy;
   uint64_t seed;
   cr_time warm_ms, span_ms, target_ms;
   batch *b;
@@ -82,6 +86,11 @@ static int argnum(int argc, char **argv, int *i, double *out) {
   return *end || !isfinite(*out) ? -1 : 0;
 }
 
+/* --strategy names, in cr_strategy order. */
+static const char *const strategies[CR_STRATEGY_COUNT] = {
+    "longest-idle", "least-occupied", "fewest-contacts", "least-talk-time",
+    "most-proficient", "round-robin", "random", "ring-all"};
+
 static int parse(mmc *m, int argc, char **argv) {
   double v;
   int have = 0;
@@ -95,6 +104,18 @@ static int parse(mmc *m, int argc, char **argv) {
       continue;
     if (!strcmp(a, "--json")) {
       m->json = 1;
+      continue;
+    }
+    if (!strcmp(a, "--strategy") && i + 1 < argc) {
+      const char *name = argv[++i];
+      m->strategy = -1;
+      for (int k = 0; k < CR_STRATEGY_COUNT; k++)
+        if (!strcmp(name, strategies[k]))
+          m->strategy = k;
+      if (m->strategy < 0) {
+        fprintf(stderr, "cr-sim: unknown strategy %s\n", name);
+        return -1;
+      }
       continue;
     }
     if (argnum(argc, argv, &i, &v)) {
@@ -159,14 +180,22 @@ static int build(mmc *m, crs_sim **out) {
   if (rc)
     return rc;
   *out = s;
+  /* One skill at level 3 for all: most-proficient has a skill to rank
+   * (every agent ties, as the model's agents are identical). */
+  cr_skill_level sk = {"voice", 5, 3};
   cr_queue_config qc;
   cr_queue_config_init(&qc);
+  qc.strategy = m->strategy;
+  qc.skills = &sk;
+  qc.nskills = 1;
   uint32_t q;
   if ((rc = crs_sim_add_queue(s, "q", &qc, &q)))
     return rc;
   cr_agent_config ac;
   cr_agent_config_init(&ac);
   ac.max_per_channel[CR_CHANNEL_VOICE] = 1;
+  ac.skills = &sk;
+  ac.nskills = 1;
   for (int i = 0; i < m->N; i++) {
     char id[16];
     uint32_t a;
@@ -298,8 +327,8 @@ static void print_json(const mmc *m, const figures *f, int ok,
   crs_json_num(stdout, m->P > 0 ? m->P : NAN);
   printf(", \"target_s\": ");
   crs_json_num(stdout, m->T);
-  printf(", \"seed\": %llu, \"batches\": %d}", (unsigned long long)m->seed,
-         m->B);
+  printf(", \"seed\": %llu, \"batches\": %d, \"strategy\": \"%s\"}",
+         (unsigned long long)m->seed, m->B, strategies[m->strategy]);
   const char *obj[3] = {"measured", "ci95", "theory"};
   for (int o = 0; o < 3; o++) {
     printf(", \"%s\": {", obj[o]);
@@ -338,8 +367,10 @@ static void print_human(const mmc *m, const figures *f, int ok,
     printf(", mean patience %.6g s", m->P);
   printf("; load %.4g Erlangs; SL threshold %.6g s\n", m->L * m->S / 3600,
          m->T);
-  printf("%.6g h measured after %.6g h warm-up (seed %llu): %.0f contacts\n\n",
-         m->H, m->W, (unsigned long long)m->seed, f->contacts);
+  printf("%.6g h measured after %.6g h warm-up (seed %llu): %.0f contacts; "
+         "router strategy %s\n\n",
+         m->H, m->W, (unsigned long long)m->seed, f->contacts,
+         strategies[m->strategy]);
   printf("%-14s %12s %25s %12s %s\n", "", "measured", "95% CI", f->model,
          "inside CI");
   for (int j = 0; j < K_COUNT; j++) {
