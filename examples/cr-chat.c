@@ -103,6 +103,10 @@ typedef struct chat {
   size_t naccept;
   int fail_next;
   const char *speaker; /* the agent whose input is running, or NULL */
+  /* The router reports queue entry during the engine call, before the
+   * engine journals the handoff: its line waits here and is printed after
+   * the journal line that put the conversation in the queue. */
+  char rline[512];
 } chat;
 
 /* ---------- small helpers ---------- */
@@ -257,6 +261,12 @@ static int cb_alert(const cr_engine_context *x, void *ud) {
   return 0;
 }
 
+static void flush_router(chat *c) {
+  if (c->rline[0])
+    fputs(c->rline, stdout);
+  c->rline[0] = '\0';
+}
+
 static int cb_event(const cr_engine_event *ev, void *ud) {
   chat *c = ud;
   char tb[16];
@@ -289,6 +299,8 @@ static int cb_event(const cr_engine_event *ev, void *ud) {
   if (ev->text_len && ev->sender < 0)
     printf("  \"%.*s\"", (int)ev->text_len, ev->text);
   printf("\n");
+  if (ev->to == CR_ST_QUEUED)
+    flush_router(c);
   return 0;
 }
 
@@ -299,17 +311,20 @@ static void cb_router(const cr_router_event *ev, void *ud) {
   if (c->quiet)
     return;
   /* An EWT beyond a day means nobody available can take it. */
+  size_t n = strlen(c->rline);
   if (ev->type == CR_REV_ENTERQUEUE && ev->data2 >= 0 &&
       ev->data2 < INT64_C(86400000))
-    printf("  .. router: %.*s enters queue %.*s, priority %lld, estimated "
-           "wait %.0f s\n",
-           (int)ev->conv_len, ev->conv, (int)ev->queue_len, ev->queue,
-           (long long)ev->data1, (double)ev->data2 / 1000.0);
+    snprintf(c->rline + n, sizeof c->rline - n,
+             "  .. router: %.*s enters queue %.*s, priority %lld, estimated "
+             "wait %.0f s\n",
+             (int)ev->conv_len, ev->conv, (int)ev->queue_len, ev->queue,
+             (long long)ev->data1, (double)ev->data2 / 1000.0);
   else if (ev->type == CR_REV_ENTERQUEUE)
-    printf("  .. router: %.*s enters queue %.*s, priority %lld, no agent "
-           "available to take it now\n",
-           (int)ev->conv_len, ev->conv, (int)ev->queue_len, ev->queue,
-           (long long)ev->data1);
+    snprintf(c->rline + n, sizeof c->rline - n,
+             "  .. router: %.*s enters queue %.*s, priority %lld, no agent "
+             "available to take it now\n",
+             (int)ev->conv_len, ev->conv, (int)ev->queue_len, ev->queue,
+             (long long)ev->data1);
   else if (ev->type == CR_REV_ESCALATE)
     printf("  .. router: %.*s in %.*s is close to the maximum wait\n",
            (int)ev->conv_len, ev->conv, (int)ev->queue_len, ev->queue);
@@ -365,6 +380,7 @@ static const char *action_text(const char *action, int he, int ok) {
 /* Performs the actions the engine asked for (outside the callback, as the
  * API requires) and the automatic accepts, until nothing is left. */
 static void host_work(chat *c) {
+  flush_router(c);
   for (int guard = 0; guard < 64 && (c->npend || c->naccept); guard++) {
     if (c->npend) {
       pending p = c->pend[0];
