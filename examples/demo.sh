@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 cr_need_packages cmake make gcc pkg-config uthash-dev libcmocka-dev
 
 jobs=$(nproc 2>/dev/null || echo 2)
-echo "Building (first time: about a minute)..."
+echo "Building (first time: one to two minutes on two cores)..."
 b=${CR_BUILD_DIR:-build}
 cmake -S . -B "$b" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$b" -j "$jobs" >/dev/null
