@@ -242,6 +242,21 @@ class ScenarioFile(unittest.TestCase):
         self.assertEqual(g["over_max_wait"], j["total"]["over_max_wait"])
         self.assertEqual(j["total"]["containment"], 0)  # all asked a human
 
+    def test_slow_agents_come_back(self):
+        # Agents who take 60 s on average to accept miss half the offers
+        # (demo_bot.conf: offer_timeout 30 s); the router sets them away
+        # after three misses in a row and the simulated supervisor puts
+        # them back, so the centre keeps answering.
+        text = run("--print-scenario").stdout.replace("answer mean=5",
+                                                       "answer mean=60")
+        path = os.path.join(TMP, "slow.scn")
+        with open(path, "w") as f:
+            f.write(text)
+        t = run_json("--scenario", path, "--hours", "3")["total"]
+        self.assertEqual(t["arrivals"], sum(t[o] for o in OUTCOMES))
+        self.assertGreater(t["answered"], 0.7 * t["queued"])
+        self.assertGreater(t["asa_s"], 30)  # the ring time shows
+
     def bad(self, text, want):
         with tempfile.NamedTemporaryFile("w", suffix=".scn",
                                          delete=False) as f:

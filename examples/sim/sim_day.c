@@ -66,7 +66,7 @@ typedef struct pool {
 
 enum { EV_ARRIVAL, EV_FIELD, EV_REPHRASE, EV_BYE, EV_NEED, EV_ACTION,
        EV_ACCEPT, EV_CLOSE, EV_PATIENCE, EV_SHIFT_ON, EV_SHIFT_OFF,
-       EV_SAMPLE };
+       EV_SAMPLE, EV_UNPAUSE };
 
 typedef struct event {
   cr_time t;
@@ -373,6 +373,19 @@ static int cb_action(const char *cid, size_t cl, const char *act, size_t acl,
   push(d, d->now + (cr_time)(crs_exp(&d->rng_cust, d->scn.action_s) * 1e3),
        EV_ACTION, (uint32_t)c, (uint32_t)ok);
   return 0;
+}
+
+/* The router sets an agent who missed several offers in a row away
+ * ("auto-away", like Asterisk's autopause); in the simulation a supervisor
+ * puts them back a minute later, if their shift is still on. */
+static void cb_router(const cr_router_event *ev, void *ud) {
+  day *d = ud;
+  if (ev->type != CR_REV_PAUSE || ev->text_len != 9 ||
+      memcmp(ev->text, "auto-away", 9))
+    return;
+  int a = agent_ix(d, ev->agent, ev->agent_len);
+  if (a >= 0)
+    push(d, d->now + MIN_MS, EV_UNPAUSE, (uint32_t)a, 0);
 }
 
 static cr_time think(day *d) {
@@ -819,6 +832,10 @@ static void handle(day *d, const event *e) {
   case EV_SHIFT_ON:
   case EV_SHIFT_OFF:
     shift(d, e->a, e->type == EV_SHIFT_ON);
+    break;
+  case EV_UNPAUSE:
+    if (d->agents[e->a].on)
+      shift(d, e->a, 1);
     break;
   case EV_SAMPLE:
     sample(d);
@@ -1274,6 +1291,7 @@ static int setup(day *d) {
   cb.offer = cb_offer;
   cb.action = cb_action;
   cb.event = cb_event;
+  cb.router_event = cb_router;
   cb.user_data = d;
   cr_engine_set_callbacks(d->eng, &cb);
   for (int c = 0; c < DAY_NCH; c++)
