@@ -566,8 +566,12 @@ static int run_rep(rep *r, const km *k, uint64_t seed, int fixed) {
   crs_rng g;
   crs_rng_seed(&g, seed, 99);
   size_t nans = 0;
-  for (size_t i = 0; i < r->L->n; i++)
-    nans += r->L->c[i].ans != CR_TIME_NONE;
+  cr_time *handles = malloc(r->L->n * sizeof *handles);
+  if (!handles)
+    rc = CR_ENOMEM;
+  for (size_t i = 0; !rc && i < r->L->n; i++)
+    if (r->L->c[i].ans != CR_TIME_NONE)
+      handles[nans++] = r->L->c[i].end - r->L->c[i].ans;
   for (size_t i = 0; !rc && i < r->L->n; i++) {
     const call *c = &r->L->c[i];
     crs_contact ct;
@@ -577,21 +581,17 @@ static int run_rep(rep *r, const km *k, uint64_t seed, int fixed) {
     ct.source = UINT32_MAX;
     ct.tag = i;
     double u = crs_unit(&g);
-    uint32_t pick = crs_below(&g, (uint32_t)nans);
+    uint32_t pick = nans ? crs_below(&g, (uint32_t)nans) : 0;
     if (c->ans != CR_TIME_NONE) {
       ct.handle_ms = c->end - c->ans;
       ct.patience_ms = km_draw_above(k, (double)(c->ans - c->q), u);
     } else {
       ct.patience_ms = c->end - c->q;
-      /* the pick-th answered call's handle time */
-      for (size_t j = 0, seen = 0; j < r->L->n; j++)
-        if (r->L->c[j].ans != CR_TIME_NONE && seen++ == pick) {
-          ct.handle_ms = r->L->c[j].end - r->L->c[j].ans;
-          break;
-        }
+      ct.handle_ms = nans ? handles[pick] : 0; /* a resampled handle time */
     }
     rc = crs_sim_arrive_at(s, c->q, &ct);
   }
+  free(handles);
   if (!rc)
     rc = crs_sim_run(s, CRS_NEVER);
   if (rc)
