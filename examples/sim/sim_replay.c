@@ -129,6 +129,8 @@ static int parse_time(const char *s, cr_time *out) {
       if (*p == ':') {
         char *e;
         sec = strtod(p + 1, &e);
+        if (e == p + 1 || !(sec >= 0 && sec < 61))
+          return -1;
         p = e;
       }
     }
@@ -141,7 +143,8 @@ static int parse_time(const char *s, cr_time *out) {
     } else if (*p && *p != 'Z' && !isspace((unsigned char)*p)) {
       return -1;
     }
-    if (mo < 1 || mo > 12 || d < 1 || d > 31)
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || y < 0 || h < 0 || h > 24 ||
+        mi < 0 || mi > 59)
       return -1;
     int64_t days = days_from_civil(y, (unsigned)mo, (unsigned)d);
     *out = (days * 86400 + h * 3600 + mi * 60 - off) * 1000 +
@@ -150,7 +153,8 @@ static int parse_time(const char *s, cr_time *out) {
   }
   char *e;
   double v = strtod(s, &e);
-  if (e == s || !isfinite(v))
+  /* |t| <= 1e12 s (31,700 years) keeps every difference in range */
+  if (e == s || !isfinite(v) || fabs(v) > 1e12)
     return -1;
   *out = (cr_time)llround(v * 1000);
   return 0;
