@@ -326,6 +326,45 @@ class Replay(unittest.TestCase):
         finally:
             os.unlink(out.name)
 
+    def test_bad_files_never_crash(self):
+        # Bad rows are skipped and counted; bad files are refused with a
+        # message; nothing overflows (the sanitizer build checks UB too).
+        import tempfile
+        H = "queued_at,answered_at,ended_at,handled_by\n"
+        files = {
+            "empty": ("", 1),
+            "header only": (H, 1),
+            "open quote": (H + '1,"5,6,agent\n', 1),
+            "no columns": ("a,b\n1,2\n", 1),
+            "500 digits": (H + "9" * 500 + ",1,2,agent\n", 1),
+            "mixed": (H + "1999-13-01T00:00:00,,5,abandoned\n"
+                      "-5,,1e300,abandoned\nnan,,1,abandoned\n"
+                      "1999-08-01T10:00:1e400,,5,abandoned\n"
+                      "10,,20,abandoned\n", 0),
+            "bom crlf": ("\ufeff" + H.replace("\n", "\r\n") +
+                         "0,0,10,agent\r\n5,,9,abandoned\r\n", 0),
+        }
+        for name, (text, rc) in files.items():
+            with tempfile.NamedTemporaryFile("w", suffix=".csv",
+                                             delete=False,
+                                             encoding="utf-8") as f:
+                f.write(text)
+            try:
+                p = subprocess.run([EXE, "--replay", f.name, "--agents", "2",
+                                    "--reps", "2", "--json"],
+                                   capture_output=True, text=True,
+                                   timeout=60)
+            finally:
+                os.unlink(f.name)
+            self.assertEqual(p.returncode, rc, (name, p.stderr))
+            self.assertNotIn("runtime error", p.stderr, name)
+            self.assertNotIn("Sanitizer", p.stderr, name)
+            if rc == 0:
+                j = json.loads(p.stdout)
+                self.assertGreaterEqual(j["contacts"], 1, name)
+            else:
+                self.assertTrue(p.stderr, name)
+
     def test_usage(self):
         for args in (["--replay"], ["--replay", "/nonexistent.csv",
                                     "--agents", "3"],
