@@ -136,6 +136,9 @@ typedef struct rwrap {
   uint8_t ch;
 } rwrap;
 
+/* Laid out by use: the first two cache lines hold what matching and the
+ * capacity checks read (status, capacity, load, lists), the statistics
+ * the third, the rest (reason, wrap-up slots, timer node) after. */
 typedef struct ragent {
   char *id;
   uint32_t id_len, idx;
@@ -144,20 +147,25 @@ typedef struct ragent {
   uint8_t requal; /* skills or a queue's requirement changed: recompute
                      each membership's tier at the next reindex */
   uint8_t touched; /* workload or status changed: the next reindex moves
-                      it to the back of every longest-idle list */
-  uint32_t maxc[RCH], cost[RCH], total;
+                      it to the back of every longest-idle line */
+  uint32_t total;
+  uint32_t maxc[RCH], cost[RCH];
+  /* second line */
   uint32_t load[RCH], cost_used;
-  rskill *skills;
-  uint16_t nskills;
-  cr_time wrapup_ms, idle_since, talk_ms, login_at, tdue;
-  uint64_t contacts, acc, rej, miss;
-  uint32_t consec, noffers, nactive, nwrap, wcap;
-  rwrap *wraps;
   uint32_t mhead;              /* memberships */
   uint32_t ohead, otail;       /* offers, oldest first */
   uint32_t sticky_head;        /* conversations at a step naming it */
+  uint32_t consec, noffers, nactive, nwrap, wcap;
+  cr_time idle_since;
+  /* third line */
+  cr_time wrapup_ms, talk_ms, login_at, tdue;
+  uint64_t contacts, acc, rej, miss;
+  /* the rest */
+  rskill *skills;
+  uint16_t nskills;
+  rwrap *wraps;
   rpnode tnode;
-  char reason[64];              /* cold: after the fields matching reads */
+  char reason[64];
   char idbuf[]; /* the id, inline */
 } ragent;
 
