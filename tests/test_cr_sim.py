@@ -191,7 +191,16 @@ class Cli(unittest.TestCase):
         for args in (["--mmc"], ["--mmc", "--arrivals-per-hour", "x"],
                      ["--mmc", "--arrivals-per-hour", "10", "--aht-s", "60",
                       "--agents", "0", "--hours", "1"],
-                     ["--mmc", "--bogus", "1"]):
+                     ["--mmc", "--bogus", "1"],
+                     # out of range: refused before any cast or overflow
+                     ["--mmc", "--arrivals-per-hour", "10", "--aht-s", "60",
+                      "--agents", "1e12", "--hours", "1"],
+                     ["--mmc", "--arrivals-per-hour", "10", "--aht-s", "60",
+                      "--agents", "2", "--hours", "1e300"],
+                     ["--mmc", "--arrivals-per-hour", "10", "--aht-s", "60",
+                      "--agents", "2", "--hours", "1", "--seed", "-1"],
+                     ["--chain", "--types", "1e12"],
+                     ["--chain", "--hours", "nan"]):
             p = subprocess.run([EXE, *args], capture_output=True, text=True)
             self.assertEqual(p.returncode, 2, args)
             self.assertTrue(p.stderr, args)

@@ -174,9 +174,9 @@ static int parse(cfgc *c, int argc, char **argv) {
       return -1;
     }
     if (!strcmp(a, "--types"))
-      c->K = (int)v;
+      c->K = v >= 0 && v <= 1e6 ? (int)v : 0;
     else if (!strcmp(a, "--agents-per-type"))
-      c->M = (int)v;
+      c->M = v >= 0 && v <= 1e6 ? (int)v : 0;
     else if (!strcmp(a, "--load"))
       c->R = v;
     else if (!strcmp(a, "--hours"))
@@ -190,15 +190,17 @@ static int parse(cfgc *c, int argc, char **argv) {
     else if (!strcmp(a, "--target-s"))
       c->T = v;
     else if (!strcmp(a, "--reps"))
-      c->reps = (int)v;
+      c->reps = v >= 0 && v <= 1e6 ? (int)v : 0;
     else {
       fprintf(stderr, "cr-sim: unknown option %s\n", a);
       return -1;
     }
   }
-  if (c->K < 2 || c->K > 64 || c->M < 1 || c->M > 1000 || !(c->R > 0) ||
-      !(c->H > 0) || c->W < 0 || !(c->aht > 0) || c->patience < 0 ||
-      c->T < 0 || c->reps < 2 || c->reps > 100 ||
+  if (c->K < 2 || c->K > 64 || c->M < 1 || c->M > 1000 ||
+      !(c->R > 0 && c->R <= 100) || !(c->H > 0 && c->H <= 1e5) ||
+      !(c->W >= 0 && c->W <= 1e5) || !(c->aht > 0 && c->aht <= 1e6) ||
+      !(c->patience >= 0 && c->patience <= 1e7) ||
+      !(c->T >= 0 && c->T <= 1e7) || c->reps < 2 || c->reps > 100 ||
       (c->patience == 0 && c->R >= 1)) {
     fputs("cr-sim --chain: need 2 <= types <= 64, 1 <= agents-per-type <= "
           "1000, load > 0 (< 1 without patience), hours > 0, 2 <= reps <= "

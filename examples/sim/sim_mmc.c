@@ -127,19 +127,24 @@ static int parse(mmc *m, int argc, char **argv) {
     else if (!strcmp(a, "--aht-s"))
       m->S = v, have |= 2;
     else if (!strcmp(a, "--agents"))
-      m->N = (int)v, have |= 4;
+      m->N = v >= 1 && v <= 1e6 ? (int)v : 0, have |= 4;
     else if (!strcmp(a, "--hours"))
       m->H = v, have |= 8;
     else if (!strcmp(a, "--patience-s"))
       m->P = v;
     else if (!strcmp(a, "--target-s"))
       m->T = v;
-    else if (!strcmp(a, "--seed"))
+    else if (!strcmp(a, "--seed")) {
+      if (!(v >= 0 && v < 1.8e19 && v == floor(v))) {
+        fputs("cr-sim: --seed needs a whole number >= 0\n", stderr);
+        return -1;
+      }
       m->seed = (uint64_t)v;
+    }
     else if (!strcmp(a, "--warmup-h"))
       m->W = v;
     else if (!strcmp(a, "--batches"))
-      m->B = (int)v;
+      m->B = v >= 2 && v <= 1000 ? (int)v : 0;
     else {
       fprintf(stderr, "cr-sim: unknown option %s\n", a);
       return -1;
@@ -151,15 +156,19 @@ static int parse(mmc *m, int argc, char **argv) {
           stderr);
     return -1;
   }
-  if (!(m->L > 0) || !(m->S > 0) || m->N < 1 || m->N > 100000 ||
-      !(m->H > 0) || m->P < 0 || m->T < 0 || m->B < 2 || m->B > 1000) {
-    fputs("cr-sim: need L > 0, S > 0, 1 <= N <= 100000, H > 0, P >= 0, "
-          "T >= 0, 2 <= batches <= 1000\n",
+  /* Upper bounds keep every time in range of cr_time arithmetic (and the
+   * router's 2^50 ms durations): a million hours is 3.6e12 ms. */
+  if (!(m->L > 0 && m->L <= 1e9) || !(m->S > 0 && m->S <= 1e7) ||
+      m->N < 1 || m->N > 100000 || !(m->H > 0 && m->H <= 1e6) ||
+      !(m->P >= 0 && m->P <= 1e7) || !(m->T >= 0 && m->T <= 1e7) ||
+      m->W > 1e6 || m->B < 2 || m->B > 1000) {
+    fputs("cr-sim: need 0 < L <= 1e9, 0 < S <= 1e7, 1 <= N <= 100000, "
+          "0 < H <= 1e6, 0 <= P, T <= 1e7, W <= 1e6, 2 <= batches <= 1000\n",
           stderr);
     return -1;
   }
   if (m->W < 0) /* default warm-up: a tenth of the run, >= 20 handle times */
-    m->W = fmax(0.1 * m->H, 20 * fmax(m->S, m->P) / 3600.0);
+    m->W = fmin(1e6, fmax(0.1 * m->H, 20 * fmax(m->S, m->P) / 3600.0));
   return 0;
 }
 

@@ -689,18 +689,29 @@ int crs_replay_main(int argc, char **argv) {
     } else if (!strcmp(a, "--agents") && v) {
       agents = v, i++;
     } else if (!strcmp(a, "--target-s") && v) {
-      T = atof(v), i++;
+      char *e;
+      T = strtod(v, &e), i++;
+      if (*e || e == v)
+        T = -1; /* refused below */
     } else if (!strcmp(a, "--reps") && v) {
-      reps = atoi(v), i++;
+      char *e;
+      long n = strtol(v, &e, 10);
+      reps = *e || e == v || n < 0 || n > 100000 ? 0 : (int)n, i++;
     } else {
       fprintf(stderr, "cr-sim: unknown or incomplete option %s\n", a);
       return 2;
     }
   }
   int fixed = agents && strcmp(agents, "log") && strcmp(agents, "roster");
-  long nfixed = fixed ? strtol(agents, NULL, 10) : 0;
+  long nfixed = 0;
+  if (fixed) {
+    char *e;
+    nfixed = strtol(agents, &e, 10);
+    if (*e || e == agents)
+      nfixed = 0; /* refused below */
+  }
   if (!path || !agents || (fixed && (nfixed < 1 || nfixed > 100000)) ||
-      reps < 2 || reps > 1000 || !(T >= 0)) {
+      reps < 2 || reps > 1000 || !(T >= 0 && T <= 1e7)) {
     fputs("usage: cr-sim --replay LOG.csv --agents N|log|roster [--target-s 20] "
           "[--reps 10] [--json]\n", stderr);
     return 2;
