@@ -558,10 +558,12 @@ static void lv_count(rqueue *q, int32_t prio, const uint32_t *maxc,
       l->nh[ch] += sign > 0 ? 1u : (uint32_t)-1;
 }
 
-/* Room for `need` members in a ring: a quarter more, so a full ring
- * compacts to at most four fifths. The ring is unchanged on failure. */
+/* Room for `need` members in a ring: a quarter more and 16, so a full
+ * ring compacts to at most four fifths (and small rings, of a handful of
+ * members, do not compact every few appends). The ring is unchanged on
+ * failure. */
 static int ring_reserve(cr_router *r, rring *g, uint32_t need) {
-  uint64_t want = (uint64_t)need + need / 4 + 4;
+  uint64_t want = (uint64_t)need + need / 4 + 16;
   if (g->cap >= want)
     return 0;
   if (want > UINT32_MAX / sizeof *g->a)
@@ -2525,6 +2527,10 @@ int cr_router_end(cr_router *r, const char *id, size_t len, cr_time now) {
     return fail(r, CR_ESTATE, "conversation is not live", id, len);
   ragent *a = r->agents[c->agent];
   rqueue *q = r->queues[c->queue];
+  /* its memberships are read at the reindex below: start loading them
+   * while the conversation is taken apart */
+  if (a->mhead != RNIL)
+    RPREFETCH(&r->members[a->mhead]);
   cr_time w = wrapup_of(r, a, q);
   if (w > 0 && a->nwrap + 1 > a->wcap) {
     size_t cap = a->wcap;
