@@ -13,16 +13,6 @@
 
 #include "sim/sim_modes.h"
 
-/* TEMPORARY until examples/sim/sim_day.c (the scenario mode, built by
- * another engineer) exists: that file's strong definition replaces this
- * weak one at link time. */
-__attribute__((weak)) int cr_sim_day_main(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  fputs("cr-sim: scenario mode not built yet\n", stderr);
-  return 2;
-}
-
 double crs_t975(int df) {
   /* Student t 0.975 quantiles (any table, e.g. NIST/SEMATECH e-Handbook
    * 1.3.6.7.2); beyond 30 the Cornish-Fisher expansion in 1/df around
