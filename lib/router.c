@@ -155,6 +155,28 @@ static void pool_put(rpool *p, uint32_t i) {
   p->free[p->nfree++] = i;
 }
 
+/* The member pool and its dense copy of the stamps grow together. */
+static int mstamp_fit(cr_router *r) {
+  if (r->mstamp_cap >= r->mpool.cap)
+    return 0;
+  uint64_t *ns = cr__realloc(&r->mem, r->mstamp,
+                             (size_t)r->mpool.cap * sizeof *ns);
+  if (!ns)
+    return CR_ENOMEM;
+  memset(ns + r->mstamp_cap, 0,
+         (size_t)(r->mpool.cap - r->mstamp_cap) * sizeof *ns);
+  r->mstamp = ns;
+  r->mstamp_cap = r->mpool.cap;
+  return 0;
+}
+
+int cr__router_mpool_reserve(cr_router *r, uint32_t need) {
+  if (pool_reserve(r, &r->mpool, (void **)&r->members, sizeof(rmember),
+                   need))
+    return CR_ENOMEM;
+  return mstamp_fit(r);
+}
+
 int cr__router_pool_take(cr_router *r, rpool *p, void **arr, size_t elem,
                          uint32_t *idx) {
   int rc = pool_reserve(r, p, arr, elem, 1);
@@ -597,7 +619,7 @@ static int lv_ring_reserve(cr_router *r, rqueue *q, int32_t prio,
 }
 
 static inline int ent_live(const cr_router *r, const rent *e) {
-  return r->members[e->mi].stamp == e->stamp;
+  return r->mstamp[e->mi] == e->stamp;
 }
 
 static inline rent *ring_at(rring *g, uint32_t k) {
@@ -639,11 +661,11 @@ static void fl_enter(cr_router *r, rqueue *q, rmember *m, uint32_t mi) {
 }
 
 /* Out of every line: its entries go stale. */
-static void fl_leave(rqueue *q, rmember *m) {
+static void fl_leave(cr_router *r, rqueue *q, rmember *m, uint32_t mi) {
   for (unsigned ch = 0; ch < RCH; ch++)
     if (m->inmask & (1u << ch))
       q->fn[m->qual][ch]--;
-  m->stamp = 0;
+  m->stamp = r->mstamp[mi] = 0;
 }
 
 /* Out of every member heap or line of its queue (inmask 0). */
@@ -651,7 +673,7 @@ static void member_detach(cr_router *r, uint32_t mi) {
   rmember *m = &r->members[mi];
   rqueue *q = r->queues[m->queue];
   if (q_fifo(q))
-    fl_leave(q, m);
+    fl_leave(r, q, m, mi);
   else
     for (unsigned ch = 0; ch < RCH; ch++)
       if (m->inmask & (1u << ch))
@@ -850,10 +872,10 @@ static void agent_reindex(cr_router *r, ragent *a) {
        * changed, or whose set of lines changes, goes to the back of all
        * of them with a fresh stamp (its old entries go stale). */
       if (a->touched || want != m->inmask) {
-        fl_leave(q, m);
+        fl_leave(r, q, m, mi);
         m->inmask = want;
         if (want) {
-          m->stamp = ++r->seq;
+          m->stamp = r->mstamp[mi] = ++r->seq;
           fl_enter(r, q, m, mi);
         }
       }
@@ -2944,6 +2966,7 @@ void cr_router_del(cr_router *r) {
   cr__free(&r->mem, r->agents);
   cr__free(&r->mem, r->apool.free);
   cr__free(&r->mem, r->members);
+  cr__free(&r->mem, r->mstamp);
   cr__free(&r->mem, r->mpool.free);
   cr__free(&r->mem, r->offers);
   cr__free(&r->mem, r->opool.free);
@@ -3012,6 +3035,7 @@ static uint32_t member_add(cr_router *r, ragent *a, rqueue *q, int prio,
   }
   q->lv[lv_find(q, prio)].nmemb++;
   lv_count(q, prio, a->maxc, +1);
+  r->mstamp[mi] = 0;
   m->prev_a = RNIL;
   m->next_a = a->mhead;
   if (a->mhead != RNIL)
@@ -3230,8 +3254,7 @@ int cr_router_queue_add(cr_router *r, const char *id, size_t len,
   const cr_mem *cr__hmem = &r->mem;
   int cr__hoom = 0;
   if (q->id && !lv_reserve(r, q, 0) &&
-      !(need && pool_reserve(r, &r->mpool, (void **)&r->members,
-                             sizeof(rmember), need)) &&
+      !(need && cr__router_mpool_reserve(r, need)) &&
       !queue_auto_reserve(r, q))
     HASH_ADD_KEYPTR(hh, r->qhash, q->id, len, q);
   else
@@ -3281,8 +3304,7 @@ int cr_router_queue_update(cr_router *r, const char *id, size_t len,
   rqueue tmp = *q;
   queue_set_cfg(&tmp, cfg, sk, overflow);
   uint32_t need = queue_auto_needed(r, &tmp);
-  rc = need && pool_reserve(r, &r->mpool, (void **)&r->members,
-                            sizeof(rmember), need);
+  rc = need && cr__router_mpool_reserve(r, need);
   if (!rc)
     rc = queue_auto_reserve(r, &tmp);
   for (unsigned ch = 0; ch < RCH; ch++) { /* tmp may have grown (moved)
@@ -3531,8 +3553,7 @@ int cr_router_agent_add(cr_router *r, const char *id, size_t len,
   a->nskills = (uint16_t)cfg->nskills;
   a->mhead = a->ohead = a->otail = a->sticky_head = RNIL;
   uint32_t need = agent_auto_needed(r, a);
-  if ((need && pool_reserve(r, &r->mpool, (void **)&r->members,
-                            sizeof(rmember), need)) ||
+  if ((need && cr__router_mpool_reserve(r, need)) ||
       agent_heap_reserve(r, a, cfg->max_per_channel) ||
       cr__ridx_reserve(r, &r->aidx, 1))
     goto oom;
@@ -3587,8 +3608,7 @@ int cr_router_agent_update(cr_router *r, const char *id, size_t len,
   a->skills = nsk;
   a->nskills = (uint16_t)cfg->nskills;
   uint32_t need = agent_auto_needed(r, a);
-  if ((need && pool_reserve(r, &r->mpool, (void **)&r->members,
-                            sizeof(rmember), need)) ||
+  if ((need && cr__router_mpool_reserve(r, need)) ||
       agent_heap_reserve(r, a, cfg->max_per_channel)) {
     a->skills = old;
     a->nskills = oldn;
@@ -3669,8 +3689,7 @@ int cr_router_agent_join(cr_router *r, const char *agent, size_t agent_len,
     emit(r, CR_REV_ADDMEMBER, now, NULL, a, q, -1, priority, delay_ms, NULL,
          0);
   } else {
-    if (pool_reserve(r, &r->mpool, (void **)&r->members, sizeof(rmember),
-                     1) ||
+    if (cr__router_mpool_reserve(r, 1) ||
         memb_reserve(r, q, priority, a->maxc))
       return CR_ENOMEM;
     member_add(r, a, q, priority, delay_ms, now);
@@ -3836,6 +3855,8 @@ static int memb_lists_bad(const cr_router *r, const rqueue *q, unsigned ch,
       if (e->mi >= r->mpool.hwm)
         return 1;
       const rmember *m = &r->members[e->mi];
+      if (r->mstamp[e->mi] != m->stamp)
+        return 1;
       if (m->stamp != e->stamp)
         continue; /* stale */
       if (!m->used || m->queue != q->idx || !(m->inmask & (1u << ch)) ||
@@ -4093,6 +4114,10 @@ int cr__router_rebuild(cr_router *r) {
   for (uint32_t qi = 0; qi < r->nqueues; qi++)
     if (lv_reserve(r, r->queues[qi], 0))
       return CR_ENOMEM;
+  if (mstamp_fit(r))
+    return CR_ENOMEM;
+  for (uint32_t i = 0; i < r->mpool.hwm; i++)
+    r->mstamp[i] = r->members[i].used ? r->members[i].stamp : 0;
   uint32_t nfl = 0;
   rstamped *fl = cr__malloc(&r->mem, ((size_t)r->mpool.hwm + 1) * sizeof *fl);
   if (!fl)

@@ -305,6 +305,9 @@ struct cr_router {
 
   rmember *members;
   rpool mpool;
+  uint64_t *mstamp; /* members[i].stamp again, densely: the lines' stale
+                       checks read 8 bytes per member, not its 120 */
+  uint32_t mstamp_cap;
 
   roffer *offers;
   rpool opool;
@@ -327,6 +330,7 @@ int cr__router_alloc(cr_router **out, const cr_mem *mem,
 int cr__router_pool_take(cr_router *r, rpool *p, void **arr, size_t elem,
                          uint32_t *idx);
 int cr__router_rebuild(cr_router *r);
+int cr__router_mpool_reserve(cr_router *r, uint32_t need);
 void cr__router_free_conv(cr_router *r, rconv *c);
 rconv *cr__router_conv_new(cr_router *r, const char *id, size_t len);
 uint32_t cr__ridx_hash(const char *id, size_t len);
