@@ -580,14 +580,15 @@ static void lv_count(rqueue *q, int32_t prio, const uint32_t *maxc,
       l->nh[ch] += sign > 0 ? 1u : (uint32_t)-1;
 }
 
-/* Room for `need` members in a ring: a quarter more and 16, so a full
- * ring compacts to at most four fifths (and small rings, of a handful of
- * members, do not compact every few appends). The ring is unchanged on
- * failure. */
+/* Room for `need` members in a ring: at least a quarter more and 16, so a
+ * full ring compacts to at most four fifths (and small rings, of a
+ * handful of members, do not compact every few appends). It grows to half
+ * more and 32, so adding members one by one copies O(n) in all. The ring
+ * is unchanged on failure. */
 static int ring_reserve(cr_router *r, rring *g, uint32_t need) {
-  uint64_t want = (uint64_t)need + need / 4 + 16;
-  if (g->cap >= want)
+  if (g->cap >= (uint64_t)need + need / 4 + 16)
     return 0;
+  uint64_t want = (uint64_t)need + need / 2 + 32;
   if (want > UINT32_MAX / sizeof *g->a)
     return CR_ENOMEM;
   rent *na = cr__malloc(&r->mem, (size_t)want * sizeof *na);
