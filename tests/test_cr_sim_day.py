@@ -283,6 +283,9 @@ class ScenarioFile(unittest.TestCase):
         self.bad(good.replace("invoice_copy", "no_such_intent"),
                  "mix: no utterances of 'no_such_intent'")
         self.bad('name "unterminated\n' + good, "line 1:")
+        # a NUL byte is refused before the line is lexed (its tokens were
+        # once freed without having been made)
+        self.bad(good + "name x\0y\n", "line 4: NUL byte")
 
 
 if __name__ == "__main__":

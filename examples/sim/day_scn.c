@@ -375,11 +375,11 @@ int day_scn_parse(const char *text, size_t len, day_scn *out, char *err,
     lineno++;
     crs_toks t;
     char why[160];
-    if (memchr(text + i, '\0', l) ||
-        crs_lex(text + i, l, &t, why, sizeof why)) {
+    if (memchr(text + i, '\0', l))
+      FAIL("line %d: NUL byte", lineno); /* t not made: nothing to free */
+    if (crs_lex(text + i, l, &t, why, sizeof why)) {
       crs_toks_free(&t);
-      FAIL("line %d: %s", lineno,
-           memchr(text + i, '\0', l) ? "NUL byte" : why);
+      FAIL("line %d: %s", lineno, why);
     }
     int rc = t.n ? parse_line(&t, out, lineno, err, cap) : 0;
     crs_toks_free(&t);
