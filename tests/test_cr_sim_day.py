@@ -286,6 +286,33 @@ class ScenarioFile(unittest.TestCase):
         # a NUL byte is refused before the line is lexed (its tokens were
         # once freed without having been made)
         self.bad(good + "name x\0y\n", "line 4: NUL byte")
+        # more rates than opening hours would be dropped without a word
+        self.bad("hours 10:00-12:00\n" + good.replace(
+            "arrivals chat 10", "arrivals chat 10 20 30"),
+            "line 2: 3 hourly rates for 2 opening hours")
+
+    def test_hours_after_arrivals(self):
+        # The rates are placed from the opening hour once the whole file
+        # is read: a `hours` line after the arrivals line used to leave
+        # them at the default 08:00, outside a 10:00-12:00 window, and
+        # the day had no customer at all.
+        body = ("mix invoice_copy=1\n"
+                "agents a count=2 skills=general:3,billing:3,he:3,en:3 "
+                "capacity=chat:2 shift=08:00-20:00\n")
+        runs = []
+        for text in ("hours 10:00-12:00\narrivals chat 60 60\n" + body,
+                     "arrivals chat 60 60\nhours 10:00-12:00\n" + body):
+            with tempfile.NamedTemporaryFile("w", suffix=".scn",
+                                             delete=False) as f:
+                f.write(text)
+            try:
+                j = run_json("--scenario", f.name)
+            finally:
+                os.unlink(f.name)
+            j.pop("wall_s")
+            runs.append(j)
+        self.assertGreater(runs[0]["total"]["arrivals"], 60)
+        self.assertEqual(runs[0], runs[1])
 
 
 if __name__ == "__main__":

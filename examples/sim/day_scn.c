@@ -285,12 +285,17 @@ static int parse_line(const crs_toks *t, day_scn *s, int lineno, char *err,
       return -1;
     if (t->n - 2 > 24)
       FAIL("line %d: at most 24 hourly rates", lineno);
+    /* Kept relative to the opening hour until the whole file is read: a
+     * `hours` line after this one moves the window (day_scn_parse). */
+    memset(s->rate[ch], 0, sizeof s->rate[ch]);
     for (size_t i = 2; i < t->n; i++) {
       if (num(t->tok[i].s, &v) || v < 0 || v > 1e6)
         FAIL("line %d: rates are contacts per hour (0..1e6), got '%s'",
              lineno, t->tok[i].s);
-      s->rate[ch][(s->open_min / 60 + (int)(i - 2)) % 24] = v;
+      s->rate[ch][i - 2] = v;
     }
+    s->nrate[ch] = (int)(t->n - 2);
+    s->rate_line[ch] = lineno;
     s->has_ch[ch] = 1;
   } else if (!strcmp(k, "lang")) {
     int ch = channel_of(t, lineno, err, cap);
@@ -387,9 +392,23 @@ int day_scn_parse(const char *text, size_t len, day_scn *out, char *err,
       return -1;
     i = e + 1;
   }
-  int any = 0;
-  for (int c = 0; c < DAY_NCH; c++)
+  int any = 0, open_h = (out->close_min - out->open_min) / 60;
+  for (int c = 0; c < DAY_NCH; c++) {
     any |= out->has_ch[c];
+    if (!out->has_ch[c])
+      continue;
+    /* one rate per opening hour: more would fall outside the window and
+     * be dropped without a word */
+    if (out->nrate[c] > open_h)
+      FAIL("line %d: %d hourly rates for %d opening hours (hours %02d:00-"
+           "%02d:00)", out->rate_line[c], out->nrate[c], open_h,
+           out->open_min / 60, out->close_min / 60);
+    double rel[24];
+    memcpy(rel, out->rate[c], sizeof rel);
+    memset(out->rate[c], 0, sizeof out->rate[c]);
+    for (int i = 0; i < out->nrate[c]; i++)
+      out->rate[c][(out->open_min / 60 + i) % 24] = rel[i];
+  }
   if (!any)
     FAIL("no arrivals line: nothing would happen");
   if (!out->nmix)

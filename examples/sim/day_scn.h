@@ -41,6 +41,9 @@ typedef struct day_scn {
   int interval_min;                /* reporting interval */
   int has_ch[DAY_NCH];
   double rate[DAY_NCH][24];        /* contacts per hour, by local hour */
+  /* while parsing: the arrivals lines' rates from the opening hour, how
+   * many and on which line (placed on the clock once `hours` is known) */
+  int nrate[DAY_NCH], rate_line[DAY_NCH];
   double sl_threshold_s[DAY_NCH];  /* answered within this... */
   double sl_target[DAY_NCH];       /* ...for this share */
   double he_share[DAY_NCH];        /* Hebrew speakers; the rest English */
