@@ -314,6 +314,28 @@ class ScenarioFile(unittest.TestCase):
         self.assertGreater(runs[0]["total"]["arrivals"], 60)
         self.assertEqual(runs[0], runs[1])
 
+    def test_svg_control_characters(self):
+        # A scenario name may hold a C0 control through a \u escape; XML
+        # 1.0 cannot carry one, so the chart must replace it or no
+        # renderer reads the file.
+        text = ('name "A\\u0001B <b>&"\nhours 10:00-11:00\n'
+                "arrivals chat 20\nmix invoice_copy=1\n"
+                "agents a count=1 skills=general:3 capacity=chat:1 "
+                "shift=08:00-20:00\n")
+        d = tempfile.mkdtemp()
+        try:
+            scn, svg = os.path.join(d, "c.scn"), os.path.join(d, "c.svg")
+            with open(scn, "w") as f:
+                f.write(text)
+            j = run_json("--scenario", scn, "--svg", svg)
+            self.assertEqual(j["scenario"], "A\u0001B <b>&")
+            root = ET.parse(svg).getroot()
+            ns = "{http://www.w3.org/2000/svg}"
+            texts = [t.text or "" for t in root.iter(ns + "text")]
+            self.assertIn("A\ufffdB <b>&", texts)
+        finally:
+            shutil.rmtree(d)
+
 
 if __name__ == "__main__":
     EXE = sys.argv.pop(1)

@@ -282,9 +282,16 @@ static void occupancy(panel *p, const day_result *r) {
   time_axis(p, r);
 }
 
+/* Text content as XML 1.0 allows it: the markup characters escaped, and
+ * the C0 controls other than tab, newline and return (a scenario name may
+ * hold them through a \u escape) replaced by U+FFFD, since XML 1.0 has no
+ * way to write them at all (section 2.2, Char) and a renderer refuses the
+ * whole file. */
 static void esc(FILE *f, const char *s) {
   for (; *s; s++)
-    if (*s == '<')
+    if ((unsigned char)*s < 0x20 && *s != '\t' && *s != '\n' && *s != '\r')
+      fputs("\xEF\xBF\xBD", f);
+    else if (*s == '<')
       fputs("&lt;", f);
     else if (*s == '>')
       fputs("&gt;", f);
@@ -336,5 +343,8 @@ int day_svg_write(const day_result *r, const char *path) {
   p.y0 += PANEL_H + GAP;
   occupancy(&p, r);
   fprintf(f, "</svg>\n");
-  return fclose(f) ? -1 : 0;
+  /* a write that failed early (disk full) leaves the error flag set even
+   * when the final flush in fclose succeeds */
+  int bad = ferror(f);
+  return fclose(f) || bad ? -1 : 0;
 }
