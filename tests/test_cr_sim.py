@@ -377,10 +377,23 @@ class Replay(unittest.TestCase):
     def test_usage(self):
         for args in (["--replay"], ["--replay", "/nonexistent.csv",
                                     "--agents", "3"],
-                     ["--replay", "x.csv"]):
+                     ["--replay", "x.csv"],
+                     # a directory: its "size" was a 2^63-byte malloc
+                     # (an abort under ASan, a silent exit 1 without)
+                     ["--replay", os.path.dirname(os.path.abspath(
+                         __file__)), "--agents", "3"]):
             p = subprocess.run([EXE, *args], capture_output=True, text=True)
             self.assertNotEqual(p.returncode, 0, args)
             self.assertTrue(p.stderr, args)
+            self.assertNotIn("Sanitizer", p.stderr, args)
+
+    def test_log_from_a_pipe(self):
+        # A pipe has no size (ftell -1): the log is read to its end.
+        p = subprocess.run([EXE, "--replay", "/dev/stdin", "--agents", "1",
+                            "--reps", "2", "--json"], input=TINY_LOG,
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(json.loads(p.stdout)["contacts"], 3)
 
 
 def calibrate(seeds):

@@ -224,16 +224,31 @@ static int read_log(const char *path, log_data *L) {
     fprintf(stderr, "cr-sim: cannot open %s\n", path);
     return -1;
   }
-  fseek(fp, 0, SEEK_END);
-  long sz = ftell(fp);
-  fseek(fp, 0, SEEK_SET);
-  char *buf = malloc((size_t)sz + 1);
-  if (!buf || fread(buf, 1, (size_t)sz, fp) != (size_t)sz) {
-    fclose(fp);
+  /* Read to the end in growing blocks, not by fseek/ftell: a pipe
+   * (/dev/stdin) has no size (ftell -1) and a directory reports a huge one
+   * (a 2^63-byte malloc), and both must end in a message, not a silent
+   * exit or an allocator abort. */
+  size_t sz = 0, cap = 1 << 16, got;
+  char *buf = malloc(cap + 1);
+  while (buf && (got = fread(buf + sz, 1, cap - sz, fp)) > 0)
+    if ((sz += got) == cap) {
+      char *nb = cap < ((size_t)1 << 31) ? realloc(buf, 2 * cap + 1) : NULL;
+      if (!nb) {
+        free(buf);
+        buf = NULL;
+        break;
+      }
+      buf = nb, cap *= 2;
+    }
+  int bad = !buf || ferror(fp);
+  fclose(fp);
+  if (bad) {
+    fprintf(stderr, "cr-sim: cannot read %s (%s)\n", path,
+            buf ? "read error, or a directory" : "larger than 2 GB or out "
+                                                 "of memory");
     free(buf);
     return -1;
   }
-  fclose(fp);
   const char *p = buf, *e = buf + sz;
   if (e - p >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3))
     p += 3; /* BOM */
@@ -720,8 +735,10 @@ int crs_replay_main(int argc, char **argv) {
   km k = {0};
   rep r = {0};
   int rc = read_log(path, &L) ? 1 : 0;
-  if (!rc)
-    rc = km_fit(&L, &k) ? 1 : 0;
+  if (!rc && km_fit(&L, &k)) {
+    fputs("cr-sim: out of memory for the patience estimate\n", stderr);
+    rc = 1;
+  }
   r.L = &L;
   r.T = (cr_time)llround(T * 1000);
   if (!rc) {
@@ -731,12 +748,17 @@ int crs_replay_main(int argc, char **argv) {
       rc = log_staffing(&L, &r) ? 1 : 0;
     else
       rc = busy_staffing(&L, &r) ? 1 : 0;
+    if (rc)
+      fputs("cr-sim: out of memory for the staffing table\n", stderr);
   }
   figures logf = {0};
   cr_metrics_report mr;
   double x[R_N][1000];
-  if (!rc)
-    rc = log_figures(&L, r.T, &logf, &mr) ? 1 : 0;
+  if (!rc && log_figures(&L, r.T, &logf, &mr)) {
+    fputs("cr-sim: the library's metrics refused the log's records\n",
+          stderr);
+    rc = 1;
+  }
   for (int i = 0; !rc && i < reps; i++) {
     memset(&r.t, 0, sizeof r.t);
     if (run_rep(&r, &k, (uint64_t)i + 1, fixed)) {
