@@ -395,6 +395,30 @@ class Replay(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(json.loads(p.stdout)["contacts"], 3)
 
+    def test_span_too_long_for_half_hour_staffing(self):
+        # Times up to 1e12 s are accepted; staffing by half hours over
+        # such a span was 5e8 slots (a hang). Refused with a message;
+        # a fixed number of agents still replays it.
+        import tempfile
+        text = ("queued_at,answered_at,ended_at,handled_by,agent\n"
+                "0,0,10,agent,x\n"
+                "999999999999,999999999999,999999999999,agent,y\n")
+        with tempfile.NamedTemporaryFile("w", suffix=".csv",
+                                         delete=False) as f:
+            f.write(text)
+        try:
+            for agents in ("log", "roster"):
+                p = subprocess.run([EXE, "--replay", f.name, "--agents",
+                                    agents, "--reps", "2"],
+                                   capture_output=True, text=True,
+                                   timeout=60)
+                self.assertEqual(p.returncode, 1, agents)
+                self.assertIn("staffs by half hours", p.stderr)
+            j = self.replay(f.name, "1", "--reps", "2")
+            self.assertEqual(j["contacts"], 2)
+        finally:
+            os.unlink(f.name)
+
 
 def calibrate(seeds):
     worst = {}

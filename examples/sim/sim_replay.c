@@ -424,6 +424,8 @@ static void on_done(crs_sim *s, const crs_outcome *o, void *ud) {
 }
 
 #define SLOT_MS 1800000
+/* The longest log --agents log|roster will staff: a year and a day. */
+#define MAX_SPAN_MS (INT64_C(366) * 86400000)
 
 static int on_user(crs_sim *s, cr_time now, uint32_t a, uint64_t b,
                    void *ud) {
@@ -741,6 +743,21 @@ int crs_replay_main(int argc, char **argv) {
   }
   r.L = &L;
   r.T = (cr_time)llround(T * 1000);
+  if (!rc && !fixed) {
+    /* --agents log|roster staff by half hours from the first call's hour:
+     * a log spanning years (times 1e12 s apart are accepted) would need
+     * millions of slots and hang; no real call log is that long. */
+    cr_time last = 0;
+    for (size_t i = 0; i < L.n; i++)
+      last = L.c[i].end > last ? L.c[i].end : last;
+    if (last > MAX_SPAN_MS) {
+      fprintf(stderr, "cr-sim: %s: the log spans %.0f days; --agents %s "
+                      "staffs by half hours over at most %d days (use "
+                      "--agents N)\n", path, (double)last / 86400000.0,
+              agents, (int)(MAX_SPAN_MS / 86400000));
+      rc = 1;
+    }
+  }
   if (!rc) {
     if (fixed)
       r.nagents = (uint32_t)nfixed;
