@@ -199,6 +199,9 @@ class Cli(unittest.TestCase):
                       "--agents", "2", "--hours", "1e300"],
                      ["--mmc", "--arrivals-per-hour", "10", "--aht-s", "60",
                       "--agents", "2", "--hours", "1", "--seed", "-1"],
+                     ["--mmc", "--arrivals-per-hour", "10", "--aht-s", "60",
+                      "--agents", "2", "--hours", "1", "--warmup-h", "-5"],
+                     ["--mmc", "--strategy"],
                      ["--chain", "--types", "1e12"],
                      ["--chain", "--hours", "nan"]):
             p = subprocess.run([EXE, *args], capture_output=True, text=True)

@@ -106,7 +106,11 @@ static int parse(mmc *m, int argc, char **argv) {
       m->json = 1;
       continue;
     }
-    if (!strcmp(a, "--strategy") && i + 1 < argc) {
+    if (!strcmp(a, "--strategy") && i + 1 >= argc) {
+      fputs("cr-sim: --strategy needs a name\n", stderr);
+      return -1;
+    }
+    if (!strcmp(a, "--strategy")) {
       const char *name = argv[++i];
       m->strategy = -1;
       for (int k = 0; k < CR_STRATEGY_COUNT; k++)
@@ -141,8 +145,15 @@ static int parse(mmc *m, int argc, char **argv) {
       }
       m->seed = (uint64_t)v;
     }
-    else if (!strcmp(a, "--warmup-h"))
+    else if (!strcmp(a, "--warmup-h")) {
+      /* -1 is the "not given" mark: a negative value given is an error,
+       * not a quiet switch to the default warm-up */
+      if (!(v >= 0)) {
+        fputs("cr-sim: --warmup-h needs hours >= 0\n", stderr);
+        return -1;
+      }
       m->W = v;
+    }
     else if (!strcmp(a, "--batches"))
       m->B = v >= 2 && v <= 1000 ? (int)v : 0;
     else {
