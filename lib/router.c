@@ -1093,16 +1093,21 @@ static int declined(const rconv *c, const ragent *a, cr_time t,
   return 0;
 }
 
+/* A decline slot's end; slots at or past ndecl count as unused (0). */
+static cr_time decl_until(const rconv *c, int i) {
+  return i < c->ndecl ? c->decl[i].until : 0;
+}
+
 static void add_decl(cr_router *r, rconv *c, const ragent *a, cr_time t) {
   if (r->cfg.decline_block_ms <= 0)
     return;
   int slot = 0;
   for (int i = 0; i < RDECL; i++) {
-    if (c->decl[i].agent_seq == a->seq) {
+    if (i < c->ndecl && c->decl[i].agent_seq == a->seq) {
       slot = i;
       break;
     }
-    if (c->decl[i].until < c->decl[slot].until)
+    if (decl_until(c, i) < decl_until(c, slot))
       slot = i;
   }
   c->decl[slot].agent_seq = a->seq;
@@ -1402,7 +1407,7 @@ static int make_offer(cr_router *r, rconv *c, ragent *a, uint32_t mi,
             t + offer_timeout(r, q));
   conv_sched(r, c);
   emit(r, CR_REV_OFFER, t, c, a, q, c->channel, o->expires, c->attempts,
-       c->attrs, c->attrs_len);
+       c->attrs_len ? c->attrs : NULL, c->attrs_len);
   return 0;
 }
 
@@ -2240,7 +2245,7 @@ rconv *cr__router_conv_new(cr_router *r, const char *id, size_t len) {
   if (pooled && r->cfree) {
     c = r->cfree;
     r->cfree = c->fnext;
-    memset(c, 0, sizeof *c);
+    memset(c, 0, offsetof(rconv, decl)); /* decl: see ndecl */
   } else {
     c = cr__calloc(&r->mem, 1, sizeof *c + (pooled ? 0 : len + 1));
     if (!c)
@@ -2254,8 +2259,10 @@ rconv *cr__router_conv_new(cr_router *r, const char *id, size_t len) {
 }
 
 void cr__router_free_conv(cr_router *r, rconv *c) {
-  steps_free(r, c->steps, c->nsteps);
-  cr__free(&r->mem, c->attrs);
+  if (c->nsteps) /* nsteps and attrs_len share the first line: without */
+    steps_free(r, c->steps, c->nsteps); /* them the rest is not read */
+  if (c->attrs_len)
+    cr__free(&r->mem, c->attrs);
   if (c->id_len < RCONV_ID_CAP) {
     c->fnext = r->cfree;
     r->cfree = c;
@@ -2338,8 +2345,10 @@ int cr_router_enqueue(cr_router *r, const char *id, size_t len,
   if ((rc = steps_build(r, p.steps, p.nsteps, &steps)))
     return rc;
   rconv *c = cr__router_conv_new(r, id, len);
-  if (c && p.attrs_len)
+  if (c && p.attrs_len) {
     c->attrs = cr__strndup(&r->mem, p.attrs, p.attrs_len);
+    c->attrs_len = c->attrs ? (uint32_t)p.attrs_len : 0;
+  }
   if (!c || (p.attrs_len && !c->attrs) ||
       pool_reserve(r, &r->cpool, (void **)&r->convs, sizeof(rconv *), 1) ||
       pool_reserve(r, &r->opool, (void **)&r->offers, sizeof(roffer), 1) ||
@@ -2374,7 +2383,7 @@ int cr_router_enqueue(cr_router *r, const char *id, size_t len,
   int why = entry_overflow(q, oq, c->channel);
   wait_insert(r, c);
   emit(r, CR_REV_ENTERQUEUE, now, c, NULL, q, c->channel, c->prio, ewt,
-       c->attrs, c->attrs_len);
+       c->attrs_len ? c->attrs : NULL, c->attrs_len);
   if (why)
     move_queue(r, c, oq->idx, now, CR_REV_OVERFLOW, why);
   if (c->nsteps)
@@ -2513,8 +2522,8 @@ int cr_router_accept(cr_router *r, const char *conv, size_t conv_len,
   c->state_at = now;
   conv_sched(r, c);
   agent_reindex(r, a);
-  emit(r, CR_REV_CONNECT, now, c, a, q, c->channel, wait, ring, c->attrs,
-       c->attrs_len);
+  emit(r, CR_REV_CONNECT, now, c, a, q, c->channel, wait, ring,
+       c->attrs_len ? c->attrs : NULL, c->attrs_len);
   route_agents(r, freed, nf, now);
   return 0;
 }

@@ -3,13 +3,15 @@
  *
  * Indexes. Everything internal is a small integer: agents, queues,
  * conversations and memberships live in pools addressed by index, strings
- * are interned once. Three kinds of heap -- intrusive pairing heaps (Fredman,
- * Sedgewick, Sleator & Tarjan 1986) and one array heap -- keep every
- * hot-path question logarithmic and allocation-free:
+ * are interned once. Lines (FIFO ring buffers), intrusive pairing heaps
+ * (Fredman, Sedgewick, Sleator & Tarjan 1986) and one array heap keep
+ * every hot-path question O(1) or logarithmic and allocation-free:
  *   - per (queue, channel): the members that could take one more
- *     conversation of that channel now, ordered by the queue's strategy key
- *     (an array binary heap with inline keys, capacity reserved when the
- *     membership is made: this one is the hottest);
+ *     conversation of that channel now, in the queue's strategy order: for
+ *     longest idle and ring-all a line per member priority (rlevel: every
+ *     change sends a member to the back), for the others an array 4-ary
+ *     heap with inline keys; capacity reserved when the membership is
+ *     made (this index is the hottest);
  *   - per (queue, channel): the waiting conversations, ordered by
  *     (effective priority desc, arrival, sequence);
  *   - one timer heap of every deadline (step expiry, offer timeout, wrap-up
@@ -79,16 +81,19 @@ enum { RC_URGENT = 1, RC_ESCALATED = 2, RC_MAXWAITED = 4 };
 #define RDECL 4
 /* Ids shorter than this live in the conversation's first cache line, and
  * such conversations are recycled (see cr__router_conv_new). */
-#define RCONV_ID_CAP 24
+#define RCONV_ID_CAP 20
 
 /* Laid out by use: the first cache line is what an id lookup and most
  * calls read (the id itself included: inline at the end it cost a second
- * line per lookup), the declines (64 bytes) come last and are read only
- * when there are any (ndecl). */
+ * line per lookup), the second what waiting and ending read; steps,
+ * attributes and declines come after and are read only when there are any
+ * (nsteps, attrs_len, ndecl), so a recycled object is not even cleared
+ * past its declines. */
 typedef struct rconv {
   char *id;             /* idfix, or idbuf for longer ids */
   uint32_t id_len, idx;
   char idfix[RCONV_ID_CAP];
+  uint32_t attrs_len;    /* here, so that freeing reads no further line */
   uint32_t queue, agent; /* agent: ASSIGNED */
   uint8_t state, channel, flags, step, nsteps;
   uint8_t inwait, wheap; /* in a waiting heap; 1 = the custom tier */
@@ -114,8 +119,7 @@ typedef struct rconv {
     char *attrs;
     struct rconv *fnext; /* on the free list */
   };
-  uint32_t attrs_len;
-  struct {
+  struct { /* only decl[0 .. ndecl) is meaningful (and ever read) */
     uint64_t agent_seq;
     cr_time until;
   } decl[RDECL];

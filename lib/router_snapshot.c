@@ -200,9 +200,9 @@ static void put_conv(wbuf *w, const cr_router *r, const rconv *c) {
     put_i64(w, s->expire);
     put_skills(w, s->sk, s->nsk);
   }
-  for (int i = 0; i < RDECL; i++) {
-    put_u64(w, c->decl[i].agent_seq);
-    put_i64(w, c->decl[i].until);
+  for (int i = 0; i < RDECL; i++) { /* unused slots as zeros */
+    put_u64(w, i < c->ndecl ? c->decl[i].agent_seq : 0);
+    put_i64(w, i < c->ndecl ? c->decl[i].until : 0);
   }
   uint32_t n = 0;
   for (uint32_t oi = c->ohead; oi != RNIL; oi = r->offers[oi].next_c)
