@@ -637,8 +637,13 @@ static void agent_cmd(chat *c, const crs_toks *t, size_t at) {
     printf("  .. agent %s is now %s\n", agent, cmd);
     rc = cr_router_agent_set_status(rt, agent, al, st, NULL, 0, c->now);
     router = 1;
-  } else {
+  } else if (!strcmp(cmd, "step") || !strcmp(cmd, "transfer")) {
     printf("  ! /agent %s: missing argument\n", cmd);
+  } else {
+    /* a second unknown word: "/agent x y" named agent x, then y is no
+     * command (it used to say "missing argument") */
+    printf("  ! /agent: unknown command %s (accept reject say step transfer "
+           "close wrapup away available logout login)\n", cmd);
   }
   c->speaker = NULL;
   report(c, rc, router);

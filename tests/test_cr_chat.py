@@ -164,6 +164,40 @@ class Queueing(unittest.TestCase):
         self.assertRegex(out, r"CLOSE +c2 AGENT -> WRAPUP")
 
 
+class BadInput(unittest.TestCase):
+    def run_bytes(self, data):
+        p = subprocess.run([EXE, "--model", MODEL], input=data,
+                           capture_output=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertNotIn(b"Sanitizer", p.stderr)
+        self.assertNotIn(b"runtime error", p.stderr)
+        return p.stdout.decode("utf-8")
+
+    def test_empty_stdin(self):
+        out = self.run_bytes(b"")
+        self.assertIn("new conversation c1", out)
+        self.assertIn("KPIs: no conversation has ended yet", out)
+
+    def test_invalid_utf8_is_ignored_and_the_session_goes_on(self):
+        out = self.run_bytes(b"\xff\xfe hello\n/agent \xc3\n"
+                             b"I never got my invoice for October\n")
+        self.assertEqual(out.count("! not UTF-8; ignored"), 2)
+        self.assertIn("host runs action send_invoice for c1", out)
+
+    def test_garbage_commands(self):
+        out = self.run_bytes(
+            "/new \"unterminated\n/agent dana frobnicate\n/agent\n"
+            "/agent dana step\n/to\n/to c99\n/switch fax\n"
+            "/survey x y\n/wait -1\n/\n".encode())
+        self.assertIn("! unterminated string", out)
+        self.assertIn("! /agent: unknown command frobnicate", out)
+        self.assertIn("! /agent step: missing argument", out)
+        self.assertIn("! /to CONV", out)
+        self.assertIn("! no conversation c99", out)
+        self.assertIn("! unknown channel fax", out)
+        self.assertIn("! /wait SECONDS", out)
+
+
 class Usage(unittest.TestCase):
     def test_bad_option(self):
         p = subprocess.run([EXE, "--capacity", "0"], input="",
