@@ -935,8 +935,9 @@ static void print_human(const day *d) {
   const day_result *r = &d->res;
   char a[8], b[8];
   hm(a, sizeof a, d->scn.open_min);
-  hm(b, sizeof b, d->hours ? d->scn.open_min + 60 * d->hours
-                           : d->scn.close_min);
+  /* the window simulated: --hours is cut at the scenario's closing hour
+   * (setup), so the end comes from there, as in the JSON's "to" */
+  hm(b, sizeof b, (int)((d->arrivals_end - DAY_ORIGIN) / MIN_MS));
   printf("cr-sim: %s\n", d->scn.name);
   printf("  %s-%s local, seed %llu, %zu agents in %zu groups; every "
          "decision by the engine (bot, handoff, router, metrics)\n",
@@ -1293,7 +1294,11 @@ static int setup(day *d) {
   cb.event = cb_event;
   cb.router_event = cb_router;
   cb.user_data = d;
-  cr_engine_set_callbacks(d->eng, &cb);
+  int crc = cr_engine_set_callbacks(d->eng, &cb);
+  if (crc) {
+    fprintf(stderr, "cr-sim: engine callbacks: %s\n", cr_strerror(crc));
+    return -1;
+  }
   for (int c = 0; c < DAY_NCH; c++)
     crs_rng_seed(&d->rng_arr[c], d->scn.seed, 1 + (uint64_t)c);
   crs_rng_seed(&d->rng_cust, d->scn.seed, 100);
