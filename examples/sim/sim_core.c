@@ -492,16 +492,29 @@ int crs_sim_add_queue(crs_sim *s, const char *id, const cr_queue_config *qc,
     free(name);
     return fail(s, CR_ENOMEM, "queue");
   }
-  int rc = cr_router_queue_add(s->r, name, len, qc, s->now);
+  /* The metrics key first (the router has no queue removal to undo an
+   * add with): unchecked, a failed key left id 0, and this queue's
+   * records were counted under another queue's key without a word. */
+  s->qkey[s->nqueues] = 0;
+  int rc = s->m && s->cfg.metric_keys
+               ? cr_metrics_key(s->m, CR_METRICS_QUEUE, name, len,
+                                &s->qkey[s->nqueues])
+               : 0;
+  if (rc == CR_ESTATE) /* the queue breakdown is off: no key needed */
+    rc = 0, s->qkey[s->nqueues] = 0;
+  if (rc) {
+    snprintf(s->errmsg, sizeof s->errmsg, "queue %s: metrics key: %s", id,
+             cr_metrics_errmsg(s->m));
+    free(name);
+    return rc;
+  }
+  rc = cr_router_queue_add(s->r, name, len, qc, s->now);
   if (rc) {
     free(name);
     snprintf(s->errmsg, sizeof s->errmsg, "queue %s: %s", id,
              cr_router_errmsg(s->r));
     return rc;
   }
-  s->qkey[s->nqueues] = 0;
-  if (s->m && s->cfg.metric_keys)
-    cr_metrics_key(s->m, CR_METRICS_QUEUE, name, len, &s->qkey[s->nqueues]);
   s->queues[s->nqueues] = name;
   if (index)
     *index = s->nqueues;

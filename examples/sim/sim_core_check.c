@@ -231,8 +231,34 @@ static int check_distributions(void) {
   return bad;
 }
 
+/* A queue whose metrics key is refused is refused as a whole (its records
+ * once went under key 0, another queue's, without a word); with the
+ * queue breakdown off no key is needed and the queue is added. */
+static int check_queue_keys(void) {
+  crs_config cfg;
+  crs_config_init(&cfg);
+  crs_sim *s;
+  cr_queue_config qc;
+  cr_queue_config_init(&qc);
+  if (crs_sim_new(&s, &cfg, NULL))
+    return fail("new");
+  int rc = crs_sim_add_queue(s, "bad\xff", &qc, NULL);
+  int ok = rc < 0 && crs_sim_queue_count(s) == 0 &&
+           crs_sim_add_queue(s, "good", &qc, NULL) == 0 &&
+           crs_sim_queue_count(s) == 1;
+  crs_sim_del(s);
+  if (!ok)
+    return fail("a queue with a refused metrics key");
+  cfg.metrics.breakdowns &= ~(1u << CR_METRICS_QUEUE);
+  if (crs_sim_new(&s, &cfg, NULL))
+    return fail("new");
+  ok = crs_sim_add_queue(s, "q", &qc, NULL) == 0;
+  crs_sim_del(s);
+  return ok ? 0 : fail("a queue without the queue breakdown");
+}
+
 int main(void) {
-  if (check_distributions())
+  if (check_distributions() || check_queue_keys())
     return 1;
   tally a, b, c;
   crs_stats sa, sb, sc;
