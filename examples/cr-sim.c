@@ -64,6 +64,13 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+  /* --help anywhere wins over the mode ("cr-sim --mmc --help" said
+   * "--help needs a number" and exited 2) */
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      usage(stdout);
+      return 0;
+    }
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--mmc"))
       return crs_mmc_main(argc, argv);
@@ -71,10 +78,6 @@ int main(int argc, char **argv) {
       return crs_chain_main(argc, argv);
     if (!strcmp(argv[i], "--replay"))
       return crs_replay_main(argc, argv);
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      usage(stdout);
-      return 0;
-    }
   }
   /* --scenario, or no mode flag at all: the default day. */
   return cr_sim_day_main(argc, argv);

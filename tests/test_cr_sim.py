@@ -208,6 +208,13 @@ class Cli(unittest.TestCase):
             self.assertEqual(p.returncode, 2, args)
             self.assertTrue(p.stderr, args)
 
+    def test_help_in_any_mode(self):
+        for args in (["--help"], ["--mmc", "--help"], ["--chain", "-h"],
+                     ["--replay", "x.csv", "--help"]):
+            p = subprocess.run([EXE, *args], capture_output=True, text=True)
+            self.assertEqual(p.returncode, 0, args)
+            self.assertIn("usage: cr-sim", p.stdout, args)
+
     def test_human_output(self):
         p = subprocess.run([EXE, "--mmc", "--arrivals-per-hour", "100",
                             "--aht-s", "180", "--agents", "6", "--hours",
