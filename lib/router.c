@@ -580,15 +580,15 @@ static void lv_count(rqueue *q, int32_t prio, const uint32_t *maxc,
       l->nh[ch] += sign > 0 ? 1u : (uint32_t)-1;
 }
 
-/* Room for `need` members in a ring: at least a quarter more and 16, so a
+/* Room for `need` members in a ring: at least a quarter more and 8, so a
  * full ring compacts to at most four fifths (and small rings, of a
  * handful of members, do not compact every few appends). It grows to half
- * more and 32, so adding members one by one copies O(n) in all. The ring
+ * more and 16, so adding members one by one copies O(n) in all. The ring
  * is unchanged on failure. */
 static int ring_reserve(cr_router *r, rring *g, uint32_t need) {
-  if (g->cap >= (uint64_t)need + need / 4 + 16)
+  if (g->cap >= (uint64_t)need + need / 4 + 8)
     return 0;
-  uint64_t want = (uint64_t)need + need / 2 + 32;
+  uint64_t want = (uint64_t)need + need / 2 + 16;
   if (want > UINT32_MAX / sizeof *g->a)
     return CR_ENOMEM;
   rent *na = cr__malloc(&r->mem, (size_t)want * sizeof *na);
@@ -605,14 +605,23 @@ static int ring_reserve(cr_router *r, rring *g, uint32_t need) {
   return 0;
 }
 
-/* Rings of level prio (both tiers: a member may change tier) for its
- * members and extra[ch] more on each channel (extra may be NULL). */
+/* Tiers whose rings are reserved: a member may change tier, but in a queue
+ * with auto_members every member meets the queue's requirement (one that
+ * stops meeting it stops being a member first), so the lower tier stays
+ * empty there. A queue that turns auto_members off reserves it then
+ * (cr_router_queue_update). */
+static unsigned lv_tiers(const rqueue *q) {
+  return q->cfg.auto_members ? 1u : 2u;
+}
+
+/* Rings of level prio for its members and extra[ch] more on each channel
+ * (extra may be NULL). */
 static int lv_ring_reserve(cr_router *r, rqueue *q, int32_t prio,
                            const uint32_t *extra) {
   rlevel *l = &q->lv[lv_find(q, prio)];
   for (unsigned ch = 0; ch < RCH; ch++) {
     uint32_t need = l->nh[ch] + (extra ? extra[ch] : 0);
-    for (unsigned t = 0; need && t < 2; t++)
+    for (unsigned t = 2 - lv_tiers(q); need && t < 2; t++)
       if (ring_reserve(r, &l->ring[t][ch], need))
         return CR_ENOMEM;
   }
@@ -3857,7 +3866,7 @@ static int memb_lists_bad(const cr_router *r, const rqueue *q, unsigned ch,
     const rring *g = &l->ring[qual][ch];
     uint64_t last = 0;
     if (g->n > g->cap || (g->cap && g->head >= g->cap) ||
-        (l->nh[ch] && g->cap < l->nh[ch] + 1))
+        (l->nh[ch] && qual >= 2 - lv_tiers(q) && g->cap < l->nh[ch] + 1))
       return 1;
     for (uint32_t k = 0; k < g->n; k++) {
       uint32_t i = g->head + k;
