@@ -843,7 +843,9 @@ CR_EXTERN int cr_intent_model_load(cr_intent_model **out, const cr_mem *mem,
  * for the queue, effective priority, arrival): across queues sharing
  * agents the longest waiter of the highest priority is served first.
  * A conversation picks among eligible available agents by the queue's
- * strategy: longest idle (least recently offered or made available; the
+ * strategy: longest idle (idle longest since its last change of workload
+ * -- an offer made or withdrawn, a conversation or its wrap-up ending --
+ * or of status, as Avaya's most-idle agent and Asterisk's leastrecent; the
  * default), least occupied, fewest contacts, least talk time, most
  * proficient (in the queue's first required skill), round robin with
  * memory, random (seeded by the host, exact uniform), or ring-all (offer
@@ -889,7 +891,8 @@ typedef enum cr_agent_status {
 } cr_agent_status;
 
 typedef enum cr_strategy {
-  CR_STRATEGY_LONGEST_IDLE = 0,  /* least recently offered/made available */
+  CR_STRATEGY_LONGEST_IDLE = 0,  /* idle longest since its last change of
+                                    workload or status */
   CR_STRATEGY_LEAST_OCCUPIED = 1, /* lowest share of capacity in use */
   CR_STRATEGY_FEWEST_CONTACTS = 2, /* fewest conversations since login */
   CR_STRATEGY_LEAST_TALK_TIME = 3, /* least handle time since login */
