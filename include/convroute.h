@@ -1386,7 +1386,8 @@ CR_EXTERN int cr_router_restore(cr_router **out, const cr_mem *mem,
  *
  * Callbacks. Every member optional; the last argument is user_data.
  * Pointers passed are valid only during the call. A callback must not call
- * into the same engine (CR_ESTATE) nor into its inner router. The state change is committed BEFORE
+ * into the same engine nor into its inner router: both are refused with
+ * CR_ESTATE and change nothing. The state change is committed BEFORE
  * the output callbacks of that change run; when a callback returns
  * nonzero, the engine still completes the change (so the conversation is
  * in the state the journal says), calls the remaining callbacks, and the

@@ -499,9 +499,9 @@ static void add_line(cr_engine *e, econv *c, int from, const char *text,
 
 #define CALLCB(e, expr)                                                       \
   do {                                                                        \
-    (e)->busy++;                                                              \
+    cr__e_hold((e), 1);                                                       \
     int cbrc_ = (expr);                                                       \
-    (e)->busy--;                                                              \
+    cr__e_hold((e), -1);                                                      \
     if (cbrc_)                                                                \
       (e)->cb_failed = 1;                                                     \
   } while (0)
@@ -1144,11 +1144,11 @@ int cr__e_run_plan(cr_engine *e, econv *c, eplan *p) {
 static void run_action(cr_engine *e, econv *c, eplan *p) {
   if (!e->cb.action)
     return;
-  e->busy++;
+  cr__e_hold(e, 1);
   int rc = e->cb.action(c->id, c->id_len, p->action, p->action_len, p->args,
                         p->args_len, p->agent, p->agent_len,
                         e->cb.user_data);
-  e->busy--;
+  cr__e_hold(e, -1);
   if (!rc)
     return;
   e->cb_failed = 1;
@@ -1244,9 +1244,9 @@ static void on_router_event(const cr_router_event *ev, void *ud) {
     fire(e, e->heap[0], te);
   }
   if (e->cb.router_event) {
-    e->busy++;
+    cr__e_hold(e, 1);
     e->cb.router_event(ev, e->cb.user_data);
-    e->busy--;
+    cr__e_hold(e, -1);
   }
   if (ev->type == CR_REV_AGENTLOGIN) {
     e->logged_in++;

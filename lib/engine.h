@@ -344,4 +344,12 @@ int cr__etext_copy(cr_engine *e, etext *dst, const cr_lang_text *src,
 void cr__policy_free(cr_engine *e, epolicy *p);
 void cr__rule_free(cr_engine *e, erule *r);
 
+/* Around every host callback of the engine: the engine refuses re-entry
+ * (busy) and so does its inner router (the header forbids both). */
+void cr__router_hold(cr_router *r, int delta);
+static inline void cr__e_hold(cr_engine *e, int delta) {
+  e->busy += delta;
+  cr__router_hold(e->router, delta);
+}
+
 #endif

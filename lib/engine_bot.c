@@ -440,10 +440,10 @@ static int field_valid(cr_engine *e, econv *c, const efield *f,
   case CR_PATTERN_CALLBACK: {
     if (!e->cb.validate)
       return n > 0;
-    e->busy++;
+    cr__e_hold(e, 1);
     int rc = e->cb.validate(c->id, c->id_len, f->name, f->name_len, v, n,
                             e->cb.user_data);
-    e->busy--;
+    cr__e_hold(e, -1);
     if (rc < 0)
       e->cb_failed = 1;
     if (rc == CR_VALIDATE_LATER)

@@ -753,6 +753,11 @@ static void emit(cr_router *r, int type, cr_time t, const rconv *c,
   r->in_cb--;
 }
 
+void cr__router_hold(cr_router *r, int delta) {
+  if (r)
+    r->in_cb += delta;
+}
+
 /* ------------------------------------------------------------------ */
 /* agents: capacity and strategy keys */
 

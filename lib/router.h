@@ -327,6 +327,10 @@ struct cr_router {
  * conversation states, counters). 0, or CR_ECORRUPT with a reason in r->err.
  * Linear: for tests, the fuzz target and restore. */
 int cr__router_check(cr_router *r);
+/* The engine holds its inner router while one of the engine's own host
+ * callbacks runs (delta +1 before, -1 after): a router call from there is
+ * refused with CR_ESTATE, as one from the router's own callbacks is. */
+void cr__router_hold(cr_router *r, int delta);
 
 /* router.c internals used by the snapshot code. */
 int cr__router_alloc(cr_router **out, const cr_mem *mem,

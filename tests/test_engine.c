@@ -83,7 +83,7 @@ typedef struct rec {
   int fail_send, fail_offer, fail_action, fail_journal;
   int validate_answer; /* what on_validate returns */
   char validated[64];
-  int reenter;
+  int reenter, reenter_router;
   cr_engine *e;
   int reenter_rc;
   uint64_t jhash; /* FNV-1a over every journal line and time */
@@ -118,6 +118,9 @@ static int on_send(const char *conv, size_t conv_len, int channel,
   cp(r->last_send, sizeof r->last_send, text, text_len);
   cp(r->last_lang, sizeof r->last_lang, lang, lang_len);
   r->nsend++;
+  if (r->reenter_router) /* the inner router, from an engine callback */
+    r->reenter_rc = cr_router_agent_set_status(
+        cr_engine_router(r->e), "a1", 2, CR_AGENT_AWAY, "x", 1, 0);
   return r->fail_send ? -1 : 0;
 }
 
@@ -1228,6 +1231,17 @@ static void test_callback_failure(void **state) {
   assert_int_equal(say(&t, "c5", "representative please", 5000), 0);
   assert_int_equal(t.r.reenter_rc, CR_ESTATE);
   assert_int_equal(st(&t, "c5"), CR_ST_OFFERED);
+  t.r.reenter = 0;
+  /* ... and so is one into its inner router: a1 stays available */
+  t.r.reenter_router = 1;
+  t.r.reenter_rc = 0;
+  assert_int_equal(say(&t, "c6", "hello", 6000), 0);
+  assert_int_equal(t.r.reenter_rc, CR_ESTATE);
+  t.r.reenter_router = 0;
+  assert_int_equal(cr_router_agent_set_status(cr_engine_router(t.e), S("a1"),
+                                              CR_AGENT_AVAILABLE, NULL, 0,
+                                              7000),
+                   0); /* outside a callback it works */
   rm(&t);
 }
 
