@@ -45,6 +45,7 @@
 
 #include "sim_core.h"
 #include "sim_modes.h"
+#include "../log_time.h"
 
 typedef struct call {
   cr_time q, ans, end; /* ms from the origin; ans CR_TIME_NONE if abandoned */
@@ -98,65 +99,19 @@ static int next_field(const char **p, const char *e, char *out, size_t cap,
   return q ? -1 : 0;
 }
 
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-  /* H. Hinnant, "chrono-Compatible Low-Level Date Algorithms". */
-  y -= m <= 2;
-  int64_t era = (y >= 0 ? y : y - 399) / 400;
-  unsigned yoe = (unsigned)(y - era * 400);
-  unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + (int64_t)doe - 719468;
-}
-
-/* ISO-8601 (YYYY-MM-DD[T ]hh:mm[:ss[.f]][Z|+hh:mm]) or decimal seconds, to
- * ms; 1 = empty, -1 = bad. */
+/* A log time (the same reader as cr-kpi's), trimmed; 1 = empty, -1 = bad.
+ * |t| <= 1e12 s (31,700 years) keeps every difference in range. */
 static int parse_time(const char *s, cr_time *out) {
-  while (isspace((unsigned char)*s))
-    s++;
-  if (!*s)
+  size_t n = strlen(s);
+  while (n && isspace((unsigned char)*s))
+    s++, n--;
+  while (n && isspace((unsigned char)s[n - 1]))
+    n--;
+  if (!n)
     return 1;
-  int y, mo, d, h = 0, mi = 0, n = 0;
-  double sec = 0;
-  if (strlen(s) >= 10 && s[4] == '-') {
-    if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3)
-      return -1;
-    const char *p = s + n;
-    if (*p == 'T' || *p == ' ') {
-      int m2 = 0;
-      if (sscanf(p + 1, "%2d:%2d%n", &h, &mi, &m2) != 2)
-        return -1;
-      p += 1 + m2;
-      if (*p == ':') {
-        char *e;
-        sec = strtod(p + 1, &e);
-        if (e == p + 1 || !(sec >= 0 && sec < 61))
-          return -1;
-        p = e;
-      }
-    }
-    int64_t off = 0;
-    if (*p == '+' || *p == '-') {
-      int oh = 0, om = 0;
-      if (sscanf(p + 1, "%2d:%2d", &oh, &om) < 1)
-        return -1;
-      off = (*p == '-' ? -1 : 1) * (oh * 3600 + om * 60);
-    } else if (*p && *p != 'Z' && !isspace((unsigned char)*p)) {
-      return -1;
-    }
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || y < 0 || h < 0 || h > 24 ||
-        mi < 0 || mi > 59)
-      return -1;
-    int64_t days = days_from_civil(y, (unsigned)mo, (unsigned)d);
-    *out = (days * 86400 + h * 3600 + mi * 60 - off) * 1000 +
-           (cr_time)llround(sec * 1000);
-    return 0;
-  }
-  char *e;
-  double v = strtod(s, &e);
-  /* |t| <= 1e12 s (31,700 years) keeps every difference in range */
-  if (e == s || !isfinite(v) || fabs(v) > 1e12)
+  if (log_parse_time(s, n, out) || *out > (cr_time)1e15 ||
+      *out < -(cr_time)1e15)
     return -1;
-  *out = (cr_time)llround(v * 1000);
   return 0;
 }
 
