@@ -45,6 +45,14 @@ static int fail(cr_router *r, int rc, const char *what, const char *id,
   return rc;
 }
 
+/* A hint to start loading a cache line now (GCC and Clang; elsewhere
+ * nothing): used where two independent lookups can overlap. */
+#if defined(__GNUC__)
+#define RPREFETCH(p) __builtin_prefetch(p)
+#else
+#define RPREFETCH(p) ((void)(p))
+#endif
+
 static inline uint64_t bias64(int64_t v) {
   return (uint64_t)v ^ (1ull << 63);
 }
@@ -628,6 +636,29 @@ static int lv_ring_reserve(cr_router *r, rqueue *q, int32_t prio,
   return 0;
 }
 
+/* Starts loading an agent's first two lines (identity and status; load,
+ * capacity and lists: what an offer or an ending reads). */
+static inline void agent_prefetch(const ragent *a) {
+  RPREFETCH(a);
+  RPREFETCH((const char *)a + 64);
+}
+
+/* Starts loading an agent's memberships, which agent_reindex then walks
+ * one after another: the first, and the two just below it in the pool,
+ * where the others are when they were made together (an agent's queues at
+ * its creation, auto members: member_add puts the newest first). A guess
+ * that costs nothing when wrong: only a hint. */
+static inline void memb_prefetch(const cr_router *r, const ragent *a) {
+  uint32_t mi = a->mhead;
+  if (mi == RNIL)
+    return;
+  for (uint32_t k = 0; k < 3 && k <= mi; k++) {
+    const char *p = (const char *)&r->members[mi - k];
+    RPREFETCH(p);
+    RPREFETCH(p + sizeof(rmember) - 1);
+  }
+}
+
 static inline int ent_live(const cr_router *r, const rent *e) {
   return r->mstamp[e->mi] == e->stamp;
 }
@@ -648,7 +679,8 @@ static void ring_compact(cr_router *r, rring *g) {
   g->n = w;
 }
 
-static void ring_push(cr_router *r, rring *g, uint64_t stamp, uint32_t mi) {
+static void ring_push(cr_router *r, rring *g, uint64_t stamp, uint32_t mi,
+                      uint32_t agent) {
   if (g->n == g->cap)
     ring_compact(r, g);
   if (g->n == g->cap)
@@ -656,7 +688,7 @@ static void ring_push(cr_router *r, rring *g, uint64_t stamp, uint32_t mi) {
   rent *e = ring_at(g, g->n++);
   e->stamp = stamp;
   e->mi = mi;
-  e->pad = 0;
+  e->agent = agent;
 }
 
 /* Member m (index mi, its stamp fresh) to the back of its lines: one for
@@ -665,7 +697,7 @@ static void fl_enter(cr_router *r, rqueue *q, rmember *m, uint32_t mi) {
   rlevel *l = &q->lv[lv_find(q, m->prio)];
   for (unsigned ch = 0; ch < RCH; ch++)
     if (m->inmask & (1u << ch)) {
-      ring_push(r, &l->ring[m->qual][ch], m->stamp, mi);
+      ring_push(r, &l->ring[m->qual][ch], m->stamp, mi, m->agent);
       q->fn[m->qual][ch]++;
     }
 }
@@ -871,6 +903,8 @@ static void agent_reindex(cr_router *r, ragent *a) {
         want |= (uint8_t)(1u << ch);
   for (uint32_t mi = a->mhead; mi != RNIL; mi = r->members[mi].next_a) {
     rmember *m = &r->members[mi];
+    if (m->next_a != RNIL) /* the next one loads while this one is done */
+      RPREFETCH(&r->members[m->next_a]);
     rqueue *q = r->queues[m->queue];
     int fifo = q_fifo(q);
     if (q->cfg.strategy == CR_STRATEGY_RANDOM && !m->inmask && want &&
@@ -1260,14 +1294,6 @@ static inline int id_eq(const char *a, const char *b, size_t n) {
   return 1;
 }
 
-/* A hint to start loading a cache line now (GCC and Clang; elsewhere
- * nothing): used where two independent lookups can overlap. */
-#if defined(__GNUC__)
-#define RPREFETCH(p) __builtin_prefetch(p)
-#else
-#define RPREFETCH(p) ((void)(p))
-#endif
-
 /* The object with this id (hash h), or NULL: the slot holds the object's
  * address, so a hit costs the slot and the object, nothing between. */
 #define RIDX_FIND(x, type, h, id, len)                                      \
@@ -1372,6 +1398,7 @@ static int make_offer(cr_router *r, rconv *c, ragent *a, uint32_t mi,
                       cr_time t) {
   if (pool_reserve(r, &r->opool, (void **)&r->offers, sizeof(roffer), 1))
     return CR_ENOMEM; /* deferred: tried again at the next trigger */
+  memb_prefetch(r, a); /* read by the reindex below */
   uint32_t oi = pool_take(&r->opool);
   roffer *o = &r->offers[oi];
   rqueue *q = r->queues[c->queue];
@@ -1604,7 +1631,11 @@ static uint32_t fl_best(cr_router *r, rqueue *q, unsigned tier, unsigned ch,
     }
     for (uint32_t k = 0; k < g->n; k++) {
       const rent *e = ring_at(g, k);
-      if (ent_live(r, e) && agent_ok(r, e->mi, x)) {
+      if (!ent_live(r, e))
+        continue;
+      /* the offer reads the agent: load it with the membership */
+      agent_prefetch(r->agents[e->agent]);
+      if (agent_ok(r, e->mi, x)) {
         out[found++] = e->mi;
         if (found == want)
           break;
@@ -2573,10 +2604,12 @@ int cr_router_end(cr_router *r, const char *id, size_t len, cr_time now) {
     return fail(r, CR_ESTATE, "conversation is not live", id, len);
   ragent *a = r->agents[c->agent];
   rqueue *q = r->queues[c->queue];
+  /* the agent's three first lines at once, not one after another */
+  agent_prefetch(a);
+  RPREFETCH((const char *)a + 128);
   /* its memberships are read at the reindex below: start loading them
    * while the conversation is taken apart */
-  if (a->mhead != RNIL)
-    RPREFETCH(&r->members[a->mhead]);
+  memb_prefetch(r, a);
   cr_time w = wrapup_of(r, a, q);
   if (w > 0 && a->nwrap + 1 > a->wcap) {
     size_t cap = a->wcap;
@@ -3885,6 +3918,7 @@ static int memb_lists_bad(const cr_router *r, const rqueue *q, unsigned ch,
         continue; /* stale */
       if (!m->used || m->queue != q->idx || !(m->inmask & (1u << ch)) ||
           m->qual != qual || m->prio != l->prio || e->stamp <= last ||
+          e->agent != m->agent ||
           m->qual != agent_meets(r->agents[m->agent], q->skills, q->nskills))
         return 1;
       last = e->stamp;

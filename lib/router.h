@@ -206,7 +206,9 @@ typedef struct rmember {
  * priority 0). */
 typedef struct rent {
   uint64_t stamp;
-  uint32_t mi, pad;
+  uint32_t mi;
+  uint32_t agent; /* the member's agent: a line's front starts loading the
+                     agent with the membership, not after it */
 } rent;
 
 typedef struct rring {
