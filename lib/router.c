@@ -1296,13 +1296,15 @@ static inline int id_eq(const char *a, const char *b, size_t n) {
 
 /* The object with this id (hash h), or NULL: the slot holds the object's
  * address, so a hit costs the slot and the object, nothing between. */
-#define RIDX_FIND(x, type, h, id, len)                                      \
+#define RIDX_FIND(x, type, h, id, len, pre)                                 \
   do {                                                                      \
     if (!(x)->s)                                                            \
       return NULL;                                                          \
     uint32_t i_ = (h) & (x)->mask;                                          \
     for (; (x)->s[i_].k; i_ = (i_ + 1) & (x)->mask) {                       \
       const type *o_ = (x)->s[i_].p;                                        \
+      if (pre && (uint32_t)((x)->s[i_].k >> 32) == (h))                     \
+        conv_prefetch(o_);                                                  \
       if ((uint32_t)((x)->s[i_].k >> 32) == (h) && o_->id_len == len &&     \
           id_eq(o_->id, id, len))                                           \
         return (type *)o_;                                                  \
@@ -1310,13 +1312,22 @@ static inline int id_eq(const char *a, const char *b, size_t n) {
     return NULL;                                                            \
   } while (0)
 
+/* A conversation's first two 64-byte parts, what a lookup and an ending
+ * read, lie on up to three cache lines (the allocator aligns to 16 bytes):
+ * all of them start loading together, before the id is compared, instead
+ * of one after another. */
+static inline void conv_prefetch(const void *c) {
+  RPREFETCH((const char *)c + 64);
+  RPREFETCH((const char *)c + 127);
+}
+
 static ragent *agent_find_h(cr_router *r, uint32_t h, const char *id,
                             size_t len) {
-  RIDX_FIND(&r->aidx, ragent, h, id, len);
+  RIDX_FIND(&r->aidx, ragent, h, id, len, 0);
 }
 static rconv *conv_find_h(cr_router *r, uint32_t h, const char *id,
                           size_t len) {
-  RIDX_FIND(&r->cidx, rconv, h, id, len);
+  RIDX_FIND(&r->cidx, rconv, h, id, len, 1);
 }
 ragent *cr__agent_find(cr_router *r, const char *id, size_t len) {
   return agent_find_h(r, cr__ridx_hash(id, len), id, len);
