@@ -742,8 +742,6 @@ static void expect_kpi(replay *r, const crs_line *l) {
   uint32_t id = 0;
   size_t i = 0;
   char msg[512];
-  if (r->roundtrip)
-    return; /* metrics are not in the snapshot: figures restart */
   if (l->nargs && l->args[0].eq > 0) {
     for (int d = 0; d < CR_METRICS_DIM_COUNT; d++)
       if (!strncmp(l->args[0].s, dim_words[d], (size_t)l->args[0].eq) &&
@@ -1472,8 +1470,7 @@ int main(int argc, char **argv) {
   if (r.rc_pending)
     fail(&r, r.last_rc_line, "the last line failed with %s",
          cr_errname(r.last_rc));
-  if (!r.roundtrip)
-    print_kpis(&r);
+  print_kpis(&r); /* with --roundtrip too: the snapshot carries the metrics */
   if (r.json)
     printf("{\"kind\":\"summary\",\"lines\":%zu,\"events\":%zu,"
            "\"live\":%zu,\"failures\":%d}\n",

@@ -12,7 +12,7 @@ fails). On top of those, this file checks from the --json output:
   - journal invariants: seq 1..n without gaps, times never going back,
     every event's `from` equal to the previous `to` of its conversation;
   - determinism: --roundtrip (snapshot, destroy, restore after every line)
-    prints the same journal, sends, offers and actions;
+    prints the same journal, sends, offers, actions and final KPIs;
   - that the scripts can fail: a wrong `expect` makes cr-replay exit 1
     naming that line, and malformed scripts exit 2 naming the line.
 
@@ -260,7 +260,10 @@ class ScenarioTest(unittest.TestCase):
         return recs
 
     def test_roundtrip_gives_the_same_output(self):
-        keep = ("event", "send", "offer", "action", "alert", "cancel_offer")
+        # kpi too: the snapshot carries the metrics accumulator, so the
+        # final figures (and every `expect kpi`) survive the round trips
+        keep = ("event", "send", "offer", "action", "alert", "cancel_offer",
+                "kpi", "summary")
         for name in sorted(EXPECTED):
             with self.subTest(script=name):
                 path = os.path.join(SCEN, name)
