@@ -4,7 +4,7 @@
  *   cr-sim [--scenario NAME|FILE ...]   a day of a hybrid centre (default)
  *   cr-sim --mmc ...                    M/M/N(+M) against Erlang C / A
  *   cr-sim --chain ...                  skill chaining (Wallace & Whitt)
- *   cr-sim --replay LOG.csv --agents N  a real call log through the router
+ *   cr-sim --replay LOG.csv --agents N|log|roster   a real call log
  *
  * This file only picks the mode; each lives in examples/sim/. */
 #include <math.h>
@@ -58,7 +58,8 @@ static void usage(FILE *f) {
         "              [--warmup-h W] [--batches B] [--strategy NAME] [--json]\n"
         "       cr-sim --chain [--types K] [--agents-per-type M] [--load R]\n"
         "              [--hours H] [--seed K] [--json]\n"
-        "       cr-sim --replay LOG.csv --agents N [--target-s T] [--json]\n"
+        "       cr-sim --replay LOG.csv --agents N|log|roster [--reps R]\n"
+        "              [--target-s T] [--json]\n"
         "See docs/sim.md.\n",
         f);
 }
