@@ -43,6 +43,7 @@
 #include "engine_config.h"
 #include "replay_script.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -724,6 +725,12 @@ static void help(void) {
       "track_package verify_identity.\n");
 }
 
+/* s starts with the whole word w ("/quit", not "/quitter"). */
+static int is_word(const char *s, const char *w) {
+  size_t n = strlen(w);
+  return !strncmp(s, w, n) && (!s[n] || isspace((unsigned char)s[n]));
+}
+
 /* One input line. Returns 1 to quit. */
 static int run_line(chat *c, char *line) {
   size_t len = strlen(line);
@@ -744,7 +751,7 @@ static int run_line(chat *c, char *line) {
                            ? ""
                            : "you> ",
            line + sp);
-  if (!strncmp(line + sp, "/quit", 5) || !strncmp(line + sp, "/exit", 5))
+  if (is_word(line + sp, "/quit") || is_word(line + sp, "/exit"))
     return 1;
   if (!strncmp(line + sp, "/wait", 5)) {
     int64_t ms;

@@ -58,6 +58,13 @@ class English(unittest.TestCase):
         self.assertRegex(out, r"BOT_END +c1 BOT -> RESOLVED")
         self.assertIn("contained 1 (containment 100 %)", out)
 
+    def test_quit_is_a_whole_word(self):
+        # '/quitter' is not '/quit': the session goes on until '/quit'
+        out = chat(["/quitter", "hello", "/quit", "I want a human"])
+        self.assertIn("! unknown command /quitter", out)
+        self.assertRegex(out, r"ANSWER +c1 BOT -> BOT +intent=greeting")
+        self.assertNotIn("I want a human", out)
+
     def test_failed_action_escalates(self):
         out = chat(["/fail", "I forgot my password and can't log in"],
                    "--channel", "chat")

@@ -171,7 +171,8 @@ class Options(unittest.TestCase):
         # --hours past the scenario's closing hour stops at closing; the
         # human header said 19:00-00:00 for a run that ended at 20:00
         j = run_json("--start", "19:00", "--hours", "5")
-        self.assertEqual((j["from"], j["to"]), ("19:00", "20:00"))
+        self.assertEqual((j["from"], j["to"], j["hours"]),
+                         ("19:00", "20:00", 1))
         self.assertEqual(len(j["intervals"]), 2)
         out = run("--start", "19:00", "--hours", "5").stdout
         self.assertIn("19:00-20:00 local", out)

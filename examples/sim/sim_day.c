@@ -1045,9 +1045,13 @@ static void print_json(const day *d) {
   char b[8];
   hm(a, sizeof a, d->scn.open_min);
   hm(b, sizeof b, (int)((d->arrivals_end - DAY_ORIGIN) / MIN_MS));
-  fprintf(f, ",\"seed\":%llu,\"from\":\"%s\",\"to\":\"%s\",\"hours\":%d,"
+  /* hours simulated (the window from..to), not the --hours asked for: a
+   * run past the closing hour stops at closing */
+  int span_min =
+      (int)((d->arrivals_end - DAY_ORIGIN) / MIN_MS) - d->scn.open_min;
+  fprintf(f, ",\"seed\":%llu,\"from\":\"%s\",\"to\":\"%s\",\"hours\":%g,"
              "\"interval_min\":%d,\"agents\":%zu,\"total\":",
-          (unsigned long long)d->scn.seed, a, b, d->hours,
+          (unsigned long long)d->scn.seed, a, b, span_min / 60.0,
           d->scn.interval_min, d->nagents);
   json_kpi(f, &r->total);
   fprintf(f, ",\"occupancy\":");
