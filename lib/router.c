@@ -636,11 +636,13 @@ static int lv_ring_reserve(cr_router *r, rqueue *q, int32_t prio,
   return 0;
 }
 
-/* Starts loading an agent's first two lines (identity and status; load,
- * capacity and lists: what an offer or an ending reads). */
+/* Starts loading an agent's first two 64-byte parts (identity and
+ * status; load, capacity and lists: what an offer or an ending reads), up
+ * to three cache lines at the allocator's 16-byte alignment. */
 static inline void agent_prefetch(const ragent *a) {
   RPREFETCH(a);
   RPREFETCH((const char *)a + 64);
+  RPREFETCH((const char *)a + 127);
 }
 
 /* Starts loading an agent's memberships, which agent_reindex then walks
@@ -1491,7 +1493,7 @@ static void offer_drop(cr_router *r, uint32_t oi) {
 }
 
 static void route_conv(cr_router *r, rconv *c, cr_time t);
-static void route_agent(cr_router *r, ragent *a, cr_time t);
+static uint32_t route_agent(cr_router *r, ragent *a, cr_time t);
 static int conv_deadlines(cr_router *r, rconv *c, cr_time t);
 
 /* The conversation has no offer left: back to its place in line. */
@@ -1790,7 +1792,11 @@ static int scan_conv(cr_router *r, uint32_t ci, void *vx) {
   return 1;
 }
 
-static void route_agent(cr_router *r, ragent *a, cr_time t) {
+/* Offers the agent's free capacity; returns how many offers it made
+ * (each of which reindexed the agent). Reads the agent's load, status and
+ * memberships (their tier included), never its lines or heaps. */
+static uint32_t route_agent(cr_router *r, ragent *a, cr_time t) {
+  uint32_t made = 0;
   while (a->status == CR_AGENT_AVAILABLE) {
     cctx x;
     x.a = a;
@@ -1828,13 +1834,15 @@ static void route_agent(cr_router *r, ragent *a, cr_time t) {
       }
     }
     if (!x.best)
-      return;
+      return made;
     uint32_t mi = RNIL;
     if (x.bmember != RNIL && r->members[x.bmember].queue == x.best->queue)
       mi = x.bmember;
     if (make_offer(r, x.best, a, mi, t))
-      return;
+      return made;
+    made++;
   }
+  return made;
 }
 
 /* ------------------------------------------------------------------ */
@@ -2617,7 +2625,7 @@ int cr_router_end(cr_router *r, const char *id, size_t len, cr_time now) {
   rqueue *q = r->queues[c->queue];
   /* the agent's three first lines at once, not one after another */
   agent_prefetch(a);
-  RPREFETCH((const char *)a + 128);
+  RPREFETCH((const char *)a + 191);
   /* its memberships are read at the reindex below: start loading them
    * while the conversation is taken apart */
   memb_prefetch(r, a);
@@ -2648,8 +2656,17 @@ int cr_router_end(cr_router *r, const char *id, size_t len, cr_time now) {
   }
   emit(r, CR_REV_COMPLETE, now, c, a, q, c->channel, handle, w, NULL, 0);
   conv_forget(r, c);
-  agent_reindex(r, a);
-  route_agent(r, a, now);
+  /* The agent's lines are brought up to date once: by the offer that
+   * usually follows (make_offer reindexes it), else here. Reindexing
+   * before the search too sent it to the back of its lines twice, the
+   * first entries going stale at once (written, then skipped or compacted
+   * away). The search reads the memberships' tiers: those first if a
+   * requirement changed. The order of the lines is the same either way:
+   * the agent ends at the back. */
+  if (a->requal)
+    agent_reindex(r, a);
+  if (!route_agent(r, a, now))
+    agent_reindex(r, a);
   return 0;
 }
 
