@@ -51,6 +51,7 @@ from typing import (Any, Callable, Dict, Iterable, List, Mapping, Optional,
                     Sequence, Tuple, Union)
 
 from . import _lib
+from ._host import _CallbackHost
 from .errors import ConvrouteError, check
 from .metrics import Metrics, Report, _options as _metrics_options
 from .router import (Router, _EventCB as _RouterEventCB,
@@ -71,8 +72,6 @@ _S = _c.c_char_p
 
 _CR_EINVAL = -1
 _CR_ESTATE = -7
-_CR_ECALLBACK = -11
-_CR_ECLOSED = -14
 _CR_VALIDATE_LATER = 2  # CR_VALIDATE_LATER
 METRICS_NONE = -128
 
@@ -508,8 +507,8 @@ class _EngineRouter(Router):
         eng = self._engine
         if eng._depth:
             # convroute.h: a callback must not call into the engine's
-            # router; the C router does not detect it, so the binding does
-            raise ConvrouteError(-7, "a callback of the engine must not "
+            # router (C refuses it too; this says why in Python's terms)
+            raise ConvrouteError(_CR_ESTATE, "a callback of the engine must not "
                                  "call its router")
         eng._pending = None
         eng._depth += 1
@@ -522,10 +521,10 @@ class _EngineRouter(Router):
                 raise exc
 
     def set_callbacks(self, **_):
-        raise ConvrouteError(-7, "the engine owns the router's callbacks")
+        raise ConvrouteError(_CR_ESTATE, "the engine owns the router's callbacks")
 
     def _refuse(self, *a, **k):
-        raise ConvrouteError(-7, "conversations go through the Engine")
+        raise ConvrouteError(_CR_ESTATE, "conversations go through the Engine")
 
     enqueue = abandon = resume = accept = reject = end = _refuse
     transfer = set_steps = set_priority = set_channel = _refuse
@@ -546,14 +545,14 @@ class _EngineMetrics(Metrics):
         pass
 
     def _refuse(self, *a, **k):
-        raise ConvrouteError(-7, "the engine feeds its own metrics")
+        raise ConvrouteError(_CR_ESTATE, "the engine feeds its own metrics")
 
     add = add_many = survey = agent_time = advance = _refuse
 
 
 # ---- the engine ----
 
-class Engine:
+class Engine(_CallbackHost):
     """A cr_engine: the bot/agent handoff state machine wired to an intent
     model, a router and metrics (see the module docstring).
 
@@ -575,6 +574,8 @@ class Engine:
                "decline_block_ms", "seed", "aht_alpha")
     _CALLBACKS = ("send", "offer", "cancel_offer", "action", "validate",
                   "alert", "state_change", "event", "router_event")
+
+    _what = "engine"
 
     def __init__(self, model, *, human_label: Optional[str] = None,
                  default_queue: Optional[str] = None,
@@ -636,11 +637,7 @@ class Engine:
     def close(self, _del=_del) -> None:
         """Frees the C engine (idempotent); callbacks are released after."""
         # _del is bound at definition time so __del__ works at shutdown.
-        if getattr(self, "_depth", 0):
-            # the C call that runs this callback still uses the engine
-            raise ConvrouteError(_CR_ESTATE, "close() inside a callback of "
-                                 "this engine; close it after the call "
-                                 "returns")
+        self._refuse_close_in_callback()
         if self._e is not None:
             if self._router_view is not None:
                 self._router_view._r = None
@@ -654,15 +651,6 @@ class Engine:
     def __enter__(self) -> "Engine":
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
-
     @property
     def closed(self) -> bool:
         return self._e is None
@@ -674,33 +662,10 @@ class Engine:
 
     def _handle(self):
         if self._e is None:
-            raise ConvrouteError(_CR_ECLOSED, "the engine is closed")
+            raise self._closed_error()
         return self._e
 
-    def _call(self, f, *args):
-        h = self._handle()
-        self._pending = None
-        self._depth += 1
-        try:
-            rc = f(h, *args)
-        finally:
-            self._depth -= 1
-        exc, self._pending = self._pending, None
-        if exc is not None:
-            if rc < 0:
-                exc.add_note("the engine call returned %s"
-                             % ConvrouteError(rc, self.errmsg))
-            raise exc
-        return check(rc, lambda: self.errmsg)
-
     # ---- callbacks ----
-
-    def _keep_exc(self, exc: BaseException) -> None:
-        if self._pending is None:
-            self._pending = exc
-        else:
-            self._pending.add_note("another callback also raised: %r"
-                                   % (exc,))
 
     def _guard(self, body):
         """Runs body(); an exception is kept and the C callback fails."""

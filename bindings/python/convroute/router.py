@@ -28,6 +28,7 @@ from typing import (Any, Callable, Dict, Iterable, List, Mapping, Optional,
                     Tuple, Union)
 
 from . import _lib
+from ._host import _CallbackHost
 from .errors import ConvrouteError, check
 
 __all__ = ["Router", "RouterEvent", "RouteStep", "ConvInfo", "QueueStats",
@@ -37,7 +38,6 @@ CHANNEL_COUNT = 7
 MAX_STEPS = 16
 MAX_STEP_SKILLS = 8
 TIME_NEVER = (1 << 63) - 1
-_CR_ECLOSED = -14
 _CR_EINVAL = -1
 
 _c = ctypes
@@ -408,7 +408,7 @@ _CALLBACK_NAMES = ("offer", "offer_cancelled", "assigned", "escalation",
                    "event")
 
 
-class Router:
+class Router(_CallbackHost):
     """A cr_router: queues, agents and waiting conversations.
 
     Keyword arguments set cr_router_config fields (offer_timeout_ms,
@@ -416,6 +416,8 @@ class Router:
     aht_alpha; None keeps the library default) and callbacks (on_offer,
     on_offer_cancelled, on_assigned, on_escalation, on_event).
     """
+
+    _what = "router"
 
     def __init__(self, *, offer_timeout_ms: Optional[int] = None,
                  auto_away_misses: Optional[int] = None,
@@ -461,9 +463,7 @@ class Router:
         """Frees the C router (idempotent). Callbacks are released after.
         Refused (StateError) from inside one of its callbacks: the C call
         that runs the callback still uses the router."""
-        if getattr(self, "_depth", 0):
-            raise ConvrouteError(-7, "close() inside a callback of this "
-                                 "router; close it after the call returns")
+        self._refuse_close_in_callback()
         if self._r is not None:
             _del(self._r)
             self._r = None
@@ -472,15 +472,6 @@ class Router:
 
     def __enter__(self) -> "Router":
         return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
 
     @property
     def closed(self) -> bool:
@@ -493,26 +484,8 @@ class Router:
 
     def _handle(self):
         if self._r is None:
-            raise ConvrouteError(_CR_ECLOSED, "the router is closed")
+            raise self._closed_error()
         return self._r
-
-    def _call(self, f, *args):
-        """Calls f(router, *args); raises a pending callback exception,
-        then a ConvrouteError for a negative return."""
-        h = self._handle()
-        self._pending = None
-        self._depth += 1
-        try:
-            rc = f(h, *args)
-        finally:
-            self._depth -= 1
-        exc, self._pending = self._pending, None
-        if exc is not None:
-            if rc < 0:
-                exc.add_note("the router call also failed: %s"
-                             % ConvrouteError(rc, self.errmsg))
-            raise exc
-        return check(rc, lambda: self.errmsg)
 
     # ---- callbacks ----
 
@@ -521,11 +494,7 @@ class Router:
             try:
                 func(_event_from_c(ev_ptr.contents))
             except BaseException as exc:  # kept, re-raised by _call
-                if self._pending is None:
-                    self._pending = exc
-                else:
-                    self._pending.add_note("another callback also raised: %r"
-                                           % (exc,))
+                self._keep_exc(exc)
         return _EventCB(thunk)
 
     def set_callbacks(self, *, offer: Optional[EventCallback] = None,
