@@ -110,17 +110,14 @@ long cr_test_oom_sweep_persistent(cr_test_oom_body body, void *ctx) {
   return sweep(body, ctx, 1);
 }
 
-char *cr_test_read_shared(const char *relpath, size_t *len) {
-  char path[4096];
-  snprintf(path, sizeof path, "%s/../shared/data/%s", CR_TEST_SOURCE_DIR,
-           relpath);
+static char *read_file(const char *path, size_t *len) {
   FILE *f = fopen(path, "rb");
   if (!f)
     return NULL;
   fseek(f, 0, SEEK_END);
   long sz = ftell(f);
   fseek(f, 0, SEEK_SET);
-  char *buf = malloc((size_t)sz + 1);
+  char *buf = sz < 0 ? NULL : malloc((size_t)sz + 1);
   if (!buf || fread(buf, 1, (size_t)sz, f) != (size_t)sz) {
     free(buf);
     fclose(f);
@@ -131,4 +128,44 @@ char *cr_test_read_shared(const char *relpath, size_t *len) {
   if (len)
     *len = (size_t)sz;
   return buf;
+}
+
+char *cr_test_read_shared(const char *relpath, size_t *len) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/../shared/data/%s", CR_TEST_SOURCE_DIR,
+           relpath);
+  return read_file(path, len);
+}
+
+char *cr_test_read_source(const char *relpath, size_t *len) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", CR_TEST_SOURCE_DIR, relpath);
+  return read_file(path, len);
+}
+
+cr_intent_model *cr_test_demo_model(void) {
+  static const char *const files[] = {"examples/data/intents_en.tsv",
+                                      "examples/data/intents_he.tsv",
+                                      "examples/data/intents_oos.tsv"};
+  cr_intent_trainer *t;
+  cr_intent_model *m = NULL;
+  if (cr_intent_trainer_new(&t, NULL))
+    return NULL;
+  int rc = 0;
+  for (int i = 0; i < 3 && !rc; i++) {
+    size_t n;
+    char *b = cr_test_read_source(files[i], &n);
+    rc = !b || cr_intent_trainer_add_tsv(t, b, n);
+    free(b);
+  }
+  if (!rc)
+    rc = cr_intent_trainer_set_oos_label(t, "oos", 3) ||
+         cr_intent_train(t, &m);
+  cr_intent_trainer_del(t);
+  if (!rc && cr_intent_model_add_builtin_rules(m, "talk_to_human", 13,
+                                               "emergency", 9)) {
+    cr_intent_model_del(m);
+    return NULL;
+  }
+  return rc ? NULL : m;
 }

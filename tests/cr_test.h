@@ -52,5 +52,12 @@ long cr_test_oom_sweep_persistent(cr_test_oom_body body, void *ctx);
 /* Reads a whole file from ../shared/data (relative to the source tree), or
  * NULL when it is absent (the test should then skip). Caller frees. */
 char *cr_test_read_shared(const char *relpath, size_t *len);
+/* The same for a file of this source tree (e.g. examples/data/...). */
+char *cr_test_read_source(const char *relpath, size_t *len);
+
+/* The bilingual demo model the engine tests share: examples/data's English,
+ * Hebrew and out-of-scope examples, the talk_to_human and emergency rules.
+ * NULL on failure. Caller frees (cr_intent_model_del). */
+cr_intent_model *cr_test_demo_model(void);
 
 #endif

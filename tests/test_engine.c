@@ -16,43 +16,10 @@
 /* The demo model, trained once for the whole file (0.1 s). */
 static cr_intent_model *MODEL;
 
-static char *slurp(const char *rel, size_t *n) {
-  char path[1024];
-  snprintf(path, sizeof path, "%s/%s", CR_TEST_SOURCE_DIR, rel);
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return NULL;
-  fseek(f, 0, SEEK_END);
-  long l = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *b = malloc((size_t)l + 1);
-  *n = fread(b, 1, (size_t)l, f);
-  fclose(f);
-  return b;
-}
-
 static int setup_model(void **state) {
   (void)state;
-  cr_intent_trainer *t;
-  if (cr_intent_trainer_new(&t, NULL))
-    return -1;
-  const char *files[] = {"examples/data/intents_en.tsv",
-                         "examples/data/intents_he.tsv",
-                         "examples/data/intents_oos.tsv"};
-  for (int i = 0; i < 3; i++) {
-    size_t n;
-    char *b = slurp(files[i], &n);
-    if (!b || cr_intent_trainer_add_tsv(t, b, n))
-      return -1;
-    free(b);
-  }
-  cr_intent_trainer_set_oos_label(t, S("oos"));
-  int rc = cr_intent_train(t, &MODEL);
-  cr_intent_trainer_del(t);
-  if (rc)
-    return -1;
-  return cr_intent_model_add_builtin_rules(MODEL, S("talk_to_human"),
-                                           S("emergency"));
+  MODEL = cr_test_demo_model();
+  return MODEL ? 0 : -1;
 }
 
 static int teardown_model(void **state) {
