@@ -15,6 +15,7 @@
 #include "engine.h"
 #include "handoff.h"
 #include "text.h"
+#include "wire.h"
 
 #include <string.h>
 
@@ -22,114 +23,10 @@
 #define SNAP_VERSION 2u /* 2: the credited intent of a conversation; the
                             metrics accumulator (nested) and metrics_lost */
 
-/* ------------------------------------------------------------------ */
-/* writer: a growing buffer; the first failure sticks */
-
-typedef struct wbuf {
-  const cr_mem *mem;
-  uint8_t *p;
-  size_t n, cap;
-  int err;
-} wbuf;
-
-static void w_bytes(wbuf *w, const void *s, size_t n) {
-  if (w->err)
-    return;
-  if (w->n + n > w->cap) {
-    void *arr = w->p;
-    if (cr__grow(w->mem, &arr, &w->cap, w->n + n, 1)) {
-      w->err = CR_ENOMEM;
-      return;
-    }
-    w->p = arr;
-  }
-  if (n)
-    memcpy(w->p + w->n, s, n);
-  w->n += n;
-}
-
-static void w_u8(wbuf *w, unsigned v) {
-  uint8_t b = (uint8_t)v;
-  w_bytes(w, &b, 1);
-}
-
-static void w_u32(wbuf *w, uint32_t v) {
-  uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16),
-                  (uint8_t)(v >> 24)};
-  w_bytes(w, b, 4);
-}
-
-static void w_u64(wbuf *w, uint64_t v) {
-  w_u32(w, (uint32_t)v);
-  w_u32(w, (uint32_t)(v >> 32));
-}
-
-static void w_i64(wbuf *w, int64_t v) { w_u64(w, (uint64_t)v); }
-static void w_i32(wbuf *w, int32_t v) { w_u32(w, (uint32_t)v); }
-
-static void w_f64(wbuf *w, double d) {
-  uint64_t v;
-  memcpy(&v, &d, 8);
-  w_u64(w, v);
-}
-
-static void w_str(wbuf *w, const char *s, size_t n) {
-  w_u32(w, (uint32_t)n);
-  w_bytes(w, s, n);
-}
-
-/* ------------------------------------------------------------------ */
-/* reader: every read is bounds-checked; the first failure sticks */
-
-typedef struct rbuf {
-  const uint8_t *p;
-  size_t n, i;
-  int err;
-} rbuf;
-
-static const uint8_t *r_take(rbuf *r, size_t n) {
-  if (r->err)
-    return NULL;
-  if (n > r->n - r->i) {
-    r->err = CR_ECORRUPT;
-    return NULL;
-  }
-  const uint8_t *s = r->p + r->i;
-  r->i += n;
-  return s;
-}
-
-static unsigned r_u8(rbuf *r) {
-  const uint8_t *s = r_take(r, 1);
-  return s ? s[0] : 0;
-}
-
-static uint32_t r_u32(rbuf *r) {
-  const uint8_t *s = r_take(r, 4);
-  return s ? (uint32_t)s[0] | (uint32_t)s[1] << 8 | (uint32_t)s[2] << 16 |
-                 (uint32_t)s[3] << 24
-           : 0;
-}
-
-static uint64_t r_u64(rbuf *r) {
-  uint64_t lo = r_u32(r);
-  return lo | (uint64_t)r_u32(r) << 32;
-}
-
-static int64_t r_i64(rbuf *r) { return (int64_t)r_u64(r); }
-static int32_t r_i32(rbuf *r) { return (int32_t)r_u32(r); }
-
-static double r_f64(rbuf *r) {
-  uint64_t v = r_u64(r);
-  double d;
-  memcpy(&d, &v, 8);
-  return d;
-}
-
 /* A copied string of at most max bytes (UTF-8 checked); NULL for empty.
  * Sets err on corruption or CR_ENOMEM. */
-static char *r_str(rbuf *r, const cr_mem *mem, uint32_t *len, size_t max) {
-  uint32_t n = r_u32(r);
+static char *r_str(cr__rbuf *r, const cr_mem *mem, uint32_t *len, size_t max) {
+  uint32_t n = cr__r_u32(r);
   *len = 0;
   if (r->err)
     return NULL;
@@ -137,7 +34,7 @@ static char *r_str(rbuf *r, const cr_mem *mem, uint32_t *len, size_t max) {
     r->err = CR_ECORRUPT;
     return NULL;
   }
-  const uint8_t *s = r_take(r, n);
+  const uint8_t *s = cr__r_take(r, n);
   if (!s || !n)
     return NULL;
   if (cr__utf8_check((const char *)s, n)) {
@@ -155,95 +52,95 @@ static char *r_str(rbuf *r, const cr_mem *mem, uint32_t *len, size_t max) {
 /* ------------------------------------------------------------------ */
 /* snapshot */
 
-static void put_skills(wbuf *w, const eskills *s) {
-  w_u8(w, s->n);
+static void put_skills(cr__wbuf *w, const eskills *s) {
+  cr__w_u8(w, s->n);
   for (unsigned i = 0; i < s->n; i++) {
-    w_str(w, s->name[i], s->len[i]);
-    w_u8(w, s->level[i]);
+    cr__w_str(w, s->name[i], s->len[i]);
+    cr__w_u8(w, s->level[i]);
   }
 }
 
-static void put_conv(const cr_engine *e, wbuf *w, const econv *c) {
-  w_str(w, c->id, c->id_len);
-  w_str(w, c->customer, c->customer_len);
-  w_str(w, c->profile, c->profile_len);
-  w_u8(w, c->st);
-  w_u8(w, c->channel);
-  w_u8(w, c->reason);
-  w_u8(w, c->nchannels);
+static void put_conv(const cr_engine *e, cr__wbuf *w, const econv *c) {
+  cr__w_str(w, c->id, c->id_len);
+  cr__w_str(w, c->customer, c->customer_len);
+  cr__w_str(w, c->profile, c->profile_len);
+  cr__w_u8(w, c->st);
+  cr__w_u8(w, c->channel);
+  cr__w_u8(w, c->reason);
+  cr__w_u8(w, c->nchannels);
   for (unsigned i = 0; i < c->nchannels; i++)
-    w_u8(w, c->channels[i]);
-  w_u8(w, c->helped);
-  w_u8(w, c->unclear);
-  w_u8(w, c->field);
-  w_u8(w, c->escalated);
-  w_u8(w, c->lang_fixed);
-  w_u8(w, c->fpending);
-  w_str(w, c->lang, strlen(c->lang));
-  w_i32(w, c->policy);
-  w_i32(w, c->intent);
-  w_i32(w, c->mintent);
-  w_i32(w, c->fpolicy);
-  w_i32(w, c->clar[0]);
-  w_i32(w, c->clar[1]);
-  w_f64(w, c->intent_conf);
-  w_f64(w, c->clar_conf[0]);
-  w_f64(w, c->clar_conf[1]);
+    cr__w_u8(w, c->channels[i]);
+  cr__w_u8(w, c->helped);
+  cr__w_u8(w, c->unclear);
+  cr__w_u8(w, c->field);
+  cr__w_u8(w, c->escalated);
+  cr__w_u8(w, c->lang_fixed);
+  cr__w_u8(w, c->fpending);
+  cr__w_str(w, c->lang, strlen(c->lang));
+  cr__w_i32(w, c->policy);
+  cr__w_i32(w, c->intent);
+  cr__w_i32(w, c->mintent);
+  cr__w_i32(w, c->fpolicy);
+  cr__w_i32(w, c->clar[0]);
+  cr__w_i32(w, c->clar[1]);
+  cr__w_f64(w, c->intent_conf);
+  cr__w_f64(w, c->clar_conf[0]);
+  cr__w_f64(w, c->clar_conf[1]);
   for (unsigned i = 0; i < CR_ENGINE_MAX_FIELDS; i++) {
-    w_u8(w, c->fval[i] != NULL);
+    cr__w_u8(w, c->fval[i] != NULL);
     if (c->fval[i])
-      w_str(w, c->fval[i], c->flen[i]);
+      cr__w_str(w, c->fval[i], c->flen[i]);
   }
-  w_u32(w, c->noffers);
-  w_i64(w, c->arrived);
-  w_i64(w, c->queued_at);
-  w_i64(w, c->answered_at);
-  w_i64(w, c->wrap_at);
-  w_i64(w, c->deadline);
-  w_u64(w, c->seq);
-  w_str(w, c->agent, c->agent_len);
-  w_str(w, c->prev_agent, c->prev_agent_len);
-  w_str(w, c->queue, c->queue_len);
-  w_str(w, c->sticky, c->sticky_len);
+  cr__w_u32(w, c->noffers);
+  cr__w_i64(w, c->arrived);
+  cr__w_i64(w, c->queued_at);
+  cr__w_i64(w, c->answered_at);
+  cr__w_i64(w, c->wrap_at);
+  cr__w_i64(w, c->deadline);
+  cr__w_u64(w, c->seq);
+  cr__w_str(w, c->agent, c->agent_len);
+  cr__w_str(w, c->prev_agent, c->prev_agent_len);
+  cr__w_str(w, c->queue, c->queue_len);
+  cr__w_str(w, c->sticky, c->sticky_len);
   put_skills(w, &c->skills);
-  w_i32(w, c->priority);
-  w_i32(w, c->resolved);
-  w_u32(w, c->transfers);
-  w_u32(w, c->messages);
-  w_u32(w, c->dropped);
-  w_u32(w, c->lcount);
+  cr__w_i32(w, c->priority);
+  cr__w_i32(w, c->resolved);
+  cr__w_u32(w, c->transfers);
+  cr__w_u32(w, c->messages);
+  cr__w_u32(w, c->dropped);
+  cr__w_u32(w, c->lcount);
   uint32_t max = (uint32_t)e->transcript_max;
   for (uint32_t i = 0; i < c->lcount; i++) {
     const eline *l = &c->lines[(c->lhead + i) % max];
-    w_i64(w, l->at);
-    w_u8(w, l->from);
-    w_u8(w, l->channel);
-    w_str(w, l->text, l->len);
+    cr__w_i64(w, l->at);
+    cr__w_u8(w, l->from);
+    cr__w_u8(w, l->channel);
+    cr__w_str(w, l->text, l->len);
   }
-  w_u8(w, c->icount);
+  cr__w_u8(w, c->icount);
   for (unsigned i = 0; i < c->icount; i++) {
     const ehit *h = &c->ih[(c->ihead + i) % EMAXIH];
-    w_u32(w, h->label);
-    w_f64(w, h->conf);
-    w_i64(w, h->at);
+    cr__w_u32(w, h->label);
+    cr__w_f64(w, h->conf);
+    cr__w_i64(w, h->at);
   }
   uint32_t na = 0;
   for (const ealias *a = c->aliases; a; a = a->next)
     na++;
-  w_u32(w, na);
+  cr__w_u32(w, na);
   for (const ealias *a = c->aliases; a; a = a->next) /* newest first */
-    w_str(w, a->id, a->id_len);
+    cr__w_str(w, a->id, a->id_len);
 }
 
-static void put_recent(wbuf *w, const erecent *r) {
-  w_str(w, r->id, r->id_len);
-  w_str(w, r->customer, r->customer_len);
-  w_str(w, r->agent, r->agent_len);
-  w_str(w, r->queue, r->queue_len);
-  w_i32(w, r->channel);
-  w_i32(w, r->intent);
-  w_i32(w, r->end_state);
-  w_i64(w, r->ended);
+static void put_recent(cr__wbuf *w, const erecent *r) {
+  cr__w_str(w, r->id, r->id_len);
+  cr__w_str(w, r->customer, r->customer_len);
+  cr__w_str(w, r->agent, r->agent_len);
+  cr__w_str(w, r->queue, r->queue_len);
+  cr__w_i32(w, r->channel);
+  cr__w_i32(w, r->intent);
+  cr__w_i32(w, r->end_state);
+  cr__w_i64(w, r->ended);
 }
 
 int cr_engine_snapshot(const cr_engine *e, void **buf, size_t *len) {
@@ -251,27 +148,27 @@ int cr_engine_snapshot(const cr_engine *e, void **buf, size_t *len) {
     return CR_EINVAL;
   if (e->busy)
     return CR_ESTATE;
-  wbuf w = {&e->mem, NULL, 0, 0, 0};
-  w_bytes(&w, SNAP_MAGIC, 8);
-  w_u32(&w, SNAP_VERSION);
-  w_i64(&w, e->now);
-  w_u64(&w, e->seq);
-  w_u64(&w, e->conv_seq);
-  w_i32(&w, e->logged_in);
-  w_u32(&w, (uint32_t)e->transcript_max);
-  w_u32(&w, (uint32_t)e->nlabels);
-  w_u32(&w, (uint32_t)e->nconv);
+  cr__wbuf w = {&e->mem, NULL, 0, 0, 0};
+  cr__w_bytes(&w, SNAP_MAGIC, 8);
+  cr__w_u32(&w, SNAP_VERSION);
+  cr__w_i64(&w, e->now);
+  cr__w_u64(&w, e->seq);
+  cr__w_u64(&w, e->conv_seq);
+  cr__w_i32(&w, e->logged_in);
+  cr__w_u32(&w, (uint32_t)e->transcript_max);
+  cr__w_u32(&w, (uint32_t)e->nlabels);
+  cr__w_u32(&w, (uint32_t)e->nconv);
   for (const econv *c = e->convs; c; c = c->hh.next)
     put_conv(e, &w, c);
-  w_u32(&w, e->rcount);
+  cr__w_u32(&w, e->rcount);
   for (uint32_t i = 0; i < e->rcount; i++)
     put_recent(&w, e->recent[(e->rhead + i) % e->recent_max]);
   void *rb = NULL;
   size_t rn = 0;
   int rc = w.err ? w.err : cr_router_snapshot(e->router, &rb, &rn);
   if (!rc) {
-    w_u32(&w, (uint32_t)rn);
-    w_bytes(&w, rb, rn);
+    cr__w_u32(&w, (uint32_t)rn);
+    cr__w_bytes(&w, rb, rn);
     cr__free(&e->mem, rb);
     /* v2: the metrics accumulator (nested, like the router), so the KPIs
      * survive a restore */
@@ -279,11 +176,11 @@ int cr_engine_snapshot(const cr_engine *e, void **buf, size_t *len) {
     rc = cr_metrics_snapshot(e->metrics, &rb, &rn);
   }
   if (!rc) {
-    w_u32(&w, (uint32_t)rn);
-    w_bytes(&w, rb, rn);
+    cr__w_u32(&w, (uint32_t)rn);
+    cr__w_bytes(&w, rb, rn);
     cr__free(&e->mem, rb);
-    w_u64(&w, e->metrics_lost);
-    w_u32(&w, cr__crc32(0, w.p, w.n));
+    cr__w_u64(&w, e->metrics_lost);
+    cr__w_u32(&w, cr__crc32(0, w.p, w.n));
     rc = w.err;
   }
   if (rc) {
@@ -298,13 +195,13 @@ int cr_engine_snapshot(const cr_engine *e, void **buf, size_t *len) {
 /* ------------------------------------------------------------------ */
 /* restore */
 
-static int get_skills(rbuf *r, cr_engine *e, eskills *s) {
-  unsigned n = r_u8(r);
+static int get_skills(cr__rbuf *r, cr_engine *e, eskills *s) {
+  unsigned n = cr__r_u8(r);
   if (n > CR_ROUTER_MAX_STEP_SKILLS)
     r->err = CR_ECORRUPT;
   for (unsigned i = 0; !r->err && i < n; i++) {
     s->name[i] = r_str(r, &e->mem, &s->len[i], 255);
-    s->level[i] = (uint8_t)r_u8(r);
+    s->level[i] = (uint8_t)cr__r_u8(r);
     if (!r->err && (!s->name[i] || s->level[i] < 1 || s->level[i] > 5))
       r->err = CR_ECORRUPT;
     s->n = (uint8_t)(i + 1);
@@ -316,7 +213,7 @@ static int label_ok(const cr_engine *e, int32_t v) {
   return v >= -1 && v < (int64_t)e->nlabels;
 }
 
-static econv *get_conv(rbuf *r, cr_engine *e) {
+static econv *get_conv(cr__rbuf *r, cr_engine *e) {
   econv *c = cr__calloc(&e->mem, 1, sizeof *c);
   if (!c) {
     r->err = CR_ENOMEM;
@@ -329,21 +226,21 @@ static econv *get_conv(rbuf *r, cr_engine *e) {
   c->id = r_str(r, &e->mem, &c->id_len, 255);
   c->customer = r_str(r, &e->mem, &c->customer_len, 255);
   c->profile = r_str(r, &e->mem, &c->profile_len, EMAXPROFILE);
-  c->st = (uint8_t)r_u8(r);
-  c->channel = (uint8_t)r_u8(r);
-  c->reason = (uint8_t)r_u8(r);
-  c->nchannels = (uint8_t)r_u8(r);
+  c->st = (uint8_t)cr__r_u8(r);
+  c->channel = (uint8_t)cr__r_u8(r);
+  c->reason = (uint8_t)cr__r_u8(r);
+  c->nchannels = (uint8_t)cr__r_u8(r);
   if (c->nchannels > CR_CHANNEL_COUNT)
     r->err = CR_ECORRUPT;
   for (unsigned i = 0; !r->err && i < c->nchannels; i++)
-    if ((c->channels[i] = (uint8_t)r_u8(r)) >= CR_CHANNEL_COUNT)
+    if ((c->channels[i] = (uint8_t)cr__r_u8(r)) >= CR_CHANNEL_COUNT)
       r->err = CR_ECORRUPT;
-  c->helped = (uint8_t)r_u8(r);
-  c->unclear = (uint8_t)r_u8(r);
-  c->field = (uint8_t)r_u8(r);
-  c->escalated = (uint8_t)r_u8(r);
-  c->lang_fixed = (uint8_t)r_u8(r);
-  c->fpending = (uint8_t)r_u8(r);
+  c->helped = (uint8_t)cr__r_u8(r);
+  c->unclear = (uint8_t)cr__r_u8(r);
+  c->field = (uint8_t)cr__r_u8(r);
+  c->escalated = (uint8_t)cr__r_u8(r);
+  c->lang_fixed = (uint8_t)cr__r_u8(r);
+  c->fpending = (uint8_t)cr__r_u8(r);
   if (c->fpending > 1)
     r->err = CR_ECORRUPT;
   uint32_t ll;
@@ -351,40 +248,40 @@ static econv *get_conv(rbuf *r, cr_engine *e) {
   if (lang)
     memcpy(c->lang, lang, ll);
   cr__free(&e->mem, lang);
-  c->policy = r_i32(r);
-  c->intent = r_i32(r);
-  c->mintent = r_i32(r);
-  c->fpolicy = r_i32(r);
-  c->clar[0] = r_i32(r);
-  c->clar[1] = r_i32(r);
-  c->intent_conf = r_f64(r);
-  c->clar_conf[0] = r_f64(r);
-  c->clar_conf[1] = r_f64(r);
+  c->policy = cr__r_i32(r);
+  c->intent = cr__r_i32(r);
+  c->mintent = cr__r_i32(r);
+  c->fpolicy = cr__r_i32(r);
+  c->clar[0] = cr__r_i32(r);
+  c->clar[1] = cr__r_i32(r);
+  c->intent_conf = cr__r_f64(r);
+  c->clar_conf[0] = cr__r_f64(r);
+  c->clar_conf[1] = cr__r_f64(r);
   for (unsigned i = 0; !r->err && i < CR_ENGINE_MAX_FIELDS; i++)
-    if (r_u8(r)) {
+    if (cr__r_u8(r)) {
       c->fval[i] = r_str(r, &e->mem, &c->flen[i], UINT32_MAX / 2);
       if (!r->err && !c->fval[i] &&
           !(c->fval[i] = cr__strndup(&e->mem, "", 0)))
         r->err = CR_ENOMEM;
     }
-  c->noffers = r_u32(r);
-  c->arrived = r_i64(r);
-  c->queued_at = r_i64(r);
-  c->answered_at = r_i64(r);
-  c->wrap_at = r_i64(r);
-  c->deadline = r_i64(r);
-  c->seq = r_u64(r);
+  c->noffers = cr__r_u32(r);
+  c->arrived = cr__r_i64(r);
+  c->queued_at = cr__r_i64(r);
+  c->answered_at = cr__r_i64(r);
+  c->wrap_at = cr__r_i64(r);
+  c->deadline = cr__r_i64(r);
+  c->seq = cr__r_u64(r);
   c->agent = r_str(r, &e->mem, &c->agent_len, 255);
   c->prev_agent = r_str(r, &e->mem, &c->prev_agent_len, 255);
   c->queue = r_str(r, &e->mem, &c->queue_len, 255);
   c->sticky = r_str(r, &e->mem, &c->sticky_len, 255);
   get_skills(r, e, &c->skills);
-  c->priority = r_i32(r);
-  c->resolved = r_i32(r);
-  c->transfers = r_u32(r);
-  c->messages = r_u32(r);
-  c->dropped = r_u32(r);
-  uint32_t nl = r_u32(r);
+  c->priority = cr__r_i32(r);
+  c->resolved = cr__r_i32(r);
+  c->transfers = cr__r_u32(r);
+  c->messages = cr__r_u32(r);
+  c->dropped = cr__r_u32(r);
+  uint32_t nl = cr__r_u32(r);
   if (nl > e->transcript_max)
     r->err = CR_ECORRUPT;
   if (!r->err && nl) {
@@ -396,32 +293,32 @@ static econv *get_conv(rbuf *r, cr_engine *e) {
   }
   for (uint32_t i = 0; !r->err && i < nl; i++) {
     eline *l = &c->lines[i];
-    l->at = r_i64(r);
-    l->from = (uint8_t)r_u8(r);
-    l->channel = (uint8_t)r_u8(r);
+    l->at = cr__r_i64(r);
+    l->from = (uint8_t)cr__r_u8(r);
+    l->channel = (uint8_t)cr__r_u8(r);
     l->text = r_str(r, &e->mem, &l->len, UINT32_MAX / 2);
     l->cap = l->len;
     if (l->from > CR_FROM_AGENT || l->channel >= CR_CHANNEL_COUNT)
       r->err = CR_ECORRUPT;
     c->lcount = i + 1;
   }
-  c->icount = (uint8_t)r_u8(r);
+  c->icount = (uint8_t)cr__r_u8(r);
   if (c->icount > EMAXIH)
     r->err = CR_ECORRUPT;
   for (unsigned i = 0; !r->err && i < c->icount; i++) {
-    c->ih[i].label = r_u32(r);
-    c->ih[i].conf = r_f64(r);
-    c->ih[i].at = r_i64(r);
+    c->ih[i].label = cr__r_u32(r);
+    c->ih[i].conf = cr__r_f64(r);
+    c->ih[i].at = cr__r_i64(r);
     if (c->ih[i].label >= e->nlabels)
       r->err = CR_ECORRUPT;
   }
-  uint32_t na = r_u32(r);
+  uint32_t na = cr__r_u32(r);
   if (!r->err && na > (r->n - r->i) / 5)
     r->err = CR_ECORRUPT;
   ealias **tail = &c->aliases;
   for (uint32_t i = 0; !r->err && i < na; i++) {
-    uint32_t n = r_u32(r);
-    const uint8_t *b = n && n <= 255 ? r_take(r, n) : NULL;
+    uint32_t n = cr__r_u32(r);
+    const uint8_t *b = n && n <= 255 ? cr__r_take(r, n) : NULL;
     if (!b || cr__utf8_check((const char *)b, n)) {
       r->err = r->err ? r->err : CR_ECORRUPT;
       break;
@@ -455,7 +352,7 @@ static econv *get_conv(rbuf *r, cr_engine *e) {
   return c;
 }
 
-static erecent *get_recent(rbuf *r, cr_engine *e) {
+static erecent *get_recent(cr__rbuf *r, cr_engine *e) {
   erecent *x = cr__calloc(&e->mem, 1, sizeof *x);
   if (!x) {
     r->err = CR_ENOMEM;
@@ -465,10 +362,10 @@ static erecent *get_recent(rbuf *r, cr_engine *e) {
   x->customer = r_str(r, &e->mem, &x->customer_len, 255);
   x->agent = r_str(r, &e->mem, &x->agent_len, 255);
   x->queue = r_str(r, &e->mem, &x->queue_len, 255);
-  x->channel = r_i32(r);
-  x->intent = r_i32(r);
-  x->end_state = r_i32(r);
-  x->ended = r_i64(r);
+  x->channel = cr__r_i32(r);
+  x->intent = cr__r_i32(r);
+  x->end_state = cr__r_i32(r);
+  x->ended = cr__r_i64(r);
   if (!r->err && (!x->id || x->channel < 0 || x->channel >= CR_CHANNEL_COUNT ||
                   !label_ok(e, x->intent) || x->end_state < CR_ST_RESOLVED ||
                   x->end_state >= CR_ST_COUNT))
@@ -520,18 +417,18 @@ int cr_engine_restore(cr_engine *e, const void *buf, size_t len) {
                  (uint32_t)p[len - 2] << 16 | (uint32_t)p[len - 1] << 24;
   if (cr__crc32(0, p, len - 4) != crc)
     return cr__e_fail(e, CR_ECORRUPT, "snapshot checksum mismatch");
-  rbuf r = {p, len - 4, 8, 0};
-  uint32_t ver = r_u32(&r);
+  cr__rbuf r = {p, len - 4, 8, 0};
+  uint32_t ver = cr__r_u32(&r);
   if (ver != SNAP_VERSION || p[7] != SNAP_MAGIC[7])
     return cr__e_fail(e, CR_EVERSION, "unsupported snapshot version");
-  cr_time now = r_i64(&r);
-  uint64_t seq = r_u64(&r), conv_seq = r_u64(&r);
-  int32_t logged_in = r_i32(&r);
-  uint32_t tmax = r_u32(&r), nlabels = r_u32(&r);
+  cr_time now = cr__r_i64(&r);
+  uint64_t seq = cr__r_u64(&r), conv_seq = cr__r_u64(&r);
+  int32_t logged_in = cr__r_i32(&r);
+  uint32_t tmax = cr__r_u32(&r), nlabels = cr__r_u32(&r);
   if (!r.err && (tmax != e->transcript_max || nlabels != e->nlabels))
     return cr__e_fail(e, CR_EINVAL, "snapshot of a differently configured "
                                     "engine (transcript_max, model labels)");
-  uint32_t nconv = r_u32(&r);
+  uint32_t nconv = cr__r_u32(&r);
   if (r.err || nconv > (r.n - r.i) / 16 || logged_in < 0)
     return cr__e_fail(e, CR_ECORRUPT, "snapshot header");
 
@@ -594,7 +491,7 @@ int cr_engine_restore(cr_engine *e, const void *buf, size_t len) {
       }
     }
   }
-  uint32_t nr = rc ? 0 : r_u32(&r);
+  uint32_t nr = rc ? 0 : cr__r_u32(&r);
   if (!rc && (r.err || nr > (r.n - r.i) / 16))
     rc = CR_ECORRUPT;
   if (!rc && nr && e->recent_max) {
@@ -615,8 +512,8 @@ int cr_engine_restore(cr_engine *e, const void *buf, size_t len) {
     rec[nrec++] = x;
   }
   if (!rc) {
-    uint32_t rn = r_u32(&r);
-    const uint8_t *rb = r_take(&r, rn);
+    uint32_t rn = cr__r_u32(&r);
+    const uint8_t *rb = cr__r_take(&r, rn);
     if (r.err)
       rc = CR_ECORRUPT;
     else
@@ -625,9 +522,9 @@ int cr_engine_restore(cr_engine *e, const void *buf, size_t len) {
   cr_metrics *metrics = NULL;
   uint64_t mlost = 0;
   if (!rc) {
-    uint32_t mn = r_u32(&r);
-    const uint8_t *mb = r_take(&r, mn);
-    mlost = r_u64(&r);
+    uint32_t mn = cr__r_u32(&r);
+    const uint8_t *mb = cr__r_take(&r, mn);
+    mlost = cr__r_u64(&r);
     if (r.err || r.i != r.n)
       rc = CR_ECORRUPT;
     else

@@ -8,6 +8,7 @@
 #include "metrics.h"
 
 #include "crc32.h"
+#include "wire.h"
 #include "text.h" /* cr__utf8_check */
 
 #include <math.h>
@@ -966,136 +967,78 @@ int cr_metrics_window_get(const cr_metrics *m, int dim, uint32_t id,
 _Static_assert(sizeof(cr__macc) % sizeof(uint64_t) == 0,
                "cr__macc must be made of 64-bit words only");
 
-typedef struct sw {
-  const cr_mem *mem;
-  uint8_t *p;
-  size_t n, cap;
-  int err;
-} sw;
-
-static void sw_bytes(sw *w, const void *s, size_t n) {
-  if (w->err)
-    return;
-  if (n > w->cap - w->n) {
-    void *arr = w->p;
-    if (cr__grow(w->mem, &arr, &w->cap, w->n + n, 1)) {
-      w->err = CR_ENOMEM;
-      return;
-    }
-    w->p = arr;
-  }
-  if (n)
-    memcpy(w->p + w->n, s, n);
-  w->n += n;
-}
-
-static void sw_u8(sw *w, unsigned v) {
-  uint8_t b = (uint8_t)v;
-  sw_bytes(w, &b, 1);
-}
-
-static void put_u32(uint8_t *b, uint32_t v) {
-  for (int i = 0; i < 4; i++)
-    b[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(uint8_t *b, uint64_t v) {
-  for (int i = 0; i < 8; i++)
-    b[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void sw_u32(sw *w, uint32_t v) {
-  uint8_t b[4];
-  put_u32(b, v);
-  sw_bytes(w, b, 4);
-}
-
-static void sw_u64(sw *w, uint64_t v) {
-  uint8_t b[8];
-  put_u64(b, v);
-  sw_bytes(w, b, 8);
-}
-
-static void sw_i64(sw *w, int64_t v) { sw_u64(w, (uint64_t)v); }
-
-static void sw_f64(sw *w, double d) {
-  uint64_t v;
-  memcpy(&v, &d, 8);
-  sw_u64(w, v);
-}
-
-static void sw_acc(sw *w, const cr__macc *a) {
+static void sw_acc(cr__wbuf *w, const cr__macc *a) {
   uint64_t x[ACC_WORDS];
   memcpy(x, a, sizeof x);
   for (size_t i = 0; i < ACC_WORDS; i++)
-    sw_u64(w, x[i]);
+    cr__w_u64(w, x[i]);
 }
 
-static void sw_group(const cr_metrics *m, sw *w, const cr__mgroup *g) {
+static void sw_group(const cr_metrics *m, cr__wbuf *w, const cr__mgroup *g) {
   sw_acc(w, &g->total);
   uint32_t used = 0;
   for (size_t i = 0; i < m->nslots; i++)
     used += g->slot[i].stamp != INT64_MIN;
-  sw_u32(w, used);
+  cr__w_u32(w, used);
   for (size_t i = 0; i < m->nslots; i++) {
     if (g->slot[i].stamp == INT64_MIN)
       continue;
-    sw_u32(w, (uint32_t)i);
-    sw_i64(w, g->slot[i].stamp);
+    cr__w_u32(w, (uint32_t)i);
+    cr__w_i64(w, g->slot[i].stamp);
     sw_acc(w, &g->slot[i].acc);
   }
 }
 
-static void sw_fcr(sw *w, const cr__mfcr *e) {
+static void sw_fcr(cr__wbuf *w, const cr__mfcr *e) {
   uint32_t il;
   memcpy(&il, e->key, 4); /* host order in memory (fcr_key), LE on disk */
-  sw_i64(w, e->expiry);
-  sw_u8(w, (unsigned)e->repeated);
-  sw_u8(w, (unsigned)e->hashed);
+  cr__w_i64(w, e->expiry);
+  cr__w_u8(w, (unsigned)e->repeated);
+  cr__w_u8(w, (unsigned)e->hashed);
   for (int d = 0; d < CR_METRICS_DIM_COUNT; d++)
-    sw_u32(w, e->gid[d]);
-  sw_u32(w, il);
-  sw_bytes(w, e->key + 4, il);
-  sw_u32(w, (uint32_t)(e->klen - 4 - il));
-  sw_bytes(w, e->key + 4 + il, e->klen - 4 - il);
+    cr__w_u32(w, e->gid[d]);
+  cr__w_u32(w, il);
+  cr__w_bytes(w, e->key + 4, il);
+  cr__w_u32(w, (uint32_t)(e->klen - 4 - il));
+  cr__w_bytes(w, e->key + 4 + il, e->klen - 4 - il);
 }
 
 int cr_metrics_snapshot(const cr_metrics *m, void **buf, size_t *len) {
   if (!m || !buf || !len)
     return CR_EINVAL;
-  sw w = {&m->mem, NULL, 0, 0, 0};
-  sw_bytes(&w, SNAP_MAGIC, 8);
-  sw_u32(&w, SNAP_VERSION);
-  sw_u64(&w, 0); /* total length, patched below */
-  sw_u32(&w, (uint32_t)ACC_WORDS);
+  cr__wbuf w = {&m->mem, NULL, 0, 0, 0};
+  cr__w_bytes(&w, SNAP_MAGIC, 8);
+  cr__w_u32(&w, SNAP_VERSION);
+  cr__w_u64(&w, 0); /* total length, patched below */
+  cr__w_u32(&w, (uint32_t)ACC_WORDS);
   const cr_metrics_options *o = &m->opt;
-  sw_i64(&w, o->fcr_window_ms);
-  sw_i64(&w, o->sl_threshold_ms);
-  sw_u32(&w, (uint32_t)o->sl_abandon);
-  sw_i64(&w, o->short_abandon_ms);
-  sw_i64(&w, o->window_ms);
-  sw_i64(&w, o->bucket_ms);
-  sw_f64(&w, o->cost_bot);
-  sw_f64(&w, o->cost_agent);
-  sw_u32(&w, o->breakdowns);
-  sw_i64(&w, m->clock);
+  cr__w_i64(&w, o->fcr_window_ms);
+  cr__w_i64(&w, o->sl_threshold_ms);
+  cr__w_u32(&w, (uint32_t)o->sl_abandon);
+  cr__w_i64(&w, o->short_abandon_ms);
+  cr__w_i64(&w, o->window_ms);
+  cr__w_i64(&w, o->bucket_ms);
+  cr__w_f64(&w, o->cost_bot);
+  cr__w_f64(&w, o->cost_agent);
+  cr__w_u32(&w, o->breakdowns);
+  cr__w_i64(&w, m->clock);
   sw_group(m, &w, m->all);
   for (int d = 0; d < CR_METRICS_DIM_COUNT; d++) {
-    sw_u32(&w, (uint32_t)m->nid[d]);
+    cr__w_u32(&w, (uint32_t)m->nid[d]);
     for (size_t i = 0; i < m->nid[d]; i++) {
       const cr__mgroup *g = m->byid[d][i];
-      sw_u32(&w, (uint32_t)g->len);
-      sw_bytes(&w, g->name, g->len);
+      cr__w_u32(&w, (uint32_t)g->len);
+      cr__w_bytes(&w, g->name, g->len);
       sw_group(m, &w, g);
     }
   }
-  sw_u32(&w, (uint32_t)m->nheap);
+  cr__w_u32(&w, (uint32_t)m->nheap);
   for (size_t i = 0; i < m->nheap; i++)
     sw_fcr(&w, m->heap[i]);
   if (!w.err)
-    put_u64(w.p + 12, (uint64_t)w.n + 4);
+    cr__le_put(w.p + 12, (uint64_t)w.n + 4, 8);
   if (!w.err)
-    sw_u32(&w, cr__crc32(0, w.p, w.n));
+    cr__w_u32(&w, cr__crc32(0, w.p, w.n));
   if (w.err) {
     cr__free(&m->mem, w.p);
     return w.err;
@@ -1105,74 +1048,22 @@ int cr_metrics_snapshot(const cr_metrics *m, void **buf, size_t *len) {
   return 0;
 }
 
-/* Reader: every read is bounds-checked; the first failure sticks. */
-typedef struct sr {
-  const uint8_t *p;
-  size_t n, i;
-  int err;
-} sr;
-
-static const uint8_t *sr_take(sr *r, size_t n) {
-  if (r->err)
-    return NULL; /* the first error sticks (CR_ENOMEM stays CR_ENOMEM) */
-  if (n > r->n - r->i) {
-    r->err = CR_ECORRUPT;
-    return NULL;
-  }
-  const uint8_t *s = r->p + r->i;
-  r->i += n;
-  return s;
-}
-
-static uint32_t get_u32(const uint8_t *s) {
-  return (uint32_t)s[0] | (uint32_t)s[1] << 8 | (uint32_t)s[2] << 16 |
-         (uint32_t)s[3] << 24;
-}
-
-static uint64_t get_u64(const uint8_t *s) {
-  return get_u32(s) | (uint64_t)get_u32(s + 4) << 32;
-}
-
-static unsigned sr_u8(sr *r) {
-  const uint8_t *s = sr_take(r, 1);
-  return s ? s[0] : 0;
-}
-
-static uint32_t sr_u32(sr *r) {
-  const uint8_t *s = sr_take(r, 4);
-  return s ? get_u32(s) : 0;
-}
-
-static uint64_t sr_u64(sr *r) {
-  const uint8_t *s = sr_take(r, 8);
-  return s ? get_u64(s) : 0;
-}
-
-static int64_t sr_i64(sr *r) { return (int64_t)sr_u64(r); }
-
-static double sr_f64(sr *r) {
-  uint64_t v = sr_u64(r);
-  double d;
-  memcpy(&d, &v, 8);
-  return d;
-}
-
-static void sr_acc(sr *r, cr__macc *a) {
+static void sr_acc(cr__rbuf *r, cr__macc *a) {
   uint64_t x[ACC_WORDS];
   for (size_t i = 0; i < ACC_WORDS; i++)
-    x[i] = sr_u64(r);
+    x[i] = cr__r_u64(r);
   if (!r->err)
     memcpy(a, x, sizeof x);
 }
 
-static int sr_group(const cr_metrics *m, sr *r, cr__mgroup *g) {
+static int sr_group(const cr_metrics *m, cr__rbuf *r, cr__mgroup *g) {
   sr_acc(r, &g->total);
-  uint32_t used = sr_u32(r);
+  uint32_t used = cr__r_u32(r);
   if (!r->err && used > m->nslots)
     r->err = CR_ECORRUPT;
   for (uint32_t k = 0; !r->err && k < used; k++) {
-    uint32_t i = sr_u32(r);
-    int64_t b = sr_i64(r);
+    uint32_t i = cr__r_u32(r);
+    int64_t b = cr__r_i64(r);
     /* each bucket in the slot the ring puts it in, each slot once */
     if (r->err || i >= m->nslots || b == INT64_MIN ||
         slot_index(m, b) != i || g->slot[i].stamp != INT64_MIN) {
@@ -1185,29 +1076,29 @@ static int sr_group(const cr_metrics *m, sr *r, cr__mgroup *g) {
   return r->err;
 }
 
-static int sr_options(sr *r, cr_metrics_options *o) {
+static int sr_options(cr__rbuf *r, cr_metrics_options *o) {
   cr_metrics_options_init(o);
-  o->fcr_window_ms = sr_i64(r);
-  o->sl_threshold_ms = sr_i64(r);
-  o->sl_abandon = (int)(int32_t)sr_u32(r);
-  o->short_abandon_ms = sr_i64(r);
-  o->window_ms = sr_i64(r);
-  o->bucket_ms = sr_i64(r);
-  o->cost_bot = sr_f64(r);
-  o->cost_agent = sr_f64(r);
-  o->breakdowns = sr_u32(r);
+  o->fcr_window_ms = cr__r_i64(r);
+  o->sl_threshold_ms = cr__r_i64(r);
+  o->sl_abandon = (int)(int32_t)cr__r_u32(r);
+  o->short_abandon_ms = cr__r_i64(r);
+  o->window_ms = cr__r_i64(r);
+  o->bucket_ms = cr__r_i64(r);
+  o->cost_bot = cr__r_f64(r);
+  o->cost_agent = cr__r_f64(r);
+  o->breakdowns = cr__r_u32(r);
   if (!r->err && !opt_ok(o))
     r->err = CR_ECORRUPT;
   return r->err;
 }
 
-static int sr_keys(cr_metrics *m, sr *r, int d) {
-  uint32_t n = sr_u32(r);
+static int sr_keys(cr_metrics *m, cr__rbuf *r, int d) {
+  uint32_t n = cr__r_u32(r);
   if (!r->err && n && !dim_on(m, d))
     r->err = CR_ECORRUPT;
   for (uint32_t i = 0; !r->err && i < n; i++) {
-    uint32_t len = sr_u32(r);
-    const uint8_t *s = sr_take(r, len);
+    uint32_t len = cr__r_u32(r);
+    const uint8_t *s = cr__r_take(r, len);
     if (!s || !len || !utf8_ok(s, len) ||
         key_find(m, d, (const char *)s, len))
       return r->err = CR_ECORRUPT;
@@ -1222,16 +1113,16 @@ static int sr_keys(cr_metrics *m, sr *r, int d) {
 
 /* One FCR entry, appended to m's heap (and hash when it is the open
  * resolution of its key), so that cr_metrics_del() frees it on failure. */
-static int sr_fcr(cr_metrics *m, sr *r) {
-  cr_time expiry = sr_i64(r);
-  unsigned repeated = sr_u8(r), hashed = sr_u8(r);
+static int sr_fcr(cr_metrics *m, cr__rbuf *r) {
+  cr_time expiry = cr__r_i64(r);
+  unsigned repeated = cr__r_u8(r), hashed = cr__r_u8(r);
   uint32_t gid[CR_METRICS_DIM_COUNT];
   for (int d = 0; d < CR_METRICS_DIM_COUNT; d++)
-    gid[d] = sr_u32(r);
-  uint32_t il = sr_u32(r);
-  const uint8_t *is = sr_take(r, il);
-  uint32_t cl = sr_u32(r);
-  const uint8_t *cs = sr_take(r, cl);
+    gid[d] = cr__r_u32(r);
+  uint32_t il = cr__r_u32(r);
+  const uint8_t *is = cr__r_take(r, il);
+  uint32_t cl = cr__r_u32(r);
+  const uint8_t *cs = cr__r_take(r, cl);
   /* (expiry may be < clock: a late record's window can close before the
    * clock it arrives at, and is settled by the next advance) */
   if (r->err || repeated > 1 || hashed > 1 || !cl || !utf8_ok(cs, cl) ||
@@ -1324,10 +1215,10 @@ static int pending_check(cr_metrics *m) {
 static int sr_check_frame(const uint8_t *p, size_t len) {
   if (len < SNAP_HEAD + 4 || memcmp(p, SNAP_MAGIC, 8))
     return CR_ECORRUPT;
-  if (get_u64(p + 12) != (uint64_t)len ||
-      cr__crc32(0, p, len - 4) != get_u32(p + len - 4))
+  if (cr__le_get(p + 12, 8) != (uint64_t)len ||
+      cr__crc32(0, p, len - 4) != cr__le_get(p + len - 4, 4))
     return CR_ECORRUPT;
-  uint32_t ver = get_u32(p + 8);
+  uint32_t ver = (uint32_t)cr__le_get(p + 8, 4);
   if (ver > SNAP_VERSION)
     return CR_EVERSION;
   return ver == SNAP_VERSION ? 0 : CR_ECORRUPT;
@@ -1342,13 +1233,13 @@ int cr_metrics_restore(cr_metrics **out, const cr_mem *mem, const void *buf,
   int rc = buf ? sr_check_frame(p, len) : CR_ECORRUPT;
   if (rc)
     return rc;
-  sr r = {p, len - 4, SNAP_HEAD, 0};
+  cr__rbuf r = {p, len - 4, SNAP_HEAD, 0};
   cr_metrics_options o;
-  if (sr_u32(&r) != ACC_WORDS)
+  if (cr__r_u32(&r) != ACC_WORDS)
     r.err = CR_ECORRUPT;
   if (sr_options(&r, &o))
     return r.err;
-  cr_time clock = sr_i64(&r);
+  cr_time clock = cr__r_i64(&r);
   if (r.err)
     return r.err;
   cr_metrics *m = NULL;
@@ -1359,7 +1250,7 @@ int cr_metrics_restore(cr_metrics **out, const cr_mem *mem, const void *buf,
   sr_group(m, &r, m->all);
   for (int d = 0; !r.err && d < CR_METRICS_DIM_COUNT; d++)
     sr_keys(m, &r, d);
-  uint32_t nf = sr_u32(&r);
+  uint32_t nf = cr__r_u32(&r);
   for (uint32_t i = 0; !r.err && i < nf; i++)
     sr_fcr(m, &r);
   if (!r.err && r.i != r.n)
