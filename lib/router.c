@@ -63,6 +63,16 @@ static inline cr_time tmin(cr_time a, cr_time b) { return a < b ? a : b; }
 static int utf8_ok(const char *s, size_t n) {
   const unsigned char *p = (const unsigned char *)s;
   size_t i = 0;
+  /* Ids are ASCII almost always: 8 bytes at a time while no byte has its
+   * top bit set and none is 0 (the zero-byte test is exact: Mycroft's
+   * haszero, Anderson's "Bit Twiddling Hacks"); the first word that fails
+   * goes through the byte loop below, which decides. */
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    memcpy(&w, p + i, 8);
+    if ((w | ((w - 0x0101010101010101u) & ~w)) & 0x8080808080808080u)
+      break;
+  }
   while (i < n) {
     unsigned c = p[i];
     if (c == 0)
@@ -126,10 +136,8 @@ static uint64_t rng_exp(cr_router *r) {
 /* ------------------------------------------------------------------ */
 /* pools */
 
-static int pool_reserve(cr_router *r, rpool *p, void **arr, size_t elem,
-                        uint32_t need) {
-  if (p->nfree + (p->cap - p->hwm) >= need)
-    return 0;
+static int pool_grow(cr_router *r, rpool *p, void **arr, size_t elem,
+                     uint32_t need) {
   uint64_t want = (uint64_t)p->hwm + need;
   /* Geometric growth by a quarter (amortised O(1) per slot, like
    * doubling, but about 11 % slack on average instead of about 40 %: the
@@ -149,6 +157,15 @@ static int pool_reserve(cr_router *r, rpool *p, void **arr, size_t elem,
   p->free = nf;
   p->cap = (uint32_t)ncap;
   return 0;
+}
+
+/* Room for `need` more (0, or CR_ENOMEM / CR_EFULL with the pool
+ * unchanged). Inline: there is room on almost every call. */
+static inline int pool_reserve(cr_router *r, rpool *p, void **arr,
+                               size_t elem, uint32_t need) {
+  if (p->nfree + (p->cap - p->hwm) >= need)
+    return 0;
+  return pool_grow(r, p, arr, elem, need);
 }
 
 static uint32_t pool_take(rpool *p) {
@@ -704,6 +721,28 @@ static void fl_enter(cr_router *r, rqueue *q, rmember *m, uint32_t mi) {
     }
 }
 
+/* Member m (index mi) from lines m->inmask to the back of lines want:
+ * fl_leave, then (want not 0) a fresh stamp and fl_enter. */
+static void fl_move(cr_router *r, rqueue *q, rmember *m, uint32_t mi,
+                    unsigned want) {
+  unsigned out = m->inmask & ~want, in = want & ~m->inmask;
+  for (unsigned ch = 0; out | in; ch++, out >>= 1, in >>= 1) {
+    if (out & 1)
+      q->fn[m->qual][ch]--;
+    if (in & 1)
+      q->fn[m->qual][ch]++;
+  }
+  if (!want) {
+    m->stamp = r->mstamp[mi] = 0;
+    return;
+  }
+  m->stamp = r->mstamp[mi] = ++r->seq;
+  rlevel *l = &q->lv[lv_find(q, m->prio)];
+  for (unsigned ch = 0; want; ch++, want >>= 1)
+    if (want & 1)
+      ring_push(r, &l->ring[m->qual][ch], m->stamp, mi, m->agent);
+}
+
 /* Out of every line: its entries go stale. */
 static void fl_leave(cr_router *r, rqueue *q, rmember *m, uint32_t mi) {
   for (unsigned ch = 0; ch < RCH; ch++)
@@ -921,16 +960,16 @@ static void agent_reindex(cr_router *r, ragent *a) {
     if (fifo) {
       /* A line only grows at its back: a member whose workload or status
        * changed, or whose set of lines changes, goes to the back of all
-       * of them with a fresh stamp (its old entries go stale). */
+       * of them with a fresh stamp (its old entries go stale). As
+       * fl_leave then fl_enter, without counting out and back in the
+       * lines it stays in. */
       if (a->touched || want != m->inmask) {
-        fl_leave(r, q, m, mi);
+        fl_move(r, q, m, mi, want);
         m->inmask = want;
-        if (want) {
-          m->stamp = r->mstamp[mi] = ++r->seq;
-          fl_enter(r, q, m, mi);
-        }
       }
-      member_key(a, m, q, &m->k1, &m->k2);
+      /* member_key for the line strategies: (priority, stamp) */
+      m->k1 = (uint64_t)((int64_t)m->prio + 2147483648LL) << 32;
+      m->k2 = m->stamp;
       continue;
     }
     uint64_t k1, k2;
@@ -989,6 +1028,15 @@ static void agent_staff(cr_router *r, const ragent *a, int sign) {
 /* ------------------------------------------------------------------ */
 /* timers */
 
+/* After the timer heap changed: its root's time, kept in r->tnext. */
+static void timers_note(cr_router *r) {
+  r->tnext = CR_TIME_NEVER;
+  if (r->timers.root != RNIL) {
+    uint64_t s;
+    timer_key(r, r->timers.root, &r->tnext, &s);
+  }
+}
+
 static void timer_set(cr_router *r, uint32_t id, cr_time *slot, cr_time t) {
   if (*slot == t)
     return;
@@ -998,6 +1046,7 @@ static void timer_set(cr_router *r, uint32_t id, cr_time *slot, cr_time t) {
   *slot = t;
   if (t != CR_TIME_NEVER)
     ph_insert(&c, &r->timers, id);
+  timers_note(r);
 }
 
 static void agent_sched(cr_router *r, ragent *a) {
@@ -1198,19 +1247,41 @@ static void sticky_link(cr_router *r, rconv *c, ragent *a) {
 
 /* 64-bit multiply-xorshift over 8-byte words, finished with the MurmurHash3
  * fmix64 avalanche (Appleby): every input bit reaches the top 32 bits. */
-uint32_t cr__ridx_hash(const char *id, size_t len) {
+/* The last n < 8 bytes of s (of length len) as a little-endian word, zero
+ * above: what a byte loop would build, in two or three loads and no loop.
+ * After full words (len >= 8) the last full word is reloaded, overlapping
+ * the one before, and shifted; a shorter id is two overlapping 4-byte
+ * loads, or its first, middle and last byte (bytes loaded twice land on
+ * the same bits, so OR-ing them changes nothing). */
+static inline uint64_t tail_word(const char *s, size_t len, size_t n) {
+  uint64_t w;
+  if (!n)
+    return 0;
+  if (len >= 8) {
+    memcpy(&w, s + len - 8, 8);
+    return w >> (8 * (8 - n));
+  }
+  if (len >= 4) {
+    uint32_t lo, hi;
+    memcpy(&lo, s, 4);
+    memcpy(&hi, s + len - 4, 4);
+    return (uint64_t)lo | (uint64_t)hi << (8 * (len - 4));
+  }
+  const unsigned char *p = (const unsigned char *)s;
+  return (uint64_t)p[0] | (uint64_t)p[len / 2] << (8 * (len / 2)) |
+         (uint64_t)p[len - 1] << (8 * (len - 1));
+}
+
+static inline uint32_t ridx_hash(const char *id, size_t len) {
   uint64_t h = 0x9E3779B97F4A7C15u ^ (uint64_t)len;
-  while (len >= 8) {
+  size_t i = 0;
+  for (; i + 8 <= len; i += 8) {
     uint64_t w;
-    memcpy(&w, id, 8);
+    memcpy(&w, id + i, 8);
     h = (h ^ w) * 0xBF58476D1CE4E5B9u;
     h ^= h >> 31;
-    id += 8;
-    len -= 8;
   }
-  uint64_t w = 0;
-  for (size_t i = 0; i < len; i++)
-    w |= (uint64_t)(unsigned char)id[i] << (8 * i);
+  uint64_t w = tail_word(id, len, len - i);
   h = (h ^ w) * 0x94D049BB133111EBu;
   h ^= h >> 33;
   h *= 0xFF51AFD7ED558CCDu;
@@ -1218,6 +1289,10 @@ uint32_t cr__ridx_hash(const char *id, size_t len) {
   h *= 0xC4CEB9FE1A85EC53u;
   h ^= h >> 33;
   return (uint32_t)h;
+}
+
+uint32_t cr__ridx_hash(const char *id, size_t len) {
+  return ridx_hash(id, len);
 }
 
 void cr__ridx_put(ridx *x, uint32_t h, uint32_t idx, void *obj) {
@@ -1283,17 +1358,15 @@ static void ridx_del(ridx *x, uint32_t h, uint32_t idx) {
 
 /* Ids are short: 8-byte words inline, not a call to memcmp. */
 static inline int id_eq(const char *a, const char *b, size_t n) {
-  for (; n >= 8; a += 8, b += 8, n -= 8) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
     uint64_t x, y;
-    memcpy(&x, a, 8);
-    memcpy(&y, b, 8);
+    memcpy(&x, a + i, 8);
+    memcpy(&y, b + i, 8);
     if (x != y)
       return 0;
   }
-  for (; n; n--)
-    if (*a++ != *b++)
-      return 0;
-  return 1;
+  return tail_word(a, n, n - i) == tail_word(b, n, n - i);
 }
 
 /* The object with this id (hash h), or NULL: the slot holds the object's
@@ -1323,27 +1396,38 @@ static inline void conv_prefetch(const void *c) {
   RPREFETCH((const char *)c + 127);
 }
 
-static ragent *agent_find_h(cr_router *r, uint32_t h, const char *id,
-                            size_t len) {
+/* Inline: called from a handful of places per call, where a call's
+ * register saves cost about as much as the probe. */
+#if defined(__GNUC__)
+#define RINLINE inline __attribute__((always_inline))
+#else
+#define RINLINE inline
+#endif
+static RINLINE ragent *agent_find_h(cr_router *r, uint32_t h, const char *id,
+                                    size_t len) {
   RIDX_FIND(&r->aidx, ragent, h, id, len, 0);
 }
-static rconv *conv_find_h(cr_router *r, uint32_t h, const char *id,
-                          size_t len) {
+static RINLINE rconv *conv_find_h(cr_router *r, uint32_t h, const char *id,
+                                  size_t len) {
   RIDX_FIND(&r->cidx, rconv, h, id, len, 1);
 }
 ragent *cr__agent_find(cr_router *r, const char *id, size_t len) {
-  return agent_find_h(r, cr__ridx_hash(id, len), id, len);
+  return agent_find_h(r, ridx_hash(id, len), id, len);
 }
 rconv *cr__conv_find(cr_router *r, const char *id, size_t len) {
-  return conv_find_h(r, cr__ridx_hash(id, len), id, len);
+  return conv_find_h(r, ridx_hash(id, len), id, len);
 }
 #define agent_find cr__agent_find
 #define conv_find cr__conv_find
 
+static rqueue *queue_find_h(cr_router *r, uint32_t h, const char *id,
+                            size_t len) {
+  RIDX_FIND(&r->qidx, rqueue, h, id, len, 0);
+}
 static rqueue *queue_find(cr_router *r, const char *id, size_t len) {
-  rqueue *q = NULL;
-  HASH_FIND(hh, r->qhash, id, len, q);
-  return q;
+  if (!id && len)
+    return NULL;
+  return queue_find_h(r, ridx_hash(id, len), id, len);
 }
 
 /* Moves a waiting or offered conversation to queue qi, keeping its place
@@ -1798,6 +1882,14 @@ static int scan_conv(cr_router *r, uint32_t ci, void *vx) {
 static uint32_t route_agent(cr_router *r, ragent *a, cr_time t) {
   uint32_t made = 0;
   while (a->status == CR_AGENT_AVAILABLE) {
+    /* The channels it has room on, once per round: with none (a voice
+     * agent after its offer, say) nothing below could match. */
+    unsigned fitm = 0;
+    for (unsigned ch = 0; ch < RCH; ch++)
+      if (fits(a, ch))
+        fitm |= 1u << ch;
+    if (!fitm)
+      return made;
     cctx x;
     x.a = a;
     x.t = t;
@@ -1808,7 +1900,7 @@ static uint32_t route_agent(cr_router *r, ragent *a, cr_time t) {
     for (uint32_t ci = a->sticky_head; ci != RNIL;
          ci = r->convs[ci]->sticky_next) {
       rconv *c = r->convs[ci];
-      if (c->state != CR_CONV_WAITING || !fits(a, c->channel))
+      if (c->state != CR_CONV_WAITING || !(fitm >> c->channel & 1))
         continue;
       if (!conv_takes(r, c, a, 0, t))
         continue;
@@ -1823,7 +1915,7 @@ static uint32_t route_agent(cr_router *r, ragent *a, cr_time t) {
       rqueue *q = r->queues[m->queue];
       x.m = m;
       for (unsigned ch = 0; ch < RCH; ch++) {
-        if (!fits(a, ch))
+        if (!(fitm >> ch & 1))
           continue;
         phc w = ctx_wait(r);
         /* the default tier only if it meets the queue's requirement */
@@ -2004,6 +2096,8 @@ static void agent_fire(cr_router *r, ragent *a, cr_time t) {
 }
 
 static void run_timers(cr_router *r, cr_time now) {
+  if (r->tnext > now) /* nothing due (CR_TIME_NEVER: no timer) */
+    return;
   phc tc = ctx_timer(r);
   while (r->timers.root != RNIL) {
     uint32_t id = r->timers.root;
@@ -2018,6 +2112,7 @@ static void run_timers(cr_router *r, cr_time now) {
       rconv *c = r->convs[i];
       ph_remove(&tc, &r->timers, id);
       c->tdue = CR_TIME_NEVER;
+      timers_note(r);
       conv_fire(r, c, t);
       break;
     }
@@ -2028,6 +2123,7 @@ static void run_timers(cr_router *r, cr_time now) {
       ragent *a = r->agents[i];
       ph_remove(&tc, &r->timers, id);
       a->tdue = CR_TIME_NEVER;
+      timers_note(r);
       agent_fire(r, a, t);
       break;
     }
@@ -2288,13 +2384,18 @@ static int steps_build(cr_router *r, const cr_route_step *in, size_t n,
   return 0;
 }
 
-static void conv_forget(cr_router *r, rconv *c) {
+/* h: the hash of c's id, when the caller has it (else conv_forget). */
+static void conv_forget_h(cr_router *r, rconv *c, uint32_t h) {
   sticky_unlink(r, c);
   timer_set(r, ((uint32_t)TT_CONV << TT_SHIFT) | c->idx, &c->tdue, CR_TIME_NEVER);
-  ridx_del(&r->cidx, cr__ridx_hash(c->id, c->id_len), c->idx);
+  ridx_del(&r->cidx, h, c->idx);
   r->convs[c->idx] = NULL;
   pool_put(&r->cpool, c->idx);
   cr__router_free_conv(r, c);
+}
+
+static void conv_forget(cr_router *r, rconv *c) {
+  conv_forget_h(r, c, ridx_hash(c->id, c->id_len));
 }
 
 /* Conversation objects with ids shorter than RCONV_ID_CAP are all the
@@ -2386,18 +2487,21 @@ int cr_router_enqueue(cr_router *r, const char *id, size_t len,
   else
     cr_conv_params_init(&p);
   int rc = check_id(r, id, len, "bad conversation id");
-  if (!rc)
+  /* A queue found by its id has a valid id (checked when it was added):
+   * only an unknown one is checked, for the same error as before. */
+  rqueue *q = rc ? NULL : queue_find(r, queue, queue_len);
+  if (!rc && !q)
     rc = check_id(r, queue, queue_len, "bad queue id");
   if (!rc)
     rc = params_check(r, &p);
   if (rc)
     return rc;
-  rqueue *q = queue_find(r, queue, queue_len);
   if (!q)
     return fail(r, CR_ENOTFOUND, "unknown queue", queue, queue_len);
   if (!q->open)
     return fail(r, CR_ECLOSED, "queue is closed", queue, queue_len);
-  rconv *ghost = conv_find(r, id, len);
+  uint32_t hc = ridx_hash(id, len); /* for the lookup and the insert */
+  rconv *ghost = conv_find_h(r, hc, id, len);
   if (ghost && ghost->state != CR_CONV_ABANDONED)
     return fail(r, CR_EEXIST, "conversation exists", id, len);
   uint32_t inq = q->noffered;
@@ -2416,20 +2520,21 @@ int cr_router_enqueue(cr_router *r, const char *id, size_t len,
   if (!c || (p.attrs_len && !c->attrs) ||
       pool_reserve(r, &r->cpool, (void **)&r->convs, sizeof(rconv *), 1) ||
       pool_reserve(r, &r->opool, (void **)&r->offers, sizeof(roffer), 1) ||
-      cr__ridx_reserve(r, &r->cidx, 1)) {
+      (((uint64_t)r->cidx.n + 1) * 2 > (uint64_t)r->cidx.mask + 1 &&
+       cr__ridx_reserve(r, &r->cidx, 1))) {
     steps_free(r, steps, (unsigned)p.nsteps);
     if (c)
       cr__router_free_conv(r, c); /* its steps are not set yet */
     return CR_ENOMEM;
   }
   if (ghost)
-    conv_forget(r, ghost);
+    conv_forget_h(r, ghost, hc);
   c->steps = steps;
   c->nsteps = (uint8_t)p.nsteps;
   c->id_len = (uint32_t)len;
   c->attrs_len = (uint32_t)p.attrs_len;
   c->idx = pool_take(&r->cpool);
-  cr__ridx_put(&r->cidx, cr__ridx_hash(c->id, len), c->idx, c);
+  cr__ridx_put(&r->cidx, hc, c->idx, c);
   r->convs[c->idx] = c;
   c->seq = ++r->seq;
   c->arrival = c->qenter = c->step_start = now;
@@ -2442,7 +2547,8 @@ int cr_router_enqueue(cr_router *r, const char *id, size_t len,
   c->ohead = RNIL;
   c->eff = conv_eff_calc(r, c);
   q->entered++;
-  cr_time ewt = ewt_calc(q, c->channel);
+  /* the estimated wait is only the ENTERQUEUE event's (a division) */
+  cr_time ewt = r->cb.event ? ewt_calc(q, c->channel) : 0;
   rqueue *oq = q->overflow != RNIL ? r->queues[q->overflow] : NULL;
   int why = entry_overflow(q, oq, c->channel);
   wait_insert(r, c);
@@ -2532,8 +2638,8 @@ static int find_pair(cr_router *r, const char *conv, size_t conv_len,
                      const char *agent, size_t agent_len, rconv **cp,
                      ragent **ap, uint32_t *oi) {
   /* both home slots start loading before either is probed */
-  uint32_t hc = cr__ridx_hash(conv, conv_len);
-  uint32_t ha = cr__ridx_hash(agent, agent_len);
+  uint32_t hc = ridx_hash(conv, conv_len);
+  uint32_t ha = ridx_hash(agent, agent_len);
   if (r->cidx.s && r->aidx.s) {
     RPREFETCH(&r->cidx.s[hc & r->cidx.mask]);
     RPREFETCH(&r->aidx.s[ha & r->aidx.mask]);
@@ -2616,7 +2722,8 @@ static cr_time wrapup_of(const cr_router *r, const ragent *a,
 
 int cr_router_end(cr_router *r, const char *id, size_t len, cr_time now) {
   ENTER(r, now);
-  rconv *c = conv_find(r, id, len);
+  uint32_t hc = ridx_hash(id, len); /* for the lookup and the removal */
+  rconv *c = conv_find_h(r, hc, id, len);
   if (!c)
     return fail(r, CR_ENOTFOUND, "unknown conversation", id, len);
   if (c->state != CR_CONV_ASSIGNED)
@@ -2655,7 +2762,7 @@ int cr_router_end(cr_router *r, const char *id, size_t len, cr_time now) {
     agent_touch(a, now);
   }
   emit(r, CR_REV_COMPLETE, now, c, a, q, c->channel, handle, w, NULL, 0);
-  conv_forget(r, c);
+  conv_forget_h(r, c, hc);
   /* The agent's lines are brought up to date once: by the offer that
    * usually follows (make_offer reindexes it), else here. Reindexing
    * before the search too sent it to the back of its lines twice, the
@@ -2984,6 +3091,7 @@ int cr__router_alloc(cr_router **out, const cr_mem *mem,
   r->rng = splitmix(cfg->seed) | 1;
   r->now = INT64_MIN;
   r->timers.root = RNIL;
+  r->tnext = CR_TIME_NEVER;
   *out = r;
   return 0;
 }
@@ -3016,6 +3124,7 @@ void cr_router_del(cr_router *r) {
   const cr_mem *cr__hmem = &r->mem;
   cr__free(&r->mem, r->cidx.s);
   cr__free(&r->mem, r->aidx.s);
+  cr__free(&r->mem, r->qidx.s);
   HASH_CLEAR(hh, r->qhash);
   HASH_CLEAR(hh, r->shash);
   for (uint32_t i = 0; i < r->cpool.hwm; i++)
@@ -3076,12 +3185,7 @@ int cr_router_set_callbacks(cr_router *r, const cr_router_callbacks *cb) {
 }
 
 cr_time cr_router_next_expiry(const cr_router *r) {
-  if (!r || r->timers.root == RNIL)
-    return CR_TIME_NEVER;
-  cr_time t;
-  uint64_t s;
-  timer_key(r, r->timers.root, &t, &s);
-  return t;
+  return r ? r->tnext : CR_TIME_NEVER;
 }
 
 int cr_router_tick(cr_router *r, cr_time now) {
@@ -3340,7 +3444,7 @@ int cr_router_queue_add(cr_router *r, const char *id, size_t len,
   int cr__hoom = 0;
   if (q->id && !lv_reserve(r, q, 0) &&
       !(need && cr__router_mpool_reserve(r, need)) &&
-      !queue_auto_reserve(r, q))
+      !queue_auto_reserve(r, q) && !cr__ridx_reserve(r, &r->qidx, 1))
     HASH_ADD_KEYPTR(hh, r->qhash, q->id, len, q);
   else
     cr__hoom = 1;
@@ -3363,6 +3467,7 @@ int cr_router_queue_add(cr_router *r, const char *id, size_t len,
   q->aht_all = (double)c.aht_hint_ms;
   q->mhead = RNIL;
   q->open = 1;
+  cr__ridx_put(&r->qidx, ridx_hash(q->id, len), q->idx, q);
   r->queues[r->nqueues++] = q;
   queue_auto_apply(r, q, now);
   queue_reindex_members(r, q, now);
@@ -3644,7 +3749,7 @@ int cr_router_agent_add(cr_router *r, const char *id, size_t len,
     goto oom;
   a->id_len = (uint32_t)len;
   a->idx = pool_take(&r->apool);
-  cr__ridx_put(&r->aidx, cr__ridx_hash(a->id, len), a->idx, a);
+  cr__ridx_put(&r->aidx, ridx_hash(a->id, len), a->idx, a);
   r->agents[a->idx] = a;
   a->seq = ++r->seq;
   a->status = CR_AGENT_OFFLINE;
@@ -3730,7 +3835,7 @@ int cr_router_agent_remove(cr_router *r, const char *id, size_t len,
   set_status(r, a, CR_AGENT_OFFLINE, NULL, 0, now);
   while (a->mhead != RNIL)
     member_del(r, a->mhead, now);
-  ridx_del(&r->aidx, cr__ridx_hash(a->id, a->id_len), a->idx);
+  ridx_del(&r->aidx, ridx_hash(a->id, a->id_len), a->idx);
   r->agents[a->idx] = NULL;
   pool_put(&r->apool, a->idx);
   agent_free(r, a);
@@ -4130,6 +4235,13 @@ int cr__router_check(cr_router *r) {
   phc tc = ctx_timer(r);
   CHK(!heap_check(&tc, &r->timers, stack, visit_timer, &timers),
       "timer heap");
+  {
+    cr_time due = CR_TIME_NEVER;
+    uint64_t sq;
+    if (r->timers.root != RNIL)
+      timer_key(r, r->timers.root, &due, &sq);
+    CHK(r->tnext == due, "next expiry is not the timer heap's root");
+  }
 out:
   cr__free(&r->mem, stack);
   cr__free(&r->mem, mark);
@@ -4152,6 +4264,12 @@ static int stamp_cmp(const void *x, const void *y) {
 /* After a restore filled the pools, lists and per-object state: derive
  * loads, counters and every heap, as the live router would hold them. */
 int cr__router_rebuild(cr_router *r) {
+  if (cr__ridx_reserve(r, &r->qidx, r->nqueues))
+    return CR_ENOMEM;
+  for (uint32_t qi = 0; qi < r->nqueues; qi++) {
+    rqueue *q = r->queues[qi];
+    cr__ridx_put(&r->qidx, ridx_hash(q->id, q->id_len), qi, q);
+  }
   for (uint32_t i = 0; i < r->apool.hwm; i++) {
     ragent *a = r->agents[i];
     if (!a)

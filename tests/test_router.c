@@ -1597,6 +1597,99 @@ static void t_id_index(void **state) {
   rec_clear(&ev);
 }
 
+/* Ids of every length from 1 to 40 bytes that differ only in their last
+ * byte, or only inside one 8-byte word, are told apart (the index hashes
+ * and compares ids a word at a time, with the tail loaded in pieces);
+ * UTF-8 is checked 8 bytes at a time, so bad bytes are put at every
+ * position of a word; an unknown queue still gets the id's error first;
+ * the next expiry (kept, not recomputed) follows an offer and its
+ * accept. */
+static void t_id_bytes(void **state) {
+  (void)state;
+  rec ev;
+  memset(&ev, 0, sizeof ev);
+  cr_router *r = mk(&ev, NULL);
+  char a[48], b[48];
+  for (size_t len = 1; len <= 40; len++) {
+    memset(a, 'q', len);
+    a[len - 1] = 'a';
+    assert_int_equal(cr_router_queue_add(r, a, len, NULL, 0), 0);
+  }
+  for (size_t len = 1; len <= 40; len++) {
+    memset(a, 'q', len);
+    memcpy(b, a, len);
+    a[len - 1] = 'a';
+    b[len - 1] = 'b'; /* no such queue */
+    char cid[48];
+    memset(cid, 'c', len);
+    cid[len - 1] = 'a';
+    assert_int_equal(cr_router_enqueue(r, cid, len, b, len, NULL, 1),
+                     CR_ENOTFOUND);
+    /* b as a conversation id in queue a; then cid in the same queue */
+    assert_int_equal(cr_router_enqueue(r, b, len, a, len, NULL, 1), 0);
+    assert_int_equal(cr_router_enqueue(r, cid, len, a, len, NULL, 1), 0);
+    assert_int_equal(cr_router_enqueue(r, cid, len, a, len, NULL, 1),
+                     CR_EEXIST);
+    for (size_t k = 0; k < len; k++) { /* one byte changed anywhere */
+      char x[48];
+      memcpy(x, cid, len);
+      x[k] = x[k] == 'c' ? 'd' : 'c';
+      cr_conv_info ci;
+      int want = memcmp(x, b, len) ? CR_ENOTFOUND : 0;
+      assert_int_equal(cr_router_conv_info(r, x, len, &ci), want);
+    }
+    cr_conv_info ci;
+    assert_int_equal(cr_router_conv_info(r, cid, len, &ci), 0);
+    assert_int_equal(cr_router_conv_info(r, cid, len - 1, &ci),
+                     CR_ENOTFOUND);
+  }
+  checked(r);
+  /* bad bytes at every position of 8-byte words: refused, nothing added */
+  for (size_t len = 1; len <= 24; len++)
+    for (size_t k = 0; k < len; k++) {
+      static const char bad[][3] = {"\0", "\x80", "\xff", "\xc0\x80"};
+      for (size_t j = 0; j < 4; j++) {
+        size_t bl = j == 3 ? 2 : 1;
+        if (k + bl > len)
+          continue;
+        memset(a, 'u', len);
+        memcpy(a + k, bad[j], bl);
+        assert_int_equal(
+            cr_router_enqueue(r, a, len, S("qqqa"), NULL, 2), CR_EUTF8);
+        assert_int_equal(
+            cr_router_enqueue(r, S("fresh"), a, len, NULL, 2), CR_EUTF8);
+      }
+    }
+  assert_int_equal(cr_router_enqueue(r, S("fresh"), NULL, 0, NULL, 2),
+                   CR_EINVAL);
+  assert_int_equal(cr_router_enqueue(r, NULL, 0, S("qqqa"), NULL, 2),
+                   CR_EINVAL);
+  /* valid multi-byte UTF-8 across word boundaries */
+  assert_int_equal(cr_router_queue_add(r, S("file d'attente \xc3\xa9t\xc3\xa9"),
+                                       NULL, 2),
+                   0);
+  assert_int_equal(cr_router_enqueue(r, S("conversation \xe2\x82\xac \xf0\x9f\x98\x80"),
+                                     S("file d'attente \xc3\xa9t\xc3\xa9"),
+                                     NULL, 2),
+                   0);
+  checked(r);
+  cr_router_del(r);
+  /* next expiry: an offer's timeout, then nothing once it is accepted */
+  memset(&ev, 0, sizeof ev);
+  r = mk(&ev, NULL);
+  add_queue(r, "q", CR_STRATEGY_LONGEST_IDLE, 0);
+  agent_in(r, "ann", "q", "voice:1", 0);
+  assert_int_equal(cr_router_next_expiry(r), CR_TIME_NEVER);
+  assert_int_equal(enq(r, "c1", "q", CR_CHANNEL_VOICE, 0, 10), 0);
+  assert_int_equal(cr_router_next_expiry(r), 10 + 120000);
+  checked(r);
+  accept_last(r, &ev, 20);
+  assert_int_equal(cr_router_next_expiry(r), CR_TIME_NEVER);
+  checked(r);
+  cr_router_del(r);
+  rec_clear(&ev);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(t_away_without_reason),
@@ -1634,6 +1727,7 @@ int main(void) {
       cmocka_unit_test(t_snapshot_equivalence),
       cmocka_unit_test(t_oom_sweep),
       cmocka_unit_test(t_id_index),
+      cmocka_unit_test(t_id_bytes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
