@@ -1674,8 +1674,8 @@ static void t_id_bytes(void **state) {
                    0);
   checked(r);
   cr_router_del(r);
+  rec_clear(&ev);
   /* next expiry: an offer's timeout, then nothing once it is accepted */
-  memset(&ev, 0, sizeof ev);
   r = mk(&ev, NULL);
   add_queue(r, "q", CR_STRATEGY_LONGEST_IDLE, 0);
   agent_in(r, "ann", "q", "voice:1", 0);
