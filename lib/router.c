@@ -2691,7 +2691,13 @@ int cr_router_accept(cr_router *r, const char *conv, size_t conv_len,
   c->agent = a->idx;
   c->state_at = now;
   conv_sched(r, c);
-  agent_reindex(r, a);
+  /* The offer's reservation became the conversation: load, status and
+   * idle time are as the offer left them, indexed then. Only a fewest-
+   * contacts key moved (contacts), or a change the agent still owes its
+   * lines (touched, requal); else the walk over its memberships (cold
+   * by now in a large centre) would change nothing. */
+  if (r->nq_fewest || a->touched || a->requal)
+    agent_reindex(r, a);
   emit(r, CR_REV_CONNECT, now, c, a, q, c->channel, wait, ring,
        c->attrs_len ? c->attrs : NULL, c->attrs_len);
   route_agents(r, freed, nf, now);
@@ -3468,6 +3474,7 @@ int cr_router_queue_add(cr_router *r, const char *id, size_t len,
   q->mhead = RNIL;
   q->open = 1;
   cr__ridx_put(&r->qidx, ridx_hash(q->id, len), q->idx, q);
+  r->nq_fewest += q->cfg.strategy == CR_STRATEGY_FEWEST_CONTACTS;
   r->queues[r->nqueues++] = q;
   queue_auto_apply(r, q, now);
   queue_reindex_members(r, q, now);
@@ -3517,7 +3524,9 @@ int cr_router_queue_update(cr_router *r, const char *id, size_t len,
     }
   }
   cr_time old_hint = q->cfg.aht_hint_ms;
+  r->nq_fewest -= q->cfg.strategy == CR_STRATEGY_FEWEST_CONTACTS;
   queue_set_cfg(q, cfg, sk, overflow);
+  r->nq_fewest += q->cfg.strategy == CR_STRATEGY_FEWEST_CONTACTS;
   if (cfg->aht_hint_ms != old_hint)
     for (unsigned ch = 0; ch < RCH; ch++)
       if (q->answered == 0)
@@ -4266,9 +4275,11 @@ static int stamp_cmp(const void *x, const void *y) {
 int cr__router_rebuild(cr_router *r) {
   if (cr__ridx_reserve(r, &r->qidx, r->nqueues))
     return CR_ENOMEM;
+  r->nq_fewest = 0;
   for (uint32_t qi = 0; qi < r->nqueues; qi++) {
     rqueue *q = r->queues[qi];
     cr__ridx_put(&r->qidx, ridx_hash(q->id, q->id_len), qi, q);
+    r->nq_fewest += q->cfg.strategy == CR_STRATEGY_FEWEST_CONTACTS;
   }
   for (uint32_t i = 0; i < r->apool.hwm; i++) {
     ragent *a = r->agents[i];

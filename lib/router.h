@@ -302,6 +302,8 @@ struct cr_router {
   rqueue **queues;
   uint32_t nqueues, qcap;
   rqueue *qhash;
+  uint32_t nq_fewest; /* queues with CR_STRATEGY_FEWEST_CONTACTS: the
+                         only strategy whose key an accept changes */
   ridx qidx; /* the same queues by id: every enqueue looks one up, and
                 uthash's Jenkins hash and memcmp cost about 140
                 instructions of a 100-agent conversation's ~3,600 */
