@@ -773,9 +773,9 @@ static uint32_t memb_avail(const rqueue *q, unsigned ch) {
 /* ------------------------------------------------------------------ */
 /* events */
 
-static void emit(cr_router *r, int type, cr_time t, const rconv *c,
-                 const ragent *a, const rqueue *q, int ch, int64_t d1,
-                 int64_t d2, const char *text, size_t text_len) {
+static void emit_to(cr_router *r, int type, cr_time t, const rconv *c,
+                    const ragent *a, const rqueue *q, int ch, int64_t d1,
+                    int64_t d2, const char *text, size_t text_len) {
   cr_router_event_cb special = NULL;
   switch (type) {
   case CR_REV_OFFER:
@@ -824,6 +824,18 @@ static void emit(cr_router *r, int type, cr_time t, const rconv *c,
   if (r->cb.event)
     r->cb.event(&ev, r->cb.user_data);
   r->in_cb--;
+}
+
+/* Most events have no taker but the general callback: without one, no
+ * call at all (four events per conversation). */
+static inline void emit(cr_router *r, int type, cr_time t, const rconv *c,
+                        const ragent *a, const rqueue *q, int ch, int64_t d1,
+                        int64_t d2, const char *text, size_t text_len) {
+  if (!r->cb.event && type != CR_REV_OFFER && type != CR_REV_RINGCANCELED &&
+      type != CR_REV_CONNECT && type != CR_REV_ESCALATE &&
+      type != CR_REV_MAXWAIT && type != CR_REV_EXITWITHTIMEOUT)
+    return;
+  emit_to(r, type, t, c, a, q, ch, d1, d2, text, text_len);
 }
 
 void cr__router_hold(cr_router *r, int delta) {
@@ -1521,7 +1533,8 @@ static int make_offer(cr_router *r, rconv *c, ragent *a, uint32_t mi,
     a->ohead = oi;
   a->otail = oi;
   if (c->state == CR_CONV_WAITING) {
-    wait_remove(r, c);
+    if (c->inwait) /* an arrival offered at once never went in */
+      wait_remove(r, c);
     c->state = CR_CONV_OFFERED;
     c->state_at = t;
     q->noffered++;
@@ -2551,7 +2564,14 @@ int cr_router_enqueue(cr_router *r, const char *id, size_t len,
   cr_time ewt = r->cb.event ? ewt_calc(q, c->channel) : 0;
   rqueue *oq = q->overflow != RNIL ? r->queues[q->overflow] : NULL;
   int why = entry_overflow(q, oq, c->channel);
-  wait_insert(r, c);
+  /* Without overflow or steps, nothing before the search reads the
+   * waiting heap's copy of c, and most arrivals are offered at once: it
+   * goes in only if it is still waiting afterwards, instead of in and
+   * straight out again. (Heaps are in total key order, so the time of
+   * insertion changes their shape, never a decision.) */
+  int later = !why && !c->nsteps;
+  if (!later)
+    wait_insert(r, c);
   emit(r, CR_REV_ENTERQUEUE, now, c, NULL, q, c->channel, c->prio, ewt,
        c->attrs_len ? c->attrs : NULL, c->attrs_len);
   if (why)
@@ -2560,6 +2580,8 @@ int cr_router_enqueue(cr_router *r, const char *id, size_t len,
     enter_step(r, c, now, now);
   conv_sched(r, c);
   route_conv(r, c, now);
+  if (later && c->state == CR_CONV_WAITING)
+    wait_insert(r, c);
   run_timers(r, now);
   return 0;
 }
@@ -2670,7 +2692,8 @@ int cr_router_accept(cr_router *r, const char *conv, size_t conv_len,
     return rc;
   rqueue *q = r->queues[c->queue];
   uint32_t freed[RMAX_RING];
-  uint32_t nf = conv_cancel_offers(r, c, oi, now, freed);
+  /* other offers only with ring-all: with one, it is this one */
+  uint32_t nf = c->noffers > 1 ? conv_cancel_offers(r, c, oi, now, freed) : 0;
   cr_time ring = now - r->offers[oi].made;
   offer_drop(r, oi);
   hold(a, c->channel); /* the reservation becomes the live conversation */
