@@ -20,7 +20,25 @@ typedef struct cr__feat_cfg {
   unsigned hash_bits;        /* buckets = 2^hash_bits */
   unsigned word_n;           /* word n-grams 1..word_n */
   unsigned char_min, char_max; /* 0,0 = no char n-grams */
+  unsigned flags;            /* CR__FEAT_* (saved from format version 3) */
 } cr__feat_cfg;
+
+/* A feature for the first word of the message as such ("<s> what",
+ * "<s> order"): what kind of request a message is -- a question, an
+ * imperative -- is mostly said by its first word. Models saved before
+ * format version 3 did not have it and load with flags 0, so they keep
+ * predicting exactly as before (docs/intent.md, "Fourth round"). */
+#define CR__FEAT_FIRST_WORD 1u
+#define CR__FEAT_KNOWN CR__FEAT_FIRST_WORD
+
+/* The model format version cr_intent_model_save writes (intent_io.c);
+ * older versions still load. */
+#define CR__INTENT_FORMAT 3u
+
+/* Private: sets the feature flags of a trainer (defaults:
+ * CR__FEAT_FIRST_WORD). For tests and experiments; CR_ERANGE for unknown
+ * bits. */
+int cr__intent_trainer_set_feat_flags(cr_intent_trainer *t, unsigned flags);
 
 /* 0 for a word feature, 1 for a char n-gram. */
 static inline unsigned cr__bucket_group(const cr__feat_cfg *c, uint32_t b) {

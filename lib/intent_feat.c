@@ -1,5 +1,6 @@
 /* Hashed features of normalised text (the "hashing trick", Weinberger et
- * al. 2009): word unigrams and bigrams, and character n-grams inside each
+ * al. 2009): word unigrams and bigrams, the first word as such, and
+ * character n-grams inside each
  * word between boundary markers ("<word>", as fastText does: Bojanowski et
  * al. 2017). Char n-grams are what lets "לנציג" share features with
  * "נציג" when Hebrew glues prepositions and articles to the word. */
@@ -29,7 +30,8 @@ enum {
   K_BIGRAM = 0xB1,
   K_SKIP = 0xB8,
   K_CHAR = 0xC4,
-  K_NUM = 0x23
+  K_NUM = 0x23,
+  K_FIRST = 0x3C
 };
 
 /* Word features hash into the lower half of the space and char n-grams
@@ -120,6 +122,13 @@ void cr__features(const cr__feat_cfg *c, const char *norm, size_t n,
                                    K_BIGRAM + 1)));
     if (c->char_max && !numeric)
       char_ngrams(c, u + i, j - i, emit, ctx);
+    /* The first word again, as a feature of its own (fastText's EOS
+     * token plays a similar role at the other end): "what is my insurance
+     * coverage" and "change my insurance" share their content words and
+     * differ in what is asked. On CLINC150 val +0.20 pt, 5-fold CV
+     * +0.07 pt, threshold result unchanged (docs/intent.md). */
+    if ((c->flags & CR__FEAT_FIRST_WORD) && have == 0)
+      emit(ctx, bucket(c, fnv_byte(h, K_FIRST)));
     prev[1] = prev[0];
     prev[0] = h;
     have++;

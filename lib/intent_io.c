@@ -1,9 +1,9 @@
 /* Saving and loading a model to and from a memory buffer.
  *
  * Format (all integers little-endian, floats as their IEEE-754 bits):
- *   "CRINTENT"  u32 version (2)  u64 payload length  payload  u32 CRC-32
+ *   "CRINTENT"  u32 version (3)  u64 payload length  payload  u32 CRC-32
  * where the CRC covers everything before it. Payload:
- *   u8 hash_bits, word_n, char_min, char_max
+ *   u8 hash_bits, word_n, char_min, char_max, u8 feature flags (CR__FEAT_*)
  *   f64 temperature, f64 threshold, f32 idf of an unseen feature
  *   u32 n_labels, u32 n_cls, i32 oos
  *   n_labels x (u16 length, bytes)
@@ -11,7 +11,10 @@
  *   n_feat x f32 scale, n_feat rows of n_cls x i8 weight, n_cls x f32 bias
  *   u32 n_rules, n_rules x (u32 label, i32 priority, u8 flags, u32 length,
  *                           bytes)       flags bit 0: a rule exception
- * Version 1 (still loaded) had no flags byte: every rule was a rule.
+ * Version 2 (still loaded) had no feature flags byte: its models were
+ * trained without the first-word feature and load with flags 0, so they
+ * predict exactly as they did. Version 1 (still loaded) also had no rule
+ * flags byte: every rule was a rule. Both are saved back as version 3.
  * The loader checks every count against the bytes left before it
  * allocates, so a corrupt length cannot ask for gigabytes. */
 #include "intent.h"
@@ -21,7 +24,7 @@
 #include <string.h>
 
 #define MAGIC "CRINTENT"
-#define VERSION 2u
+#define VERSION CR__INTENT_FORMAT
 
 typedef struct wbuf {
   uint8_t *p;
@@ -64,6 +67,7 @@ static void payload(const cr_intent_model *m, wbuf *b) {
   put_u8(b, (uint8_t)m->cfg.word_n);
   put_u8(b, (uint8_t)m->cfg.char_min);
   put_u8(b, (uint8_t)m->cfg.char_max);
+  put_u8(b, (uint8_t)m->cfg.flags);
   put_f64(b, m->temperature);
   put_f64(b, m->threshold);
   put_f32(b, m->idf_unseen);
@@ -283,6 +287,7 @@ static int load_payload(cr_intent_model *m, rbuf *r, uint32_t version) {
   m->cfg.word_n = get_u8(r);
   m->cfg.char_min = get_u8(r);
   m->cfg.char_max = get_u8(r);
+  m->cfg.flags = version >= 3 ? get_u8(r) : 0;
   m->temperature = get_f64(r);
   m->threshold = get_f64(r);
   m->idf_unseen = get_f32(r);
@@ -290,7 +295,7 @@ static int load_payload(cr_intent_model *m, rbuf *r, uint32_t version) {
   int32_t oos = (int32_t)get_u32(r);
   const cr__feat_cfg *c = &m->cfg;
   if (r->bad || c->hash_bits < 12 || c->hash_bits > 24 || c->word_n < 1 ||
-      c->word_n > 3 ||
+      c->word_n > 3 || (c->flags & ~CR__FEAT_KNOWN) ||
       !((c->char_min == 0 && c->char_max == 0) ||
         (c->char_min >= 1 && c->char_min <= c->char_max && c->char_max <= 8)) ||
       !(m->temperature >= 1e-4 && m->temperature <= 1e4) ||

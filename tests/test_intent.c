@@ -207,7 +207,7 @@ static void test_load_corrupt(void **state) {
   }
   /* a newer version (resealed so only the version differs); version 0 */
   memcpy(cp, buf, len);
-  put32(cp + 8, 3);
+  put32(cp + 8, 4);
   reseal(cp, len);
   assert_int_equal(cr_intent_model_load(&x, NULL, cp, len), CR_EVERSION);
   put32(cp + 8, 0);
@@ -226,7 +226,7 @@ static void test_load_corrupt(void **state) {
   /* resealed but inconsistent payloads: huge label count, bad hash bits,
    * trailing garbage, a NaN temperature */
   memcpy(cp, buf, len);
-  put32(cp + 20 + 4 + 16 + 4, 0x7fffffff); /* n_labels */
+  put32(cp + 20 + 5 + 16 + 4, 0x7fffffff); /* n_labels */
   reseal(cp, len);
   assert_int_equal(cr_intent_model_load(&x, NULL, cp, len), CR_ECORRUPT);
   memcpy(cp, buf, len);
@@ -234,11 +234,15 @@ static void test_load_corrupt(void **state) {
   reseal(cp, len);
   assert_int_equal(cr_intent_model_load(&x, NULL, cp, len), CR_ECORRUPT);
   memcpy(cp, buf, len);
-  memset(cp + 24, 0xff, 8); /* temperature = NaN */
+  memset(cp + 25, 0xff, 8); /* temperature = NaN */
   reseal(cp, len);
   assert_int_equal(cr_intent_model_load(&x, NULL, cp, len), CR_ECORRUPT);
   memcpy(cp, buf, len);
-  memset(cp + 40, 0, 4); /* unseen idf = 0 */
+  memset(cp + 41, 0, 4); /* unseen idf = 0 */
+  reseal(cp, len);
+  assert_int_equal(cr_intent_model_load(&x, NULL, cp, len), CR_ECORRUPT);
+  memcpy(cp, buf, len);
+  cp[24] = 2; /* an unknown feature flag */
   reseal(cp, len);
   assert_int_equal(cr_intent_model_load(&x, NULL, cp, len), CR_ECORRUPT);
   memcpy(cp, buf, len - 4);
@@ -256,6 +260,204 @@ static void test_load_corrupt(void **state) {
   cr_mem_free(NULL, buf);
   cr_intent_model_del(x);
   cr_intent_model_del(m);
+}
+
+/* Features emitted for a normalised text, in order. */
+typedef struct feat_list {
+  uint32_t b[256];
+  size_t n;
+} feat_list;
+
+static void list_emit(void *ctx, uint32_t bucket) {
+  feat_list *l = ctx;
+  if (l->n < 256)
+    l->b[l->n++] = bucket;
+}
+
+static void test_first_word_feature(void **state) {
+  (void)state;
+  cr__feat_cfg c = {20, 2, 2, 5, 0};
+  feat_list a = {{0}, 0}, b = {{0}, 0}, d = {{0}, 0};
+  const char *s = "what is my insurance coverage";
+  cr__features(&c, s, strlen(s), list_emit, &a);
+  c.flags = CR__FEAT_FIRST_WORD;
+  cr__features(&c, s, strlen(s), list_emit, &b);
+  /* exactly one extra feature, a word feature, after the first word's
+   * n-grams; everything else unchanged and in the same order */
+  assert_int_equal(b.n, a.n + 1);
+  size_t k = 0;
+  while (k < a.n && a.b[k] == b.b[k])
+    k++;
+  assert_true(k < a.n);
+  assert_int_equal(cr__bucket_group(&c, b.b[k]), 0);
+  assert_memory_equal(a.b + k, b.b + k + 1, (a.n - k) * sizeof *a.b);
+  /* it is the first word as such: the same word later in the message
+   * does not emit it, the same first word in another message does */
+  const char *t = "my insurance coverage what";
+  cr__features(&c, t, strlen(t), list_emit, &d);
+  int later = 0;
+  for (size_t i = 0; i < d.n; i++)
+    later |= d.b[i] == b.b[k];
+  assert_false(later);
+  feat_list e = {{0}, 0};
+  const char *u = "what time is it";
+  cr__features(&c, u, strlen(u), list_emit, &e);
+  int first = 0;
+  for (size_t i = 0; i < e.n; i++)
+    first |= e.b[i] == b.b[k];
+  assert_true(first);
+  /* empty text: nothing */
+  feat_list z = {{0}, 0};
+  cr__features(&c, "", 0, list_emit, &z);
+  assert_int_equal(z.n, 0);
+}
+
+static cr_intent_model *train_tiny_flags(unsigned flags) {
+  cr_intent_trainer *t;
+  assert_int_equal(cr_intent_trainer_new(&t, NULL), 0);
+  assert_int_equal(cr__intent_trainer_set_feat_flags(t, 2), CR_ERANGE);
+  assert_string_not_equal(cr_intent_trainer_errmsg(t), "");
+  assert_int_equal(cr__intent_trainer_set_feat_flags(t, flags), 0);
+  assert_int_equal(cr_intent_trainer_add_tsv(t, tiny_tsv, strlen(tiny_tsv)), 0);
+  cr_intent_model *m = NULL;
+  assert_int_equal(cr_intent_train(t, &m), 0);
+  cr_intent_trainer_del(t);
+  return m;
+}
+
+static const char *const compat_msgs[] = {
+    "bill", "סיסמה", "", "open saturday?", "completely unrelated words here",
+    "where is my bill", "my password is wrong", "an invoice copy please",
+    "are you open"};
+#define N_COMPAT (sizeof compat_msgs / sizeof *compat_msgs)
+
+/* Asserts a and b answer every compat message bit-identically. */
+static void same_answers(cr_intent_model *a, cr_intent_model *b) {
+  for (size_t i = 0; i < N_COMPAT; i++) {
+    const char *s = compat_msgs[i];
+    cr_intent_match x[4], y[4];
+    size_t nx, ny;
+    assert_int_equal(cr_intent_predict(a, s, strlen(s), x, 4, &nx), 0);
+    assert_int_equal(cr_intent_predict(b, s, strlen(s), y, 4, &ny), 0);
+    assert_int_equal(nx, ny);
+    for (size_t k = 0; k < nx; k++) {
+      assert_string_equal(x[k].label, y[k].label);
+      assert_memory_equal(&x[k].confidence, &y[k].confidence, sizeof(double));
+      assert_memory_equal(&x[k].score, &y[k].score, sizeof(double));
+    }
+  }
+}
+
+/* Rewrites a version-3 image as version 2 (no feature flags byte) or,
+ * with v1, as version 1 (no rule flags bytes either; rules_at is the
+ * offset of the u32 rule count). Returns the new length. */
+static size_t downgrade(const uint8_t *in, size_t len, uint8_t *out, int v1,
+                        size_t rules_at) {
+  size_t o = 0;
+  memcpy(out, in, 24);
+  o = 24;
+  size_t i = 25; /* skip the feature flags byte */
+  size_t end = v1 ? rules_at + 4 : len - 4;
+  memcpy(out + o, in + i, end - i);
+  o += end - i;
+  i = end;
+  if (v1) {
+    uint32_t n = (uint32_t)in[rules_at] | (uint32_t)in[rules_at + 1] << 8 |
+                 (uint32_t)in[rules_at + 2] << 16 |
+                 (uint32_t)in[rules_at + 3] << 24;
+    for (uint32_t r = 0; r < n; r++) {
+      assert_int_equal(in[i + 8], 0); /* v1 had no exceptions */
+      memcpy(out + o, in + i, 8); /* label, priority */
+      o += 8;
+      i += 9;                     /* ... and the flags byte dropped */
+      uint32_t pl = (uint32_t)in[i] | (uint32_t)in[i + 1] << 8 |
+                    (uint32_t)in[i + 2] << 16 | (uint32_t)in[i + 3] << 24;
+      memcpy(out + o, in + i, 4 + pl);
+      o += 4 + pl;
+      i += 4 + pl;
+    }
+    assert_int_equal(i, len - 4);
+  }
+  put32(out + 8, v1 ? 1 : 2);
+  uint64_t plen = o + 4 - 24;
+  put32(out + 12, (uint32_t)plen);
+  put32(out + 16, (uint32_t)(plen >> 32));
+  put32(out + o, cr__crc32(0, out, o));
+  return o + 4;
+}
+
+/* Models saved before format version 3 had no first-word feature: they
+ * load with flags 0 and answer exactly as a model trained without it,
+ * and save back as version 3 with flags 0. A version-3 model keeps its
+ * flag through save/load. */
+static void test_format_versions(void **state) {
+  (void)state;
+  cr_intent_model *m0 = train_tiny_flags(0), *m1 = train_tiny_flags(
+                                                 CR__FEAT_FIRST_WORD);
+  cr_intent_model *def = train_tiny(NULL, 1);
+  assert_int_equal(def->cfg.flags, CR__FEAT_FIRST_WORD); /* the default */
+  void *b1;
+  size_t l1;
+  assert_int_equal(cr_intent_model_save(def, NULL, &b1, &l1), 0);
+  void *bm1;
+  size_t lm1;
+  assert_int_equal(cr_intent_model_save(m1, NULL, &bm1, &lm1), 0);
+  assert_int_equal(lm1, l1);
+  assert_memory_equal(bm1, b1, l1); /* seed 1 both */
+  cr_mem_free(NULL, bm1);
+  /* the flag changes answers (so the checks below can fail) */
+  int differ = 0;
+  for (size_t i = 0; i < N_COMPAT; i++) {
+    cr_intent_match x[1], y[1];
+    size_t nx, ny;
+    const char *s = compat_msgs[i];
+    assert_int_equal(cr_intent_predict(m0, s, strlen(s), x, 1, &nx), 0);
+    assert_int_equal(cr_intent_predict(m1, s, strlen(s), y, 1, &ny), 0);
+    differ += x[0].score != y[0].score;
+  }
+  assert_true(differ > 0);
+  /* rules, so that version 1's missing rule flags byte is exercised;
+   * rules_at is where the rule count sits (the same before the rules) */
+  void *b;
+  size_t l;
+  assert_int_equal(cr_intent_model_save(m0, NULL, &b, &l), 0);
+  size_t rules_at = l - 8;
+  cr_mem_free(NULL, b);
+  /* labels the model has, so the label table (and rules_at) stay put */
+  assert_int_equal(cr_intent_model_add_rule(m0, "billing", 7, "invoice copy", 12, 5), 0);
+  assert_int_equal(cr_intent_model_add_rule(m0, "hours", 5, "open*", 5, 3), 0);
+  assert_int_equal(cr_intent_model_save(m0, NULL, &b, &l), 0);
+  assert_int_equal(((uint8_t *)b)[24], 0);
+  assert_int_equal(((uint8_t *)b)[8], 3);
+  uint8_t *old = malloc(l);
+  for (int v1 = 0; v1 <= 1; v1++) {
+    size_t lo = downgrade(b, l, old, v1, rules_at);
+    assert_int_equal(lo, v1 ? l - 1 - cr_intent_model_rule_count(m0) : l - 1);
+    cr_intent_model *x = NULL;
+    assert_int_equal(cr_intent_model_load(&x, NULL, old, lo), 0);
+    assert_int_equal(x->cfg.flags, 0);
+    assert_int_equal(cr_intent_model_rule_count(x), cr_intent_model_rule_count(m0));
+    same_answers(x, m0);
+    void *again;
+    size_t la;
+    assert_int_equal(cr_intent_model_save(x, NULL, &again, &la), 0);
+    assert_int_equal(la, l); /* upgraded to version 3, flags 0 */
+    assert_memory_equal(again, b, l);
+    cr_mem_free(NULL, again);
+    cr_intent_model_del(x);
+  }
+  /* version 3 with the flag: loads with it, answers as trained */
+  cr_intent_model *y = NULL;
+  assert_int_equal(cr_intent_model_load(&y, NULL, b1, l1), 0);
+  assert_int_equal(y->cfg.flags, CR__FEAT_FIRST_WORD);
+  same_answers(y, m1);
+  cr_intent_model_del(y);
+  free(old);
+  cr_mem_free(NULL, b);
+  cr_mem_free(NULL, b1);
+  cr_intent_model_del(def);
+  cr_intent_model_del(m0);
+  cr_intent_model_del(m1);
 }
 
 static void test_rules(void **state) {
@@ -838,6 +1040,8 @@ int main(void) {
       cmocka_unit_test(test_long_message),
       cmocka_unit_test(test_deterministic_and_roundtrip),
       cmocka_unit_test(test_load_corrupt),
+      cmocka_unit_test(test_first_word_feature),
+      cmocka_unit_test(test_format_versions),
       cmocka_unit_test(test_rules),
       cmocka_unit_test(test_errmsg_reset),
       cmocka_unit_test(test_threshold),

@@ -4,8 +4,9 @@
  * field and CRC are fixed up before loading, so mutations reach the
  * payload parser instead of dying at the checksum; even = the rest is
  * loaded as is. Anything accepted must predict, and saving it again must
- * give back exactly the bytes that were loaded (format version 2), or
- * (version 1, upgraded on save) bytes that load and save back unchanged. */
+ * give back exactly the bytes that were loaded (the current format
+ * version, CR__INTENT_FORMAT), or (an older version, upgraded on save)
+ * bytes that load and save back unchanged. */
 #include "convroute.h"
 #include "intent.h"
 
@@ -51,7 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t alen;
     if (cr_intent_model_save(m, NULL, &again, &alen))
       abort();
-    if (buf[8] == 2) { /* the current version saves back byte for byte */
+    if (buf[8] == CR__INTENT_FORMAT) { /* saved back byte for byte */
       if (alen != n || memcmp(again, buf, n) != 0)
         abort();
     } else { /* an older one is upgraded: the upgrade must be stable */
