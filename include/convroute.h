@@ -356,8 +356,9 @@ CR_EXTERN void cr_metrics_record_init(cr_metrics_record *rec);
 CR_EXTERN void cr_metrics_survey_init(cr_metrics_survey *s);
 
 /* Makes an accumulator. opt NULL = defaults. CR_EINVAL for a bad option
- * (non-positive window or bucket, window > 100000 buckets, negative
- * threshold or cost, unknown treatment). */
+ * (bucket <= 0, negative window (0 = no window), a window of more than
+ * 100000 buckets, a duration above 2^50 ms, negative threshold or cost,
+ * unknown treatment). */
 CR_EXTERN int cr_metrics_new(cr_metrics **out, const cr_mem *mem,
                              const cr_metrics_options *opt);
 CR_EXTERN void cr_metrics_del(cr_metrics *m);
@@ -391,8 +392,9 @@ CR_EXTERN int cr_metrics_survey_add(cr_metrics *m,
                                     const cr_metrics_survey *s);
 /* Adds agent time for occupancy: logged_in_ms of logged-in time of which
  * busy_ms were busy (talking, wrapping), reported at `at`. agent may be
- * all zero (counts overall only). CR_ERANGE when busy > logged-in or
- * either is negative. */
+ * all zero (counts overall only). CR_ERANGE when busy > logged-in,
+ * either is negative, logged_in_ms is above 2^50 ms or `at` beyond
+ * +-2^62 ms; totals saturate rather than wrap. */
 CR_EXTERN int cr_metrics_agent_time(cr_metrics *m,
                                     const cr_metrics_keyref *agent,
                                     cr_time at, cr_time logged_in_ms,

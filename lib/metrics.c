@@ -76,9 +76,17 @@ void cr_metrics_survey_init(cr_metrics_survey *s) {
   s->csat = s->nps = s->ces = s->fcr = CR_METRICS_NONE;
 }
 
+/* Durations in the options are at most 2^50 ms (35,000 years), the bound
+ * the router puts on its durations: every sum of a time and a duration
+ * then fits in int64_t. */
+#define DURATION_LIMIT ((cr_time)1 << 50)
+
+static int duration_ok(cr_time d) { return d >= 0 && d <= DURATION_LIMIT; }
+
 static int opt_ok(const cr_metrics_options *o) {
-  if (o->fcr_window_ms < 0 || o->sl_threshold_ms < 0 ||
-      o->short_abandon_ms < 0 || o->window_ms < 0 || o->bucket_ms <= 0)
+  if (!duration_ok(o->fcr_window_ms) || !duration_ok(o->sl_threshold_ms) ||
+      !duration_ok(o->short_abandon_ms) || !duration_ok(o->window_ms) ||
+      !duration_ok(o->bucket_ms) || o->bucket_ms == 0)
     return 0;
   if (o->sl_abandon < CR_SL_ABANDON_IGNORE ||
       o->sl_abandon > CR_SL_ABANDON_EXCLUDE_SHORT)
@@ -87,7 +95,8 @@ static int opt_ok(const cr_metrics_options *o) {
     return 0;
   if (o->breakdowns >> CR_METRICS_DIM_COUNT)
     return 0;
-  if (o->window_ms / o->bucket_ms >= MAX_SLOTS)
+  if (o->window_ms / o->bucket_ms + (o->window_ms % o->bucket_ms != 0) >
+      MAX_SLOTS)
     return 0;
   return 1;
 }
@@ -124,9 +133,8 @@ int cr_metrics_new(cr_metrics **out, const cr_mem *mem,
   m->mem = mm;
   m->opt = o;
   /* ceil(window / bucket): the window is whole buckets. */
-  m->nslots = o.window_ms ? (size_t)((o.window_ms + o.bucket_ms - 1) /
-                                     o.bucket_ms)
-                          : 0;
+  m->nslots = (size_t)(o.window_ms / o.bucket_ms +
+                       (o.window_ms % o.bucket_ms != 0));
   m->clock = INT64_MIN;
   m->all = group_new(m);
   if (!m->all) {
@@ -528,6 +536,12 @@ static int answers_check(cr_metrics *m, int csat, int nps, int ces, int fcr) {
  * difference and window end fits in int64_t. */
 #define TIME_LIMIT ((cr_time)1 << 62)
 
+/* Agent time adds up over many calls: saturate rather than wrap, so an
+ * absurd total reads as "full", never as a small number. */
+static uint64_t sat_add(uint64_t a, uint64_t b) {
+  return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
 static int time_ok(cr_time t) {
   return t == CR_TIME_NONE || (t > -TIME_LIMIT && t < TIME_LIMIT);
 }
@@ -746,6 +760,8 @@ int cr_metrics_survey_add(cr_metrics *m, const cr_metrics_survey *s) {
     return fail(m, CR_EINVAL, "survey is NULL");
   if (s->at == CR_TIME_NONE)
     return fail(m, CR_EINVAL, "at: required");
+  if (!time_ok(s->at))
+    return fail(m, CR_ERANGE, "at: beyond +-2^62 ms");
   if (s->csat == CR_METRICS_NONE && s->nps == CR_METRICS_NONE &&
       s->ces == CR_METRICS_NONE && s->fcr == CR_METRICS_NONE)
     return fail(m, CR_EINVAL, "survey: no answer given");
@@ -771,6 +787,10 @@ int cr_metrics_agent_time(cr_metrics *m, const cr_metrics_keyref *agent,
   m->errmsg[0] = '\0';
   if (at == CR_TIME_NONE)
     return fail(m, CR_EINVAL, "at: required");
+  if (!time_ok(at))
+    return fail(m, CR_ERANGE, "at: beyond +-2^62 ms");
+  if (logged_in_ms > DURATION_LIMIT)
+    return fail(m, CR_ERANGE, "logged_in_ms: beyond 2^50 ms");
   if (logged_in_ms < 0 || busy_ms < 0 || busy_ms > logged_in_ms)
     return fail(m, CR_ERANGE, "busy_ms: must be within 0..logged_in_ms");
   cr_metrics_keyref k[CR_METRICS_DIM_COUNT];
@@ -787,8 +807,8 @@ int cr_metrics_agent_time(cr_metrics *m, const cr_metrics_keyref *agent,
     return rc;
   int64_t b = bucket_of(m, at);
   FOR_TARGETS(m, g, b, a, {
-    a->busy += (uint64_t)busy_ms;
-    a->logged += (uint64_t)logged_in_ms;
+    a->busy = sat_add(a->busy, (uint64_t)busy_ms);
+    a->logged = sat_add(a->logged, (uint64_t)logged_in_ms);
   });
   return 0;
 }
@@ -1056,6 +1076,13 @@ static void sr_acc(cr__rbuf *r, cr__macc *a) {
     memcpy(a, x, sizeof x);
 }
 
+/* A bucket some time within +-2^62 ms falls in (a corrupt-but-resealed
+ * stamp far outside would overflow slot_index). */
+static int bucket_ok(const cr_metrics *m, int64_t b) {
+  return b >= floordiv(-TIME_LIMIT, m->opt.bucket_ms) &&
+         b <= floordiv(TIME_LIMIT, m->opt.bucket_ms);
+}
+
 static int sr_group(const cr_metrics *m, cr__rbuf *r, cr__mgroup *g) {
   sr_acc(r, &g->total);
   uint32_t used = cr__r_u32(r);
@@ -1065,7 +1092,7 @@ static int sr_group(const cr_metrics *m, cr__rbuf *r, cr__mgroup *g) {
     uint32_t i = cr__r_u32(r);
     int64_t b = cr__r_i64(r);
     /* each bucket in the slot the ring puts it in, each slot once */
-    if (r->err || i >= m->nslots || b == INT64_MIN ||
+    if (r->err || i >= m->nslots || !bucket_ok(m, b) ||
         slot_index(m, b) != i || g->slot[i].stamp != INT64_MIN) {
       r->err = CR_ECORRUPT;
       break;
@@ -1126,6 +1153,7 @@ static int sr_fcr(cr_metrics *m, cr__rbuf *r) {
   /* (expiry may be < clock: a late record's window can close before the
    * clock it arrives at, and is settled by the next advance) */
   if (r->err || repeated > 1 || hashed > 1 || !cl || !utf8_ok(cs, cl) ||
+      expiry <= -TIME_LIMIT || expiry >= TIME_LIMIT + DURATION_LIMIT ||
       (il && !utf8_ok(is, il)))
     return r->err = CR_ECORRUPT;
   for (int d = 0; d < CR_METRICS_DIM_COUNT; d++)
@@ -1240,6 +1268,8 @@ int cr_metrics_restore(cr_metrics **out, const cr_mem *mem, const void *buf,
   if (sr_options(&r, &o))
     return r.err;
   cr_time clock = cr__r_i64(&r);
+  if (!r.err && clock != INT64_MIN && !time_ok(clock))
+    r.err = CR_ECORRUPT;
   if (r.err)
     return r.err;
   cr_metrics *m = NULL;

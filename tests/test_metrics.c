@@ -598,6 +598,42 @@ static void test_bad_input(void **state) {
   o.bucket_ms = 1;
   assert_int_equal(cr_metrics_new(&bad, NULL, &o), CR_EINVAL);
   assert_null(bad);
+  /* ceil(window / bucket) used to overflow here and size the slots from
+   * the wrapped value (a heap overflow under ASan) */
+  o.window_ms = INT64_MAX;
+  o.bucket_ms = INT64_MAX / 2;
+  assert_int_equal(cr_metrics_new(&bad, NULL, &o), CR_EINVAL);
+  cr_metrics_options_init(&o);
+  o.fcr_window_ms = ((cr_time)1 << 50) + 1;
+  assert_int_equal(cr_metrics_new(&bad, NULL, &o), CR_EINVAL);
+  assert_null(bad);
+  /* exactly 100000 buckets is the largest window, one more is refused */
+  cr_metrics_options_init(&o);
+  o.bucket_ms = 7;
+  o.window_ms = 7 * 100000;
+  assert_int_equal(cr_metrics_new(&bad, NULL, &o), 0);
+  cr_metrics_del(bad);
+  bad = NULL;
+  o.window_ms = 7 * 100000 + 1;
+  assert_int_equal(cr_metrics_new(&bad, NULL, &o), CR_EINVAL);
+  assert_null(bad);
+  /* survey and agent-time times are range-checked like records' */
+  cr_metrics_report r0 = rep(m);
+  uint32_t nkeys = 0;
+  for (int d = 0; d < CR_METRICS_DIM_COUNT; d++)
+    nkeys += cr_metrics_key_count(m, d);
+  cr_metrics_survey sv;
+  cr_metrics_survey_init(&sv);
+  sv.csat = 4;
+  sv.at = INT64_MIN + 1;
+  assert_int_equal(cr_metrics_survey_add(m, &sv), CR_ERANGE);
+  assert_non_null(strstr(cr_metrics_errmsg(m), "at"));
+  assert_int_equal(cr_metrics_agent_time(m, NULL, INT64_MAX - 1, 10, 5),
+                   CR_ERANGE);
+  assert_int_equal(
+      cr_metrics_agent_time(m, NULL, 0, ((cr_time)1 << 50) + 1, 0),
+      CR_ERANGE);
+  same(m, &r0, nkeys);
   cr_metrics_del(NULL);
   cr_metrics_del(m);
 }
@@ -967,6 +1003,16 @@ static void test_snapshot_corrupt(void **state) {
   q[8] = 0;
   reseal(q, len);
   assert_int_equal(cr_metrics_restore(&m, NULL, q, len), CR_ECORRUPT);
+  /* options that make no sense, resealed: window_ms (bytes 52-59) and
+   * bucket_ms (60-67) that overflowed the slot count -- refused */
+  memcpy(q, p, len);
+  for (int i = 0; i < 8; i++) {
+    q[52 + i] = (uint8_t)((uint64_t)INT64_MAX >> (8 * i));
+    q[60 + i] = (uint8_t)((uint64_t)(INT64_MAX / 2) >> (8 * i));
+  }
+  reseal(q, len);
+  assert_int_equal(cr_metrics_restore(&m, NULL, q, len), CR_ECORRUPT);
+  assert_null(m);
   /* single-byte flips: the CRC catches each; resealed, they either parse
    * to something usable or are refused -- never a crash or an overread */
   int ok = 0, refused = 0;
