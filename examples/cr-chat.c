@@ -50,9 +50,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#ifndef CR_CHAT_DATA_DIR
-#define CR_CHAT_DATA_DIR "examples/data"
-#endif
 
 #define IDMAX 64
 #define MAXPEND 16
@@ -964,7 +961,7 @@ static int load_model(chat *c) {
 int main(int argc, char **argv) {
   static chat c;
   char err[512], cfgpath[4096], tb[16];
-  c.data_dir = CR_CHAT_DATA_DIR;
+  c.data_dir = dm_data_dir();
   c.channel = CR_CHANNEL_WHATSAPP;
   c.capacity = 2;
   c.step_ms = 3000;

@@ -18,6 +18,7 @@
  *
  * SPDX-License-Identifier: MIT */
 #include "convroute.h"
+#include "demo_model.h"
 #include "engine_config.h"
 #include "replay_script.h"
 
@@ -28,9 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef CR_REPLAY_DATA_DIR
-#define CR_REPLAY_DATA_DIR "examples/data"
-#endif
 
 /* ---------- small helpers ---------- */
 
@@ -1422,7 +1420,7 @@ static void cleanup(replay *r) {
 int main(int argc, char **argv) {
   static replay r;
   char err[512], cfgpath[4096];
-  r.data_dir = CR_REPLAY_DATA_DIR;
+  r.data_dir = dm_data_dir();
   if (parse_args(argc, argv, &r)) {
     usage(stderr);
     return 2;

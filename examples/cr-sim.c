@@ -51,16 +51,22 @@ void crs_json_num(FILE *f, double v) {
     fputs("null", f);
 }
 
-static void usage(FILE *f) {
-  fputs("usage: cr-sim [--scenario NAME|FILE] [options]   a simulated day\n"
+void crs_usage(FILE *f) {
+  fputs("usage: cr-sim [--scenario default|FILE] [--start HH:00] [--hours N]\n"
+        "              [--seed K] [--data DIR] [--model FILE | --save-model"
+        " FILE]\n"
+        "              [--json] [--svg FILE] [--print-scenario]"
+        "   a simulated day\n"
         "       cr-sim --mmc --arrivals-per-hour L --aht-s S --agents N\n"
         "              --hours H [--patience-s P] [--target-s T] [--seed K]\n"
         "              [--warmup-h W] [--batches B] [--strategy NAME] [--json]\n"
         "       cr-sim --chain [--types K] [--agents-per-type M] [--load R]\n"
-        "              [--hours H] [--seed K] [--json]\n"
+        "              [--hours H] [--warmup-h W] [--aht-s S] [--patience-s P]\n"
+        "              [--target-s T] [--reps R] [--seed K] [--json]\n"
         "       cr-sim --replay LOG.csv --agents N|log|roster [--reps R]\n"
         "              [--target-s T] [--json]\n"
-        "See docs/sim.md.\n",
+        "The day's scenario format: docs/sim_day.md (--print-scenario shows"
+        " the embedded\ndefault); the other modes: docs/sim.md.\n",
         f);
 }
 
@@ -69,7 +75,7 @@ int main(int argc, char **argv) {
    * "--help needs a number" and exited 2) */
   for (int i = 1; i < argc; i++)
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      usage(stdout);
+      crs_usage(stdout);
       return 0;
     }
   for (int i = 1; i < argc; i++) {

@@ -71,3 +71,24 @@ int dm_model_get(const char *data_dir, const char *model_path,
   }
   return 0;
 }
+
+#ifndef CR_EXAMPLE_DATA_DIR
+#define CR_EXAMPLE_DATA_DIR "examples/data"
+#endif
+#ifndef CR_EXAMPLE_DATA_INSTALLED
+#define CR_EXAMPLE_DATA_INSTALLED "/usr/local/share/convroute"
+#endif
+
+const char *dm_data_dir(void) {
+  FILE *f = fopen(CR_EXAMPLE_DATA_DIR "/demo_bot.conf", "rb");
+  if (f) {
+    fclose(f);
+    return CR_EXAMPLE_DATA_DIR;
+  }
+  f = fopen(CR_EXAMPLE_DATA_INSTALLED "/demo_bot.conf", "rb");
+  if (f) {
+    fclose(f);
+    return CR_EXAMPLE_DATA_INSTALLED;
+  }
+  return CR_EXAMPLE_DATA_DIR; /* the error then names the build's path */
+}

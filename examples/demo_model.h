@@ -18,4 +18,10 @@ int dm_model_get(const char *data_dir, const char *model_path,
                  const char *save_path, cr_intent_model **out, char *err,
                  size_t cap);
 
+/* Where the demo data lives (demo_bot.conf, the intent sets, the sample
+ * scenarios): the source tree's examples/data when the program runs from
+ * a build, else the installed copy (<prefix>/share/convroute), so an
+ * installed tool works with no checkout. --data DIR overrides both. */
+const char *dm_data_dir(void);
+
 #endif

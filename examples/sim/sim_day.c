@@ -40,9 +40,6 @@
 #include <string.h>
 #include <time.h>
 
-#ifndef CR_SIM_DATA_DIR
-#define CR_SIM_DATA_DIR "examples/data"
-#endif
 
 /* Sunday 2026-11-22 00:00 in Israel (22:00 UTC the day before): the day
  * simulated (demo_bot.conf opens sun-thu 08:00-20:00). */
@@ -1132,18 +1129,6 @@ static void print_json(const day *d) {
 
 /* ---------- setup ---------- */
 
-static void usage(FILE *f) {
-  fputs("usage: cr-sim [--scenario default|FILE] [--start HH:00] [--hours N]"
-        " [--seed K]\n"
-        "              [--data DIR] [--model FILE | --save-model FILE] "
-        "[--json]\n"
-        "              [--svg FILE] [--print-scenario]\n"
-        "A simulated day of a hybrid bot + agent messaging centre through "
-        "the convroute\nengine; the scenario format is in docs/sim_day.md "
-        "(--print-scenario shows the\nembedded default).\n",
-        f);
-}
-
 static char *slurp(const char *path, size_t *len) {
   FILE *f = fopen(path, "rb");
   if (!f)
@@ -1171,7 +1156,7 @@ static int parse_args(day *d, int argc, char **argv) {
     else if (!strcmp(o, "--print-scenario"))
       d->print_scn = 1;
     else if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
-      usage(stdout);
+      crs_usage(stdout);
       exit(0);
     } else if (!v) {
       fprintf(stderr, "cr-sim: %s needs a value (or is unknown)\n", o);
@@ -1356,9 +1341,9 @@ static void cleanup(day *d) {
 int cr_sim_day_main(int argc, char **argv) {
   static day d;
   memset(&d, 0, sizeof d);
-  d.data_dir = CR_SIM_DATA_DIR;
+  d.data_dir = dm_data_dir();
   if (parse_args(&d, argc, argv)) {
-    usage(stderr);
+    crs_usage(stderr);
     return 2;
   }
   if (setup(&d)) {

@@ -24,4 +24,7 @@ void crs_ci95(const double *x, size_t n, double *mean, double *half);
 #include <stdio.h>
 void crs_json_num(FILE *f, double v);
 
+/* cr-sim's usage, every mode (cr-sim.c). */
+void crs_usage(FILE *f);
+
 #endif
