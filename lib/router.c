@@ -53,6 +53,18 @@ static int fail(cr_router *r, int rc, const char *what, const char *id,
 #define RPREFETCH(p) ((void)(p))
 #endif
 
+/* The lowest set bit's index (b != 0). */
+static inline unsigned ctz(unsigned b) {
+#if defined(__GNUC__)
+  return (unsigned)__builtin_ctz(b);
+#else
+  unsigned n = 0;
+  for (; !(b & 1); b >>= 1)
+    n++;
+  return n;
+#endif
+}
+
 static inline uint64_t bias64(int64_t v) {
   return (uint64_t)v ^ (1ull << 63);
 }
@@ -851,6 +863,18 @@ static inline int fits(const ragent *a, unsigned ch) {
          (!a->total || a->cost_used + a->cost[ch] <= a->total);
 }
 
+/* The channels the agent could take one more conversation of (its
+ * status aside): only those it takes at all are looked at. */
+static inline unsigned fit_mask(const ragent *a) {
+  unsigned m = 0;
+  for (unsigned b = a->chmask; b; b &= b - 1) {
+    unsigned ch = ctz(b);
+    if (fits(a, ch))
+      m |= 1u << ch;
+  }
+  return m;
+}
+
 static inline int can_take(const ragent *a, unsigned ch) {
   return a->status == CR_AGENT_AVAILABLE && fits(a, ch);
 }
@@ -949,11 +973,7 @@ static void member_key(const ragent *a, const rmember *m, const rqueue *q,
  * where it could take one more conversation now, under its current key. */
 static void agent_reindex(cr_router *r, ragent *a) {
   int avail = a->status == CR_AGENT_AVAILABLE;
-  uint8_t want = 0;
-  if (avail)
-    for (unsigned ch = 0; ch < RCH; ch++)
-      if (fits(a, ch))
-        want |= (uint8_t)(1u << ch);
+  uint8_t want = avail ? (uint8_t)fit_mask(a) : 0;
   for (uint32_t mi = a->mhead; mi != RNIL; mi = r->members[mi].next_a) {
     rmember *m = &r->members[mi];
     if (m->next_a != RNIL) /* the next one loads while this one is done */
@@ -1897,10 +1917,7 @@ static uint32_t route_agent(cr_router *r, ragent *a, cr_time t) {
   while (a->status == CR_AGENT_AVAILABLE) {
     /* The channels it has room on, once per round: with none (a voice
      * agent after its offer, say) nothing below could match. */
-    unsigned fitm = 0;
-    for (unsigned ch = 0; ch < RCH; ch++)
-      if (fits(a, ch))
-        fitm |= 1u << ch;
+    unsigned fitm = fit_mask(a);
     if (!fitm)
       return made;
     cctx x;
@@ -1927,9 +1944,8 @@ static uint32_t route_agent(cr_router *r, ragent *a, cr_time t) {
       rmember *m = &r->members[mi];
       rqueue *q = r->queues[m->queue];
       x.m = m;
-      for (unsigned ch = 0; ch < RCH; ch++) {
-        if (!(fitm >> ch & 1))
-          continue;
+      for (unsigned bits = fitm; bits; bits &= bits - 1) {
+        unsigned ch = ctz(bits);
         phc w = ctx_wait(r);
         /* the default tier only if it meets the queue's requirement */
         if (m->qual && q->wait[ch].n)
@@ -3691,7 +3707,9 @@ static int acfg_check(cr_router *r, const cr_agent_config *c, rskill *sk) {
 static void agent_set_cfg(ragent *a, const cr_agent_config *c) {
   a->total = c->total_capacity;
   a->cost_used = 0;
+  a->chmask = 0;
   for (unsigned ch = 0; ch < RCH; ch++) {
+    a->chmask |= (uint8_t)((c->max_per_channel[ch] ? 1u : 0u) << ch);
     a->maxc[ch] = c->max_per_channel[ch];
     a->cost[ch] = c->cost[ch];
     a->cost_used += a->total ? a->load[ch] * a->cost[ch] : 0;
@@ -4204,6 +4222,8 @@ int cr__router_check(cr_router *r) {
     for (unsigned ch = 0; ch < RCH; ch++) {
       CHK(load[i][ch] == a->load[ch], "agent %.*s load on %s", (int)a->id_len,
           a->id, cr_channel_name((int)ch));
+      CHK(!(a->chmask >> ch & 1) == !a->maxc[ch],
+          "agent %.*s channel mask is stale", (int)a->id_len, a->id);
       CHK(a->load[ch] <= a->maxc[ch], "agent %.*s over capacity on %s",
           (int)a->id_len, a->id, cr_channel_name((int)ch));
       cost += a->total ? (uint64_t)a->load[ch] * a->cost[ch] : 0;
@@ -4311,6 +4331,9 @@ int cr__router_rebuild(cr_router *r) {
     memset(a->load, 0, sizeof a->load);
     a->cost_used = 0;
     a->noffers = a->nactive = 0;
+    a->chmask = 0;
+    for (unsigned ch = 0; ch < RCH; ch++)
+      a->chmask |= (uint8_t)((a->maxc[ch] ? 1u : 0u) << ch);
     for (uint32_t w = 0; w < a->nwrap; w++)
       hold(a, a->wraps[w].ch);
   }

@@ -160,6 +160,7 @@ typedef struct ragent {
   uint32_t ohead, otail;       /* offers, oldest first */
   uint32_t sticky_head;        /* conversations at a step naming it */
   uint32_t consec, noffers, nactive, nwrap, wcap;
+  uint8_t chmask;              /* channels with maxc > 0 (was padding) */
   cr_time idle_since;
   /* third line */
   cr_time wrapup_ms, talk_ms, login_at, tdue;
