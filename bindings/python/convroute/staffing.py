@@ -249,10 +249,12 @@ def agents_for(arrivals: float, interval_s: float, aht_s: float, *,
         if rc == _EINVAL and not any((service_level, max_occupancy,
                                       max_asa_s, max_abandon)):
             return "give at least one target"
-        return "targets: service_level=%r max_occupancy=%r max_asa_s=%r " \
-               "max_abandon=%r shrinkage=%r" % (service_level, max_occupancy,
-                                               max_asa_s, max_abandon,
-                                               shrinkage)
+        return "load: arrivals=%r interval_s=%r aht_s=%r target_s=%r " \
+               "patience_s=%r; targets: service_level=%r max_occupancy=%r " \
+               "max_asa_s=%r max_abandon=%r shrinkage=%r" % (
+                   arrivals, interval_s, aht_s, target_s, patience_s,
+                   service_level, max_occupancy, max_asa_s, max_abandon,
+                   shrinkage)
     _check(rc, detail)
     return _result(model, out)
 

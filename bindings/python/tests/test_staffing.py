@@ -143,6 +143,11 @@ class BadInputTest(unittest.TestCase):
         self.assertIn("10 agents", msg)
         self.assert_code("EINVAL", staffing.erlang_c, arrivals=-1,
                          interval_s=1800, aht_s=180, agents=14)
+        # a bad load is named, not blamed on the targets
+        msg = self.assert_code("EINVAL", staffing.agents_for,
+                               arrivals=float("nan"), interval_s=1800,
+                               aht_s=180, service_level=0.8)
+        self.assertIn("arrivals=nan", msg)
         self.assert_code("EINVAL", staffing.erlang_c, arrivals=float("nan"),
                          interval_s=1800, aht_s=180, agents=14)
         self.assert_code("EINVAL", staffing.erlang_c, arrivals=100,
