@@ -534,7 +534,9 @@ CR_EXTERN int cr_erlang_b_lines(double load_erlangs, double max_blocking,
 /* Erlang C figures for `agents` agents (needs load < agents). */
 CR_EXTERN int cr_erlang_c(const cr_staffing_req *req, int32_t agents,
                           cr_staffing *out);
-/* The fewest agents that meet goal under Erlang C; out gets their figures. */
+/* The fewest agents that meet goal under Erlang C; out gets their figures.
+ * max_abandon is always met here (no one abandons): a goal with only
+ * max_abandon is CR_EINVAL. */
 CR_EXTERN int cr_erlang_c_agents(const cr_staffing_req *req,
                                  const cr_staffing_goal *goal,
                                  cr_staffing *out);

@@ -441,6 +441,11 @@ static int agents_common(model_kind kind, const cr_staffing_req *req,
     return CR_EINVAL;
   if ((rc = model_init(&m, kind, req)) || (rc = check_goal(g)))
     return rc;
+  /* Erlang C has no abandonment (p_abandon is 0): max_abandon alone gives
+   * it nothing to staff for */
+  if (kind == MODEL_C && g->service_level == 0.0 &&
+      g->max_occupancy == 0.0 && g->max_asa_s == 0.0)
+    return CR_EINVAL;
   if (m.a == 0.0) {
     zero_load(&f, 0);
   } else {

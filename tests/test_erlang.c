@@ -741,6 +741,14 @@ static void test_bad_input(void **state) {
     assert_int_equal(cr_erlang_c_agents(&ok, &goals[i].g, &f), goals[i].rc);
     assert_int_equal(cr_erlang_a_agents(&ok, &goals[i].g, &f), goals[i].rc);
   }
+  /* max_abandon alone: a target for Erlang A, nothing under Erlang C
+   * (where no one abandons; it used to staff 11 agents at SL 39 %) */
+  cr_staffing_goal ab = {.max_abandon = 0.05};
+  assert_int_equal(cr_erlang_c_agents(&ok, &ab, &f), CR_EINVAL);
+  assert_memory_equal(&f, &keep, sizeof f);
+  cr_staffing fa;
+  assert_int_equal(cr_erlang_a_agents(&ok, &ab, &fa), 0);
+  assert_true(fa.p_abandon <= 0.05 + 1e-12);
   cr_staffing_goal g = {.service_level = 0.8};
   assert_int_equal(cr_erlang_c_agents(&ok, NULL, &f), CR_EINVAL);
   assert_int_equal(cr_erlang_c_agents(NULL, &g, &f), CR_EINVAL);
