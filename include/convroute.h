@@ -163,7 +163,8 @@ typedef enum cr_channel {
  * for a value outside the enum. */
 CR_EXTERN const char *cr_channel_name(int channel);
 /* The channel named s[0..len) (ASCII, case-insensitive; "webchat" and
- * "web" are accepted for chat, "call" and "phone" for voice), or CR_EINVAL. */
+ * "web" are accepted for chat, "call" and "phone" for voice, "wa" for
+ * whatsapp, "fb" for messenger), or CR_EINVAL. */
 CR_EXTERN int cr_channel_parse(const char *s, size_t len);
 
 /* ======================================================================
