@@ -117,7 +117,9 @@ CR_EXTERN const char *cr_errname(int code);
  * Each object takes an optional allocator when it is made; NULL means the
  * C library's malloc/realloc/free. The struct is copied, so it need not
  * outlive the call. malloc and realloc return NULL on failure; the library
- * then returns CR_ENOMEM and leaves the object as it was. There is no
+ * then returns CR_ENOMEM and leaves the object as it was. As in C,
+ * realloc(NULL, n) must allocate like malloc(n), a failed realloc must
+ * leave the old block alone, and free(NULL) must do nothing. There is no
  * global allocator and no global init.
  * ====================================================================== */
 
