@@ -279,7 +279,10 @@ typedef struct cr_metrics_options {
 
 /* A key given either as a string (str non-NULL and len > 0: UTF-8, looked
  * up and added on first use) or as an id from cr_metrics_key() (str NULL
- * or len 0, id > 0). Neither (all zero) means "no key". */
+ * or len 0, id > 0). Neither (all zero) means "no key"; str NULL with
+ * len > 0 is CR_EINVAL. A key for a breakdown switched off in the options
+ * is ignored when given as a string; as an id it is CR_ENOTFOUND (no id
+ * was ever handed out for it). */
 typedef struct cr_metrics_keyref {
   const char *str;
   size_t len;

@@ -277,6 +277,9 @@ int cr_metrics_key_name(const cr_metrics *m, int dim, uint32_t id,
 /* Validates keys without changing anything. */
 static int keys_check(cr_metrics *m, const cr_metrics_keyref *k) {
   for (int d = 0; d < CR_METRICS_DIM_COUNT; d++) {
+    if (!k[d].str && k[d].len) /* a string forgotten, not "no key" */
+      return fail(m, CR_EINVAL, "%s: len %zu with no string", dim_names[d],
+                  k[d].len);
     if (k[d].str && k[d].len) {
       if (!utf8_ok((const char *)k[d].str, k[d].len))
         return fail(m, CR_EUTF8, "%s: key is not valid UTF-8", dim_names[d]);

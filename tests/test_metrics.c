@@ -511,6 +511,7 @@ static void test_bad_input(void **state) {
       {"bad utf8 customer", CR_EUTF8, "customer"},
       {"unknown id", CR_ENOTFOUND, "agent"},
       {"time beyond 2^62", CR_ERANGE, "ended_at"},
+      {"key len without string", CR_EINVAL, "channel"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     cr_metrics_record r = answered(1000, 5, 10);
@@ -542,6 +543,7 @@ static void test_bad_input(void **state) {
     case 19: r.customer = "\xed\xa0\x80"; r.customer_len = 3; break;
     case 20: r.key[CR_METRICS_AGENT].id = 99; break;
     case 21: r.ended_at = INT64_MAX; break;
+    case 22: r.key[CR_METRICS_CHANNEL].len = 5; break;
     }
     int rc = cr_metrics_record_add(m, &r);
     if (rc != cases[i].rc)
