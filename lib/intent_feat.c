@@ -1,8 +1,7 @@
 /* Hashed features of normalised text (the "hashing trick", Weinberger et
  * al. 2009): word unigrams and bigrams, the first word as such, and
- * character n-grams inside each
- * word between boundary markers ("<word>", as fastText does: Bojanowski et
- * al. 2017). Char n-grams are what lets "לנציג" share features with
+ * character n-grams inside each word between boundary markers ("<word>",
+ * as fastText does: Bojanowski et al. 2017). Char n-grams are what lets "לנציג" share features with
  * "נציג" when Hebrew glues prepositions and articles to the word. */
 #include "intent.h"
 
@@ -122,11 +121,12 @@ void cr__features(const cr__feat_cfg *c, const char *norm, size_t n,
                                    K_BIGRAM + 1)));
     if (c->char_max && !numeric)
       char_ngrams(c, u + i, j - i, emit, ctx);
-    /* The first word again, as a feature of its own (fastText's EOS
-     * token plays a similar role at the other end): "what is my insurance
-     * coverage" and "change my insurance" share their content words and
-     * differ in what is asked. On CLINC150 val +0.20 pt, 5-fold CV
-     * +0.07 pt, threshold result unchanged (docs/intent.md). */
+    /* The first word again, as a feature of its own ("<s> order"): the
+     * question word or imperative verb a message starts with says what
+     * is asked, where intents share their content words ("order all
+     * items on the list" vs "where is my order"). On CLINC150 val
+     * +0.20 pt, 5-fold CV +0.07 pt, threshold result unchanged; within
+     * noise (docs/intent.md, "Fourth round"). */
     if ((c->flags & CR__FEAT_FIRST_WORD) && have == 0)
       emit(ctx, bucket(c, fnv_byte(h, K_FIRST)));
     prev[1] = prev[0];
