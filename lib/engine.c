@@ -17,10 +17,14 @@ int cr__e_fail(cr_engine *e, int rc, const char *msg) {
   return rc;
 }
 
+int cr__e_name_ok(const char *s, size_t n) {
+  return s && !memchr(s, 0, n) && !cr__utf8_check(s, n);
+}
+
 static int check_id(cr_engine *e, const char *s, size_t n, const char *what) {
   if (!s || !n || n > IDMAX)
     return cr__e_fail(e, CR_EINVAL, what);
-  if (cr__utf8_check(s, n))
+  if (!cr__e_name_ok(s, n))
     return cr__e_fail(e, CR_EUTF8, what);
   return 0;
 }
@@ -986,6 +990,13 @@ static void apply_router_updates(cr_engine *e, econv *c, eplan *p) {
   }
 }
 
+/* t + d, saturating at CR_TIME_NEVER. Both are bounded on entry (times
+ * within +-2^62, durations up to 2^50), so it never saturates: the bound
+ * is the guarantee, this is the belt. */
+static cr_time deadline(cr_time t, cr_time d) {
+  return t > CR_TIME_NEVER - d ? CR_TIME_NEVER : t + d;
+}
+
 int cr__e_commit(cr_engine *e, econv *c, eplan *p) {
   apply_bot_updates(e, c, p);
   apply_router_updates(e, c, p);
@@ -1001,10 +1012,10 @@ int cr__e_commit(cr_engine *e, econv *c, eplan *p) {
       next = CR_ST_OFFERED;
     c->st = (uint8_t)next;
     if (act & CR__HA_IDLE)
-      cr__e_heap_set(e, c, e->idle_ms > 0 ? p->t + e->idle_ms
+      cr__e_heap_set(e, c, e->idle_ms > 0 ? deadline(p->t, e->idle_ms)
                                           : CR_TIME_NEVER);
     else if ((act & CR__HA_WRAP) && e->wrapup_ms > 0)
-      cr__e_heap_set(e, c, p->t + e->wrapup_ms);
+      cr__e_heap_set(e, c, deadline(p->t, e->wrapup_ms));
     else
       cr__e_heap_set(e, c, CR_TIME_NEVER);
     if (next == CR_ST_WRAPUP)
@@ -1042,6 +1053,13 @@ int cr__e_commit(cr_engine *e, econv *c, eplan *p) {
 
 static void run_action(cr_engine *e, econv *c, eplan *p);
 
+/* The router's refusal, in the engine's errmsg ("router: unknown queue
+ * ..."); the code's sentence when the router has none (no memory). */
+static void router_err(cr_engine *e, int rc) {
+  const char *m = cr_router_errmsg(e->router);
+  snprintf(e->err, sizeof e->err, "router: %s", m && m[0] ? m : cr_strerror(rc));
+}
+
 int cr__e_run_plan(cr_engine *e, econv *c, eplan *p) {
   int rc = cr__e_reserve_lines(e, c, p);
   /* an end planned by an input is recorded first, so the accumulator's
@@ -1065,6 +1083,7 @@ int cr__e_run_plan(cr_engine *e, econv *c, eplan *p) {
     return 0;
   }
   c->pend = p;
+  e->rcalled = 1;
   cr_skill_level sl[CR_ROUTER_MAX_STEP_SKILLS];
   cr_route_step st[2];
   cr_conv_params cp;
@@ -1131,8 +1150,7 @@ int cr__e_run_plan(cr_engine *e, econv *c, eplan *p) {
     cr__e_plan_free(e, p);
     if (!rc)
       rc = CR_ESTATE;
-    snprintf(e->err, sizeof e->err, "router: %s",
-             cr_router_errmsg(e->router));
+    router_err(e, rc);
     return rc;
   }
   cr__e_plan_free(e, p);
@@ -1347,16 +1365,17 @@ static void fire(cr_engine *e, econv *c, cr_time t) {
 
 /* Runs every deadline of the engine and the router due at or before now,
  * in time order, each at its own time, so results do not depend on how
- * often the host ticks. */
+ * often the host ticks. Leaves the loop when nothing is due (with no
+ * timer at all both expiries are CR_TIME_NEVER, beyond any accepted
+ * now). enter() has checked now. */
 static int advance(cr_engine *e, cr_time now) {
-  if (now < e->now)
-    return cr__e_fail(e, CR_EORDER, "time went backwards");
   for (;;) {
     cr_time te = e->nheap ? e->heap[0]->deadline : CR_TIME_NEVER;
     cr_time tr = cr_router_next_expiry(e->router);
-    if (te > now && tr > now)
+    int due_e = e->nheap && te <= now, due_r = tr <= now;
+    if (!due_e && !due_r)
       break;
-    if (te <= tr) {
+    if (due_e && (!due_r || te <= tr)) {
       if (te > e->now)
         e->now = te;
       fire(e, e->heap[0], te);
@@ -1368,30 +1387,59 @@ static int advance(cr_engine *e, cr_time now) {
         return rc;
     }
   }
+  e->t_ran = e->now;
   e->now = now;
   return 0;
 }
 
-#define ENTER(e, now)                                                         \
-  do {                                                                        \
-    if (!(e))                                                                 \
-      return CR_EINVAL;                                                       \
-    if ((e)->busy)                                                            \
-      return CR_ESTATE;                                                       \
-    (e)->err[0] = 0;                                                          \
-    (e)->cb_failed = 0;                                                       \
-    int rc_ = advance((e), (now));                                            \
-    if (rc_)                                                                  \
-      return rc_;                                                             \
-  } while (0)
+/* The first checks of every input that takes a time, before any argument
+ * check: re-entry, then the time (range and order). Nothing changes. */
+static int enter(cr_engine *e, cr_time now) {
+  if (!e)
+    return CR_EINVAL;
+  if (e->busy)
+    return CR_ESTATE;
+  e->err[0] = 0;
+  e->cb_failed = 0;
+  e->rcalled = 0;
+  e->t_ran = e->now;
+  if (!ET_OK(now))
+    return cr__e_fail(e, CR_ERANGE, "time beyond +-2^62 ms (CR_TIME_NEVER "
+                                    "is not a time to tick to)");
+  if (now < e->now)
+    return cr__e_fail(e, CR_EORDER, "time went backwards");
+  return 0;
+}
 
+/* Every input ends here. A failure found in the arguments comes before
+ * advance() and changes nothing. One found after it (the state at now,
+ * the router's refusal, no memory) leaves the timers that were due run --
+ * at their own times, as the next call would have run them -- and the
+ * clock where they took it, not at now, so the host may still send an
+ * input for a time in between; unless the router was called with now
+ * (its clock is there: the engine's must not stay behind it). */
 static int leave(cr_engine *e, int rc) {
-  if (!rc && e->cb_failed) {
+  if (!e || e->busy)
+    return rc; /* refused before anything: nothing to restore */
+  if (rc) {
+    if (!e->rcalled)
+      e->now = e->t_ran;
+    if (!e->err[0])
+      snprintf(e->err, sizeof e->err, "%s", cr_strerror(rc));
+    return rc;
+  }
+  if (e->cb_failed) {
     if (!e->err[0])
       snprintf(e->err, sizeof e->err, "a host callback failed");
     return CR_ECALLBACK;
   }
-  return rc;
+  return 0;
+}
+
+/* enter() + advance(): for inputs whose arguments are all checked. */
+static int enter_run(cr_engine *e, cr_time now) {
+  int rc = enter(e, now);
+  return rc ? rc : advance(e, now);
 }
 
 cr_time cr_engine_next_timeout(const cr_engine *e) {
@@ -1403,8 +1451,7 @@ cr_time cr_engine_next_timeout(const cr_engine *e) {
 }
 
 int cr_engine_tick(cr_engine *e, cr_time now) {
-  ENTER(e, now);
-  return leave(e, 0);
+  return leave(e, enter_run(e, now));
 }
 
 /* ------------------------------------------------------------------ */
@@ -1490,6 +1537,11 @@ static int config_check(cr_engine *e, const cr_engine_config *c) {
   if (c->idle_ms < 0 || c->return_window_ms < 0 || c->sticky_ms < 0 ||
       c->wrapup_ms < 0)
     return cr__e_fail(e, CR_ERANGE, "negative duration");
+  /* the router's limit for a step duration (the sticky step is one) and
+   * what keeps every deadline = time + duration inside int64_t */
+  if (c->idle_ms > EDUR_MAX || c->return_window_ms > EDUR_MAX ||
+      c->sticky_ms > EDUR_MAX || c->wrapup_ms > EDUR_MAX)
+    return cr__e_fail(e, CR_ERANGE, "duration above 2^50 ms (0 = never)");
   if (c->utc_offset_min < -24 * 60 || c->utc_offset_min > 24 * 60)
     return cr__e_fail(e, CR_ERANGE, "utc_offset_min outside +-1440");
   if (c->recent_max > (1u << 24))
@@ -1695,13 +1747,12 @@ static econv *conv_new(cr_engine *e, const char *id, size_t len,
   return c;
 }
 
-int cr_engine_customer_message(cr_engine *e, const char *conv,
-                               size_t conv_len, const char *customer,
-                               size_t customer_len, int channel,
-                               const char *text, size_t text_len,
-                               const char *profile, size_t profile_len,
-                               cr_time now) {
-  ENTER(e, now);
+/* Everything about a customer message that does not depend on the state
+ * at its time. */
+static int msg_check(cr_engine *e, const char *conv, size_t conv_len,
+                     const char *customer, size_t customer_len, int channel,
+                     const char *text, size_t text_len, const char *profile,
+                     size_t profile_len) {
   int rc = check_id(e, conv, conv_len, "bad conversation id");
   if (!rc && customer_len)
     rc = check_id(e, customer, customer_len, "bad customer id");
@@ -1714,14 +1765,30 @@ int cr_engine_customer_message(cr_engine *e, const char *conv,
     uint8_t n;
     if (!profile || profile_len > EMAXPROFILE)
       rc = cr__e_fail(e, CR_EINVAL, "profile missing or above 1024 bytes");
-    else if (cr__utf8_check(profile, profile_len))
-      rc = cr__e_fail(e, CR_EUTF8, "profile is not UTF-8");
+    else if (!cr__e_name_ok(profile, profile_len))
+      rc = cr__e_fail(e, CR_EUTF8, "profile is not UTF-8 (or has a NUL)");
     else if (cr__bot_profile_parse(profile, profile_len, kv, &n))
       rc = cr__e_fail(e, CR_EINVAL, "profile: key=value;... up to 16");
   }
-  if (rc)
-    return rc;
+  return rc;
+}
+
+static int wrapup_for_new_contact(cr_engine *e, econv *c, cr_time now);
+
+static int msg_run(cr_engine *e, const char *conv, size_t conv_len,
+                   const char *customer, size_t customer_len, int channel,
+                   const char *text, size_t text_len, const char *profile,
+                   size_t profile_len, cr_time now) {
+  int rc;
   econv *c = cr__e_find(e, conv, conv_len);
+  if (c && c->st == CR_ST_WRAPUP && !c->pend) {
+    /* the customer wrote again under the id of a contact the agent has
+     * closed: that contact's wrap-up ends (as its timer would) and the
+     * message starts a new contact under the same id */
+    if ((rc = wrapup_for_new_contact(e, c, now)))
+      return rc;
+    c = NULL;
+  }
   ealias *al = NULL;
   if (!c && customer_len) {
     /* the same customer's live conversation, unless an agent already
@@ -1805,7 +1872,7 @@ int cr_engine_customer_message(cr_engine *e, const char *conv,
     e->conv_seq--;
     cr__e_free_conv(e, c);
   }
-  return leave(e, rc);
+  return rc;
 }
 
 static econv *live(cr_engine *e, const char *conv, size_t len, int *rc) {
@@ -1844,12 +1911,11 @@ static eplan *plan1(cr_engine *e, econv *c, int ev, int reason, int *rc) {
 static int run1(cr_engine *e, econv *c, eplan *p) {
   int rc = cr__e_run_plan(e, c, p);
   plan_put(e, p);
-  return leave(e, rc);
+  return rc;
 }
 
-int cr_engine_channel_switch(cr_engine *e, const char *conv, size_t conv_len,
-                             int channel, cr_time now) {
-  ENTER(e, now);
+static int channel_switch_(cr_engine *e, const char *conv, size_t conv_len,
+                             int channel) {
   int rc;
   econv *c = live(e, conv, conv_len, &rc);
   if (!c)
@@ -1872,9 +1938,7 @@ int cr_engine_channel_switch(cr_engine *e, const char *conv, size_t conv_len,
   return run1(e, c, p);
 }
 
-int cr_engine_abandon(cr_engine *e, const char *conv, size_t conv_len,
-                      cr_time now) {
-  ENTER(e, now);
+static int abandon_(cr_engine *e, const char *conv, size_t conv_len) {
   int rc;
   econv *c = live(e, conv, conv_len, &rc);
   if (!c)
@@ -1891,7 +1955,7 @@ int cr_engine_abandon(cr_engine *e, const char *conv, size_t conv_len,
 
 /* An input that is exactly one event on a live conversation, with nothing
  * else to plan (the host ends a bot conversation; the agent's wrap-up is
- * done). The caller has run ENTER. */
+ * done). The caller has checked the arguments and run the timers. */
 static int single_event(cr_engine *e, const char *conv, size_t conv_len,
                         int ev, int reason) {
   int rc;
@@ -1904,23 +1968,22 @@ static int single_event(cr_engine *e, const char *conv, size_t conv_len,
   return run1(e, c, p);
 }
 
-int cr_engine_end(cr_engine *e, const char *conv, size_t conv_len,
-                  cr_time now) {
-  ENTER(e, now);
+static int end_(cr_engine *e, const char *conv, size_t conv_len) {
   return single_event(e, conv, conv_len, CR_EV_BOT_END, CR_REASON_HOST);
 }
 
-int cr_engine_survey(cr_engine *e, const char *conv, size_t conv_len,
+static int survey_(cr_engine *e, const char *conv, size_t conv_len,
                      int csat, int nps, int ces, cr_time now) {
-  ENTER(e, now);
-  int rc = check_id(e, conv, conv_len, "bad conversation id");
-  if (rc)
-    return rc;
-  if (cr__e_find(e, conv, conv_len))
-    return cr__e_fail(e, CR_ESTATE, "conversation is still live");
+  int rc;
+  /* the newest ended contact under this id: a customer who wrote again
+   * under the id after its close has a live contact with it too */
   erecent *r = cr__e_recent_find(e, conv, conv_len, 0);
+  if (!r && cr__e_find(e, conv, conv_len))
+    return cr__e_fail(e, CR_ESTATE, "conversation is still live");
   if (!r)
     return cr__e_fail(e, CR_ENOTFOUND, "conversation not remembered");
+  if (r->surveyed)
+    return cr__e_fail(e, CR_EEXIST, "this conversation has its survey");
   cr_metrics_survey s;
   cr_metrics_survey_init(&s);
   s.at = now;
@@ -1931,10 +1994,12 @@ int cr_engine_survey(cr_engine *e, const char *conv, size_t conv_len,
     s.key[d].id = r->key[d];
   rc = cr_metrics_survey_add(e->metrics, &s);
   if (rc) {
-    snprintf(e->err, sizeof e->err, "survey: %s",
-             cr_metrics_errmsg(e->metrics));
+    /* the answers were checked (survey_check): no memory, in practice */
+    const char *m = cr_metrics_errmsg(e->metrics);
+    snprintf(e->err, sizeof e->err, "survey: %s", m[0] ? m : cr_strerror(rc));
     return rc;
   }
+  r->surveyed = 1;
   if (e->cb.event) {
     /* only the answers given: a missing one (CR_METRICS_NONE) is left out */
     char d[64];
@@ -1964,16 +2029,15 @@ int cr_engine_survey(cr_engine *e, const char *conv, size_t conv_len,
     ev.text_len = (size_t)n;
     CALLCB(e, e->cb.event(&ev, e->cb.user_data));
   }
-  return leave(e, 0);
+  return 0;
 }
 
 /* ------------------------------------------------------------------ */
 /* host inputs */
 
-int cr_engine_action_result(cr_engine *e, const char *conv, size_t conv_len,
+static int action_result_(cr_engine *e, const char *conv, size_t conv_len,
                             int ok, const char *text, size_t text_len,
                             cr_time now) {
-  ENTER(e, now);
   int rc;
   econv *c = live(e, conv, conv_len, &rc);
   if (!c)
@@ -2024,9 +2088,8 @@ int cr_engine_action_result(cr_engine *e, const char *conv, size_t conv_len,
   return run1(e, c, p);
 }
 
-int cr_engine_field_result(cr_engine *e, const char *conv, size_t conv_len,
+static int field_result_(cr_engine *e, const char *conv, size_t conv_len,
                            int ok, cr_time now) {
-  ENTER(e, now);
   int rc;
   econv *c = live(e, conv, conv_len, &rc);
   if (!c)
@@ -2061,9 +2124,8 @@ static econv *agent_conv(cr_engine *e, const char *conv, size_t conv_len,
   return c;
 }
 
-int cr_engine_agent_accept(cr_engine *e, const char *conv, size_t conv_len,
-                           const char *agent, size_t agent_len, cr_time now) {
-  ENTER(e, now);
+static int agent_accept_(cr_engine *e, const char *conv, size_t conv_len,
+                           const char *agent, size_t agent_len) {
   int rc;
   econv *c = agent_conv(e, conv, conv_len, agent, agent_len, &rc);
   if (!c)
@@ -2083,9 +2145,8 @@ int cr_engine_agent_accept(cr_engine *e, const char *conv, size_t conv_len,
   return run1(e, c, p);
 }
 
-int cr_engine_agent_reject(cr_engine *e, const char *conv, size_t conv_len,
+static int agent_reject_(cr_engine *e, const char *conv, size_t conv_len,
                            const char *agent, size_t agent_len, cr_time now) {
-  ENTER(e, now);
   int rc;
   econv *c = agent_conv(e, conv, conv_len, agent, agent_len, &rc);
   if (!c)
@@ -2093,17 +2154,16 @@ int cr_engine_agent_reject(cr_engine *e, const char *conv, size_t conv_len,
   if (c->st != CR_ST_OFFERED)
     return cr__e_fail(e, CR_ESTATE, "conversation is not offered");
   /* committed by the router's REJECT event (offer_lost) */
+  e->rcalled = 1;
   rc = cr_router_reject(e->router, c->id, c->id_len, agent, agent_len, now);
   if (rc)
-    snprintf(e->err, sizeof e->err, "router: %s",
-             cr_router_errmsg(e->router));
-  return leave(e, rc);
+    router_err(e, rc);
+  return rc;
 }
 
-int cr_engine_agent_reply(cr_engine *e, const char *conv, size_t conv_len,
+static int agent_reply_(cr_engine *e, const char *conv, size_t conv_len,
                           const char *agent, size_t agent_len,
-                          const char *text, size_t text_len, cr_time now) {
-  ENTER(e, now);
+                          const char *text, size_t text_len) {
   int rc;
   econv *c = agent_conv(e, conv, conv_len, agent, agent_len, &rc);
   if (!c)
@@ -2130,14 +2190,13 @@ int cr_engine_agent_reply(cr_engine *e, const char *conv, size_t conv_len,
     CALLCB(e, e->cb.send(c->id, c->id_len, c->channel, c->lang,
                          strlen(c->lang), text, text_len, e->cb.user_data));
   plan_put(e, p);
-  return leave(e, 0);
+  return 0;
 }
 
-int cr_engine_agent_step(cr_engine *e, const char *conv, size_t conv_len,
+static int agent_step_(cr_engine *e, const char *conv, size_t conv_len,
                          const char *agent, size_t agent_len,
                          const char *action, size_t action_len,
-                         const char *args, size_t args_len, cr_time now) {
-  ENTER(e, now);
+                         const char *args, size_t args_len) {
   int rc;
   econv *c = agent_conv(e, conv, conv_len, agent, agent_len, &rc);
   if (!c)
@@ -2163,12 +2222,10 @@ int cr_engine_agent_step(cr_engine *e, const char *conv, size_t conv_len,
   return run1(e, c, p);
 }
 
-int cr_engine_agent_transfer(cr_engine *e, const char *conv, size_t conv_len,
+static int agent_transfer_(cr_engine *e, const char *conv, size_t conv_len,
                              const char *agent, size_t agent_len,
                              const char *queue, size_t queue_len,
-                             const char *to_agent, size_t to_agent_len,
-                             cr_time now) {
-  ENTER(e, now);
+                             const char *to_agent, size_t to_agent_len) {
   int rc;
   econv *c = live(e, conv, conv_len, &rc);
   if (!c)
@@ -2213,10 +2270,8 @@ int cr_engine_agent_transfer(cr_engine *e, const char *conv, size_t conv_len,
   return run1(e, c, p);
 }
 
-int cr_engine_agent_close(cr_engine *e, const char *conv, size_t conv_len,
-                          const char *agent, size_t agent_len, int resolved,
-                          cr_time now) {
-  ENTER(e, now);
+static int agent_close_(cr_engine *e, const char *conv, size_t conv_len,
+                          const char *agent, size_t agent_len, int resolved) {
   int rc;
   econv *c = agent_conv(e, conv, conv_len, agent, agent_len, &rc);
   if (!c)
@@ -2237,12 +2292,249 @@ int cr_engine_agent_close(cr_engine *e, const char *conv, size_t conv_len,
   return run1(e, c, p);
 }
 
-int cr_engine_wrapup_done(cr_engine *e, const char *conv, size_t conv_len,
-                          cr_time now) {
-  ENTER(e, now);
+static int wrapup_done_(cr_engine *e, const char *conv, size_t conv_len) {
   return single_event(e, conv, conv_len, CR_EV_WRAPUP_END, CR_REASON_NONE);
 }
 
+/* ------------------------------------------------------------------ */
+/* the public inputs: enter (re-entry, time), the checks of the arguments
+ * that do not depend on the state at `now` (ids, lengths, enums, ranges,
+ * and existence: timers end conversations but never make one, so an id
+ * unknown before them is unknown after), then the timers due by now, then
+ * the input itself on the state at now. See leave(). */
+
+#define RUN(e, now, check, body)                                              \
+  do {                                                                        \
+    int rc_ = enter((e), (now));                                              \
+    if (!rc_)                                                                 \
+      rc_ = (check);                                                          \
+    if (!rc_)                                                                 \
+      rc_ = advance((e), (now));                                              \
+    if (!rc_)                                                                 \
+      rc_ = (body);                                                           \
+    return leave((e), rc_);                                                   \
+  } while (0)
+
+/* Ends the wrap-up of c at now because its customer wrote again under its
+ * id: journalled WRAPUP_END with text "new contact", recorded like the
+ * timer's end (the record's wrap-up time is what ran so far; an end needs
+ * no memory). Counts as a timer that ran: a later failure of the input
+ * leaves it done and the clock at now (leave()). */
+static int wrapup_for_new_contact(cr_engine *e, econv *c, cr_time now) {
+  eplan p;
+  cr__e_plan_init(&p, c->st, now);
+  int rc = cr__e_plan_add(&p, CR_EV_WRAPUP_END, CR_REASON_NONE, -1, 0, -1);
+  if (rc)
+    return rc; /* cannot happen: WRAPUP -> CLOSED is in the table */
+  static const char d[] = "new contact";
+  p.s[0].detail = d;
+  p.s[0].detail_len = sizeof d - 1;
+  cr__e_commit(e, c, &p);
+  e->t_ran = now;
+  return 0;
+}
+
+static int known(cr_engine *e, const char *conv, size_t len) {
+  int rc = check_id(e, conv, len, "bad conversation id");
+  if (!rc && !cr__e_find(e, conv, len))
+    rc = cr__e_fail(e, CR_ENOTFOUND, "unknown conversation");
+  return rc;
+}
+
+static int flag_check(cr_engine *e, int v, const char *what) {
+  return v == 0 || v == 1 ? 0 : cr__e_fail(e, CR_EINVAL, what);
+}
+
+static int known_agent(cr_engine *e, const char *conv, size_t len,
+                       const char *agent, size_t agent_len) {
+  int rc = known(e, conv, len);
+  return rc ? rc : check_id(e, agent, agent_len, "bad agent id");
+}
+
+static int survey_check(cr_engine *e, const char *conv, size_t len, int csat,
+                        int nps, int ces) {
+  int rc = check_id(e, conv, len, "bad conversation id");
+  if (rc)
+    return rc;
+  if (csat == CR_METRICS_NONE && nps == CR_METRICS_NONE &&
+      ces == CR_METRICS_NONE)
+    return cr__e_fail(e, CR_EINVAL, "survey: no answer given");
+  /* the accumulator's scales (docs/metrics.md) */
+  if (csat != CR_METRICS_NONE && (csat < 1 || csat > 5))
+    return cr__e_fail(e, CR_ERANGE, "survey: csat outside 1..5");
+  if (nps != CR_METRICS_NONE && (nps < 0 || nps > 10))
+    return cr__e_fail(e, CR_ERANGE, "survey: nps outside 0..10");
+  if (ces != CR_METRICS_NONE && (ces < 1 || ces > 7))
+    return cr__e_fail(e, CR_ERANGE, "survey: ces outside 1..7");
+  if (cr__e_find(e, conv, len))
+    return 0; /* live: a timer may end it by now (a newer record) */
+  const erecent *r = cr__e_recent_find(e, conv, len, 0);
+  if (!r)
+    return cr__e_fail(e, CR_ENOTFOUND, "conversation not remembered");
+  if (r->surveyed)
+    return cr__e_fail(e, CR_EEXIST, "this conversation has its survey");
+  return 0;
+}
+
+static int transfer_check(cr_engine *e, const char *conv, size_t conv_len,
+                          const char *agent, size_t agent_len,
+                          const char *queue, size_t queue_len,
+                          const char *to_agent, size_t to_agent_len) {
+  int rc = known(e, conv, conv_len);
+  if (rc)
+    return rc;
+  if (!queue_len && !to_agent_len)
+    return cr__e_fail(e, CR_EINVAL, "transfer to nowhere");
+  if ((agent_len && (rc = check_id(e, agent, agent_len, "bad agent id"))) ||
+      (queue_len && (rc = check_id(e, queue, queue_len, "bad queue id"))) ||
+      (to_agent_len &&
+       (rc = check_id(e, to_agent, to_agent_len, "bad agent id"))))
+    return rc;
+  return 0;
+}
+
+int cr_engine_customer_message(cr_engine *e, const char *conv,
+                               size_t conv_len, const char *customer,
+                               size_t customer_len, int channel,
+                               const char *text, size_t text_len,
+                               const char *profile, size_t profile_len,
+                               cr_time now) {
+  RUN(e, now,
+      msg_check(e, conv, conv_len, customer, customer_len, channel, text,
+                text_len, profile, profile_len),
+      msg_run(e, conv, conv_len, customer, customer_len, channel, text,
+              text_len, profile, profile_len, now));
+}
+
+static int channel_check(cr_engine *e, const char *conv, size_t conv_len,
+                         int channel) {
+  int rc = known(e, conv, conv_len);
+  if (!rc && (channel < 0 || channel >= CR_CHANNEL_COUNT))
+    rc = cr__e_fail(e, CR_EINVAL, "unknown channel");
+  return rc;
+}
+
+static int reply_check(cr_engine *e, const char *conv, size_t conv_len,
+                       const char *agent, size_t agent_len, const char *text,
+                       size_t text_len) {
+  int rc = known_agent(e, conv, conv_len, agent, agent_len);
+  return rc ? rc : check_text(e, text, text_len);
+}
+
+static int step_check(cr_engine *e, const char *conv, size_t conv_len,
+                      const char *agent, size_t agent_len, const char *action,
+                      size_t action_len, const char *args, size_t args_len) {
+  int rc = known_agent(e, conv, conv_len, agent, agent_len);
+  if (!rc)
+    rc = check_id(e, action, action_len, "bad action name");
+  return rc ? rc : check_text(e, args, args_len);
+}
+
+static int close_check(cr_engine *e, const char *conv, size_t conv_len,
+                       const char *agent, size_t agent_len, int resolved) {
+  int rc = known_agent(e, conv, conv_len, agent, agent_len);
+  if (!rc && resolved != 0 && resolved != 1 && resolved != CR_METRICS_NONE)
+    rc = cr__e_fail(e, CR_EINVAL, "resolved must be 0, 1 or NONE");
+  return rc;
+}
+
+int cr_engine_channel_switch(cr_engine *e, const char *conv, size_t conv_len,
+                             int channel, cr_time now) {
+  RUN(e, now, channel_check(e, conv, conv_len, channel),
+      channel_switch_(e, conv, conv_len, channel));
+}
+
+int cr_engine_abandon(cr_engine *e, const char *conv, size_t conv_len,
+                      cr_time now) {
+  RUN(e, now, known(e, conv, conv_len), abandon_(e, conv, conv_len));
+}
+
+int cr_engine_end(cr_engine *e, const char *conv, size_t conv_len,
+                  cr_time now) {
+  RUN(e, now, known(e, conv, conv_len), end_(e, conv, conv_len));
+}
+
+int cr_engine_survey(cr_engine *e, const char *conv, size_t conv_len,
+                     int csat, int nps, int ces, cr_time now) {
+  RUN(e, now, survey_check(e, conv, conv_len, csat, nps, ces),
+      survey_(e, conv, conv_len, csat, nps, ces, now));
+}
+
+static int result_check(cr_engine *e, const char *conv, size_t conv_len,
+                        int ok, const char *text, size_t text_len) {
+  int rc = known(e, conv, conv_len);
+  if (!rc)
+    rc = check_text(e, text, text_len);
+  return rc ? rc : flag_check(e, ok, "ok must be 0 or 1");
+}
+
+int cr_engine_action_result(cr_engine *e, const char *conv, size_t conv_len,
+                            int ok, const char *text, size_t text_len,
+                            cr_time now) {
+  RUN(e, now, result_check(e, conv, conv_len, ok, text, text_len),
+      action_result_(e, conv, conv_len, ok, text, text_len, now));
+}
+
+int cr_engine_field_result(cr_engine *e, const char *conv, size_t conv_len,
+                           int ok, cr_time now) {
+  RUN(e, now, result_check(e, conv, conv_len, ok, NULL, 0),
+      field_result_(e, conv, conv_len, ok, now));
+}
+
+int cr_engine_agent_accept(cr_engine *e, const char *conv, size_t conv_len,
+                           const char *agent, size_t agent_len, cr_time now) {
+  RUN(e, now, known_agent(e, conv, conv_len, agent, agent_len),
+      agent_accept_(e, conv, conv_len, agent, agent_len));
+}
+
+int cr_engine_agent_reject(cr_engine *e, const char *conv, size_t conv_len,
+                           const char *agent, size_t agent_len, cr_time now) {
+  RUN(e, now, known_agent(e, conv, conv_len, agent, agent_len),
+      agent_reject_(e, conv, conv_len, agent, agent_len, now));
+}
+
+int cr_engine_agent_reply(cr_engine *e, const char *conv, size_t conv_len,
+                          const char *agent, size_t agent_len,
+                          const char *text, size_t text_len, cr_time now) {
+  RUN(e, now,
+      reply_check(e, conv, conv_len, agent, agent_len, text, text_len),
+      agent_reply_(e, conv, conv_len, agent, agent_len, text, text_len));
+}
+
+int cr_engine_agent_step(cr_engine *e, const char *conv, size_t conv_len,
+                         const char *agent, size_t agent_len,
+                         const char *action, size_t action_len,
+                         const char *args, size_t args_len, cr_time now) {
+  RUN(e, now,
+      step_check(e, conv, conv_len, agent, agent_len, action, action_len,
+                 args, args_len),
+      agent_step_(e, conv, conv_len, agent, agent_len, action, action_len,
+                  args, args_len));
+}
+
+int cr_engine_agent_transfer(cr_engine *e, const char *conv, size_t conv_len,
+                             const char *agent, size_t agent_len,
+                             const char *queue, size_t queue_len,
+                             const char *to_agent, size_t to_agent_len,
+                             cr_time now) {
+  RUN(e, now,
+      transfer_check(e, conv, conv_len, agent, agent_len, queue, queue_len,
+                     to_agent, to_agent_len),
+      agent_transfer_(e, conv, conv_len, agent, agent_len, queue, queue_len,
+                      to_agent, to_agent_len));
+}
+
+int cr_engine_agent_close(cr_engine *e, const char *conv, size_t conv_len,
+                          const char *agent, size_t agent_len, int resolved,
+                          cr_time now) {
+  RUN(e, now, close_check(e, conv, conv_len, agent, agent_len, resolved),
+      agent_close_(e, conv, conv_len, agent, agent_len, resolved));
+}
+
+int cr_engine_wrapup_done(cr_engine *e, const char *conv, size_t conv_len,
+                          cr_time now) {
+  RUN(e, now, known(e, conv, conv_len), wrapup_done_(e, conv, conv_len));
+}
 /* ------------------------------------------------------------------ */
 /* inspection */
 

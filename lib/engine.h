@@ -99,6 +99,7 @@ typedef struct erecent {
   int32_t intent;        /* label index or -1 */
   int end_state;
   cr_time ended;
+  int surveyed;          /* a survey was attached: a repeat is CR_EEXIST */
   uint32_t key[CR_METRICS_DIM_COUNT]; /* metrics key ids (0 = none) */
   uint32_t hash[2];      /* of id, of customer: set when filed */
 } erecent;
@@ -268,6 +269,10 @@ struct cr_engine {
   size_t nheap, capheap;
   uint64_t seq, conv_seq;
   cr_time now;
+  cr_time t_ran;         /* during an input: the clock before it, then
+                            where the timers it ran took it; a failed
+                            input leaves the clock there (see leave()) */
+  int rcalled;           /* the input called the router with its time */
   int32_t logged_in;     /* agents logged in (router LOGIN / LOGOFF) */
   int busy;              /* inside a host callback: re-entry refused */
   int cb_failed;         /* a callback failed during this input */
@@ -291,7 +296,21 @@ struct cr_engine {
   char err[160];
 };
 
+/* Times are accepted strictly within +-2^62 ms and durations up to 2^50
+ * ms (35,000 years), the router's and the metrics' bounds (lib/router.h
+ * RT_MAX / RDUR_MAX, lib/metrics.c TIME_LIMIT), so every time + duration
+ * fits in int64_t and whatever the engine hands on is accepted there. */
+#define ET_MAX ((cr_time)1 << 62)
+#define EDUR_MAX ((cr_time)1 << 50)
+#define ET_OK(t) ((t) > -ET_MAX && (t) < ET_MAX)
+
 /* engine.c */
+/* 1 when s[0..n) is an id the whole library accepts: well-formed UTF-8
+ * without U+0000 (the router refuses NUL in ids, attributes and names, so
+ * an id the engine took with a NUL could never be handed off). Used for
+ * every id, name, skill, queue, language tag and profile the engine
+ * keeps. */
+int cr__e_name_ok(const char *s, size_t n);
 int cr__e_fail(cr_engine *e, int rc, const char *msg);
 int cr__e_key(cr_engine *e, int dim, const char *s, size_t n, uint32_t *id);
 econv *cr__e_find(const cr_engine *e, const char *id, size_t len);

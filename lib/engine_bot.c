@@ -33,10 +33,12 @@ int cr__etext_copy(cr_engine *e, etext *dst, const cr_lang_text *src,
       cr__etext_free(e, dst);
       return cr__e_fail(e, CR_EINVAL, "language tag 1..7 bytes, text");
     }
-    if (cr__utf8_check(t->lang, t->lang_len) ||
+    /* the tag is compared as a C string: no NUL in it */
+    if (!cr__e_name_ok(t->lang, t->lang_len) ||
         cr__utf8_check(t->text, t->text_len)) {
       cr__etext_free(e, dst);
-      return cr__e_fail(e, CR_EUTF8, "text is not UTF-8");
+      return cr__e_fail(e, CR_EUTF8, "language tag or text is not UTF-8 "
+                                     "(or the tag has a NUL)");
     }
     char *s = cr__strndup(&e->mem, t->text ? t->text : "", t->text_len);
     if (!s) {
@@ -91,8 +93,8 @@ static int str_copy(cr_engine *e, char **dst, uint32_t *dlen, const char *s,
   }
   if (!s || n > 255)
     return cr__e_fail(e, CR_EINVAL, "name NULL or above 255 bytes");
-  if (cr__utf8_check(s, n))
-    return cr__e_fail(e, CR_EUTF8, "name is not UTF-8");
+  if (!cr__e_name_ok(s, n))
+    return cr__e_fail(e, CR_EUTF8, "name is not UTF-8 (or has a NUL)");
   if (!(*dst = cr__strndup(&e->mem, s, n)))
     return CR_ENOMEM;
   *dlen = (uint32_t)n;

@@ -6,11 +6,13 @@
  * parses everything on the side and swaps only when all of it is good, so
  * a bad buffer changes nothing.
  *
- * Layout (version 2): "CRENGSN1" u32 version, then the fields written by
+ * Layout (version 3): "CRENGSN1" u32 version, then the fields written by
  * put_conv / put_recent in order, the router blob (u32 length + bytes),
  * the metrics blob (u32 length + bytes), u64 metrics_lost, and a CRC-32
- * of all that precedes it. Strings are u32 length + bytes. Version 1
- * (no credited intent, no metrics) is refused with CR_EVERSION. */
+ * of all that precedes it. Strings are u32 length + bytes. Version 2
+ * (records without the surveyed byte) is read with surveyed = 0: a survey
+ * it already carried is not known, so one more is taken. Version 1 (no
+ * credited intent, no metrics) is refused with CR_EVERSION. */
 #include "crc32.h"
 #include "engine.h"
 #include "handoff.h"
@@ -20,8 +22,9 @@
 #include <string.h>
 
 #define SNAP_MAGIC "CRENGSN1"
-#define SNAP_VERSION 2u /* 2: the credited intent of a conversation; the
-                            metrics accumulator (nested) and metrics_lost */
+#define SNAP_VERSION 3u /* 2: the credited intent of a conversation; the
+                            metrics accumulator (nested) and metrics_lost;
+                            3: a recent record's surveyed flag (u8) */
 
 /* A copied string of at most max bytes (UTF-8 checked); NULL for empty.
  * Sets err on corruption or CR_ENOMEM. */
@@ -141,6 +144,7 @@ static void put_recent(cr__wbuf *w, const erecent *r) {
   cr__w_i32(w, r->intent);
   cr__w_i32(w, r->end_state);
   cr__w_i64(w, r->ended);
+  cr__w_u8(w, (uint8_t)(r->surveyed ? 1 : 0));
 }
 
 int cr_engine_snapshot(const cr_engine *e, void **buf, size_t *len) {
@@ -352,7 +356,7 @@ static econv *get_conv(cr__rbuf *r, cr_engine *e) {
   return c;
 }
 
-static erecent *get_recent(cr__rbuf *r, cr_engine *e) {
+static erecent *get_recent(cr__rbuf *r, cr_engine *e, uint32_t ver) {
   erecent *x = cr__calloc(&e->mem, 1, sizeof *x);
   if (!x) {
     r->err = CR_ENOMEM;
@@ -366,6 +370,10 @@ static erecent *get_recent(cr__rbuf *r, cr_engine *e) {
   x->intent = cr__r_i32(r);
   x->end_state = cr__r_i32(r);
   x->ended = cr__r_i64(r);
+  int sv = ver >= 3 ? cr__r_u8(r) : 0;
+  x->surveyed = sv;
+  if (!r->err && sv > 1)
+    r->err = CR_ECORRUPT;
   if (!r->err && (!x->id || x->channel < 0 || x->channel >= CR_CHANNEL_COUNT ||
                   !label_ok(e, x->intent) || x->end_state < CR_ST_RESOLVED ||
                   x->end_state >= CR_ST_COUNT))
@@ -419,7 +427,7 @@ int cr_engine_restore(cr_engine *e, const void *buf, size_t len) {
     return cr__e_fail(e, CR_ECORRUPT, "snapshot checksum mismatch");
   cr__rbuf r = {p, len - 4, 8, 0};
   uint32_t ver = cr__r_u32(&r);
-  if (ver != SNAP_VERSION || p[7] != SNAP_MAGIC[7])
+  if (ver < 2 || ver > SNAP_VERSION || p[7] != SNAP_MAGIC[7])
     return cr__e_fail(e, CR_EVERSION, "unsupported snapshot version");
   cr_time now = cr__r_i64(&r);
   uint64_t seq = cr__r_u64(&r), conv_seq = cr__r_u64(&r);
@@ -500,7 +508,7 @@ int cr_engine_restore(cr_engine *e, const void *buf, size_t len) {
       rc = CR_ENOMEM;
   }
   for (uint32_t i = 0; !rc && i < nr; i++) {
-    erecent *x = get_recent(&r, e);
+    erecent *x = get_recent(&r, e, ver);
     if (!x) {
       rc = r.err;
       break;
