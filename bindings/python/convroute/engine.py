@@ -903,7 +903,8 @@ class Engine(_CallbackHost):
 
     def survey(self, conv: str, *, now: int, csat: Optional[int] = None,
                nps: Optional[int] = None, ces: Optional[int] = None) -> None:
-        """Survey answers for a recently ended conversation."""
+        """Survey answers for a recently ended conversation, once per
+        contact: a repeat raises ConvrouteError EEXIST and counts nothing."""
         b = _utf8(conv)
         none = METRICS_NONE
         self._call(_survey, b, len(b), none if csat is None else csat,
@@ -982,6 +983,10 @@ class Engine(_CallbackHost):
         return None if t == (1 << 63) - 1 else t
 
     def tick(self, now: int) -> None:
+        """Runs everything due at or before now (ms, strictly within
+        +-2**62: beyond, CR_TIME_NEVER included, ConvrouteError ERANGE and
+        nothing changes). When next_timeout() is None there is nothing to
+        tick for: wait for the next input."""
         self._call(_tick, now)
 
     def advance(self, now: int) -> int:

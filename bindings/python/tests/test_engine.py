@@ -185,6 +185,28 @@ class HebrewHybridConversation(unittest.TestCase):
 
 class EngineFunctions(unittest.TestCase):
 
+    def test_tick_never_is_erange(self):
+        # tick(next_timeout) with nothing pending fired an empty heap and
+        # killed the interpreter (SIGSEGV)
+        with demo_engine() as e:
+            self.assertIsNone(e.next_timeout())
+            with self.assertRaises(ConvrouteError) as cm:
+                e.tick(2**63 - 1)
+            self.assertEqual(cm.exception.name, "ERANGE")
+            e.tick(T0)  # the clock did not move; the engine still works
+            e.customer_message("n1", "hello", now=T0 + 1)
+            self.assertEqual(e.conv_info("n1").state, "BOT")
+
+    def test_survey_once(self):
+        with demo_engine() as e:
+            e.customer_message("s1", "hello", now=T0)
+            e.end("s1", now=T0 + 1000)
+            e.survey("s1", csat=5, now=T0 + 2000)
+            with self.assertRaises(ConvrouteError) as cm:
+                e.survey("s1", csat=5, now=T0 + 3000)
+            self.assertEqual(cm.exception.name, "EEXIST")
+            self.assertEqual(e.kpis().csat_n, 1)
+
     def test_tables_and_names(self):
         self.assertEqual(len(STATES), 13)
         self.assertEqual(EVENTS[9], "HUMAN")
