@@ -18,6 +18,8 @@
 
 /* ---- writer ---- */
 
+/* mem NULL: a measuring writer that only counts n, so a large format can
+ * be sized first and written into one exact allocation (p, cap). */
 typedef struct cr__wbuf {
   const cr_mem *mem;
   uint8_t *p;
@@ -28,6 +30,10 @@ typedef struct cr__wbuf {
 static inline void cr__w_bytes(cr__wbuf *w, const void *s, size_t n) {
   if (w->err || n == 0)
     return;
+  if (!w->mem) {
+    w->n += n;
+    return;
+  }
   if (n > w->cap - w->n) {
     void *arr = w->p;
     if (cr__grow(w->mem, &arr, &w->cap, w->n + n, 1)) {
