@@ -11,6 +11,7 @@
  * validates every length, index and cross-reference, then runs the full
  * invariant check: bad input is CR_ECORRUPT, never a crash. */
 #include "router.h"
+#include "wire.h"
 
 #include <string.h>
 
@@ -20,65 +21,18 @@
 /* ------------------------------------------------------------------ */
 /* writer */
 
-typedef struct wbuf {
-  const cr_mem *mem;
-  uint8_t *p;
-  size_t n, cap;
-  int err;
-} wbuf;
-
-static void put(wbuf *w, const void *src, size_t n) {
-  if (w->err || n == 0)
-    return;
-  if (w->n + n > w->cap &&
-      cr__grow(w->mem, (void **)&w->p, &w->cap, w->n + n, 1)) {
-    w->err = CR_ENOMEM;
-    return;
-  }
-  memcpy(w->p + w->n, src, n);
-  w->n += n;
-}
-
-static void put_u64(wbuf *w, uint64_t v) {
-  uint8_t b[8];
-  for (int i = 0; i < 8; i++)
-    b[i] = (uint8_t)(v >> (8 * i));
-  put(w, b, 8);
-}
-static void put_u32(wbuf *w, uint32_t v) {
-  uint8_t b[4];
-  for (int i = 0; i < 4; i++)
-    b[i] = (uint8_t)(v >> (8 * i));
-  put(w, b, 4);
-}
-static void put_u16(wbuf *w, uint16_t v) {
-  uint8_t b[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
-  put(w, b, 2);
-}
-static void put_u8(wbuf *w, uint8_t v) { put(w, &v, 1); }
-static void put_i64(wbuf *w, int64_t v) { put_u64(w, (uint64_t)v); }
-static void put_i32(wbuf *w, int32_t v) { put_u32(w, (uint32_t)v); }
-static void put_f64(wbuf *w, double d) {
-  uint64_t v;
-  memcpy(&v, &d, 8);
-  put_u64(w, v);
-}
-static void put_str(wbuf *w, const char *s, uint32_t n) {
-  put_u32(w, n);
-  put(w, s, n);
-}
-static void put_skills(wbuf *w, const rskill *sk, unsigned n) {
-  put_u16(w, (uint16_t)n);
+static void put_skills(cr__wbuf *w, const rskill *sk, unsigned n) {
+  cr__w_u16(w, (uint16_t)n);
   for (unsigned i = 0; i < n; i++) {
-    put_u16(w, sk[i].id);
-    put_u8(w, sk[i].level);
+    cr__w_u16(w, sk[i].id);
+    cr__w_u8(w, sk[i].level);
   }
 }
-static void put_pool(wbuf *w, const rpool *p) {
-  put_u32(w, p->hwm);
-  put_u32(w, p->nfree);
+static void put_pool(cr__wbuf *w, const rpool *p) {
+  cr__w_u32(w, p->hwm);
+  cr__w_u32(w, p->nfree);
   for (uint32_t i = 0; i < p->nfree; i++)
-    put_u32(w, p->free[i]);
+    cr__w_u32(w, p->free[i]);
 }
 
 static uint32_t crc32(const uint8_t *p, size_t n) {
@@ -96,120 +50,120 @@ static uint32_t crc32(const uint8_t *p, size_t n) {
   return c ^ 0xFFFFFFFFu;
 }
 
-static void put_queue(wbuf *w, const rqueue *q) {
+static void put_queue(cr__wbuf *w, const rqueue *q) {
   const cr_queue_config *c = &q->cfg;
-  put_str(w, q->id, q->id_len);
-  put_i32(w, c->strategy);
+  cr__w_str(w, q->id, q->id_len);
+  cr__w_i32(w, c->strategy);
   put_skills(w, q->skills, q->nskills);
-  put_u8(w, (uint8_t)c->auto_members);
+  cr__w_u8(w, (uint8_t)c->auto_members);
   for (unsigned ch = 0; ch < RCH; ch++) {
-    put_i64(w, c->sl_threshold_ms[ch]);
-    put_f64(w, c->sl_target[ch]);
+    cr__w_i64(w, c->sl_threshold_ms[ch]);
+    cr__w_f64(w, c->sl_target[ch]);
   }
-  put_i32(w, c->urgency_percent);
-  put_i32(w, c->urgency_boost);
-  put_i64(w, c->max_wait_ms);
-  put_i64(w, c->escalate_before_ms);
-  put_i32(w, c->escalate_boost);
-  put_i32(w, c->max_wait_action);
-  put_u32(w, c->max_length);
-  put_i64(w, c->wrapup_ms);
-  put_i64(w, c->offer_timeout_ms);
-  put_u32(w, c->ring_all_max);
-  put_u32(w, q->overflow);
-  put_i64(w, c->overflow_after_ms);
-  put_i64(w, c->overflow_ewt_ms);
-  put_f64(w, c->overflow_sl_below);
-  put_i64(w, c->aht_hint_ms);
-  put_u8(w, q->open);
-  put_u64(w, q->rr_counter);
-  put_u64(w, q->rnd_clock);
+  cr__w_i32(w, c->urgency_percent);
+  cr__w_i32(w, c->urgency_boost);
+  cr__w_i64(w, c->max_wait_ms);
+  cr__w_i64(w, c->escalate_before_ms);
+  cr__w_i32(w, c->escalate_boost);
+  cr__w_i32(w, c->max_wait_action);
+  cr__w_u32(w, c->max_length);
+  cr__w_i64(w, c->wrapup_ms);
+  cr__w_i64(w, c->offer_timeout_ms);
+  cr__w_u32(w, c->ring_all_max);
+  cr__w_u32(w, q->overflow);
+  cr__w_i64(w, c->overflow_after_ms);
+  cr__w_i64(w, c->overflow_ewt_ms);
+  cr__w_f64(w, c->overflow_sl_below);
+  cr__w_i64(w, c->aht_hint_ms);
+  cr__w_u8(w, q->open);
+  cr__w_u64(w, q->rr_counter);
+  cr__w_u64(w, q->rnd_clock);
   const uint64_t cnt[] = {q->entered, q->answered, q->abandoned,
                           q->timed_out, q->overflowed_out, q->in_sl,
                           q->ab_after_sl, q->acc, q->rej, q->miss};
   for (size_t i = 0; i < sizeof cnt / sizeof cnt[0]; i++)
-    put_u64(w, cnt[i]);
+    cr__w_u64(w, cnt[i]);
   for (unsigned ch = 0; ch < RCH; ch++)
-    put_f64(w, q->aht[ch]);
-  put_f64(w, q->aht_all);
+    cr__w_f64(w, q->aht[ch]);
+  cr__w_f64(w, q->aht_all);
 }
 
-static void put_agent(wbuf *w, const cr_router *r, const ragent *a) {
-  put_str(w, a->id, a->id_len);
-  put_u64(w, a->seq);
-  put_u8(w, a->status);
-  put_str(w, a->reason, a->reason_len);
+static void put_agent(cr__wbuf *w, const cr_router *r, const ragent *a) {
+  cr__w_str(w, a->id, a->id_len);
+  cr__w_u64(w, a->seq);
+  cr__w_u8(w, a->status);
+  cr__w_str(w, a->reason, a->reason_len);
   for (unsigned ch = 0; ch < RCH; ch++) {
-    put_u32(w, a->maxc[ch]);
-    put_u32(w, a->cost[ch]);
+    cr__w_u32(w, a->maxc[ch]);
+    cr__w_u32(w, a->cost[ch]);
   }
-  put_u32(w, a->total);
+  cr__w_u32(w, a->total);
   put_skills(w, a->skills, a->nskills);
-  put_i64(w, a->wrapup_ms);
-  put_i64(w, a->idle_since);
-  put_i64(w, a->talk_ms);
-  put_i64(w, a->login_at);
-  put_u64(w, a->contacts);
-  put_u64(w, a->acc);
-  put_u64(w, a->rej);
-  put_u64(w, a->miss);
-  put_u32(w, a->consec);
-  put_u32(w, a->nwrap);
+  cr__w_i64(w, a->wrapup_ms);
+  cr__w_i64(w, a->idle_since);
+  cr__w_i64(w, a->talk_ms);
+  cr__w_i64(w, a->login_at);
+  cr__w_u64(w, a->contacts);
+  cr__w_u64(w, a->acc);
+  cr__w_u64(w, a->rej);
+  cr__w_u64(w, a->miss);
+  cr__w_u32(w, a->consec);
+  cr__w_u32(w, a->nwrap);
   for (uint32_t i = 0; i < a->nwrap; i++) {
-    put_i64(w, a->wraps[i].until);
-    put_u8(w, a->wraps[i].ch);
+    cr__w_i64(w, a->wraps[i].until);
+    cr__w_u8(w, a->wraps[i].ch);
   }
   uint32_t n = 0;
   for (uint32_t mi = a->mhead; mi != RNIL; mi = r->members[mi].next_a)
     n++;
-  put_u32(w, n);
+  cr__w_u32(w, n);
   for (uint32_t mi = a->mhead; mi != RNIL; mi = r->members[mi].next_a)
-    put_u32(w, mi);
+    cr__w_u32(w, mi);
   n = 0;
   for (uint32_t oi = a->ohead; oi != RNIL; oi = r->offers[oi].next_a)
     n++;
-  put_u32(w, n);
+  cr__w_u32(w, n);
   for (uint32_t oi = a->ohead; oi != RNIL; oi = r->offers[oi].next_a)
-    put_u32(w, oi);
+    cr__w_u32(w, oi);
 }
 
-static void put_conv(wbuf *w, const cr_router *r, const rconv *c) {
-  put_str(w, c->id, c->id_len);
-  put_u64(w, c->seq);
-  put_i64(w, c->arrival);
-  put_i64(w, c->qenter);
-  put_i64(w, c->step_start);
-  put_i64(w, c->wake);
-  put_i64(w, c->state_at);
-  put_i32(w, c->prio);
-  put_u32(w, c->queue);
-  put_u32(w, c->agent);
-  put_u32(w, c->sticky);
-  put_u8(w, c->state);
-  put_u8(w, c->channel);
-  put_u8(w, c->step);
-  put_u8(w, c->nsteps);
-  put_u8(w, c->flags);
-  put_u16(w, c->attempts);
-  put_str(w, c->attrs, c->attrs_len);
+static void put_conv(cr__wbuf *w, const cr_router *r, const rconv *c) {
+  cr__w_str(w, c->id, c->id_len);
+  cr__w_u64(w, c->seq);
+  cr__w_i64(w, c->arrival);
+  cr__w_i64(w, c->qenter);
+  cr__w_i64(w, c->step_start);
+  cr__w_i64(w, c->wake);
+  cr__w_i64(w, c->state_at);
+  cr__w_i32(w, c->prio);
+  cr__w_u32(w, c->queue);
+  cr__w_u32(w, c->agent);
+  cr__w_u32(w, c->sticky);
+  cr__w_u8(w, c->state);
+  cr__w_u8(w, c->channel);
+  cr__w_u8(w, c->step);
+  cr__w_u8(w, c->nsteps);
+  cr__w_u8(w, c->flags);
+  cr__w_u16(w, c->attempts);
+  cr__w_str(w, c->attrs, c->attrs_len);
   for (unsigned i = 0; i < c->nsteps; i++) {
     const rstep *s = &c->steps[i];
-    put_u8(w, s->kind);
-    put_u32(w, s->queue);
-    put_str(w, s->agent, s->agent_len);
-    put_i64(w, s->expire);
+    cr__w_u8(w, s->kind);
+    cr__w_u32(w, s->queue);
+    cr__w_str(w, s->agent, s->agent_len);
+    cr__w_i64(w, s->expire);
     put_skills(w, s->sk, s->nsk);
   }
   for (int i = 0; i < RDECL; i++) { /* unused slots as zeros */
-    put_u64(w, i < c->ndecl ? c->decl[i].agent_seq : 0);
-    put_i64(w, i < c->ndecl ? c->decl[i].until : 0);
+    cr__w_u64(w, i < c->ndecl ? c->decl[i].agent_seq : 0);
+    cr__w_i64(w, i < c->ndecl ? c->decl[i].until : 0);
   }
   uint32_t n = 0;
   for (uint32_t oi = c->ohead; oi != RNIL; oi = r->offers[oi].next_c)
     n++;
-  put_u32(w, n);
+  cr__w_u32(w, n);
   for (uint32_t oi = c->ohead; oi != RNIL; oi = r->offers[oi].next_c)
-    put_u32(w, oi);
+    cr__w_u32(w, oi);
 }
 
 int cr_router_snapshot(const cr_router *r, void **buf, size_t *len) {
@@ -217,25 +171,25 @@ int cr_router_snapshot(const cr_router *r, void **buf, size_t *len) {
     return CR_EINVAL;
   if (r->in_cb)
     return CR_ESTATE;
-  wbuf w = {&r->mem, NULL, 0, 0, 0};
-  put(&w, SNAP_MAGIC, 4);
-  put_u32(&w, SNAP_VERSION);
-  put_u64(&w, 0); /* payload length, patched below */
+  cr__wbuf w = {&r->mem, NULL, 0, 0, 0};
+  cr__w_bytes(&w, SNAP_MAGIC, 4);
+  cr__w_u32(&w, SNAP_VERSION);
+  cr__w_u64(&w, 0); /* payload length, patched below */
   const cr_router_config *c = &r->cfg;
-  put_i64(&w, c->offer_timeout_ms);
-  put_u32(&w, c->auto_away_misses);
-  put_i64(&w, c->wrapup_ms);
-  put_i64(&w, c->reentry_grace_ms);
-  put_i64(&w, c->decline_block_ms);
-  put_u64(&w, c->seed);
-  put_f64(&w, c->aht_alpha);
-  put_i64(&w, r->now);
-  put_u64(&w, r->seq);
-  put_u64(&w, r->rng);
-  put_u32(&w, r->nskills);
+  cr__w_i64(&w, c->offer_timeout_ms);
+  cr__w_u32(&w, c->auto_away_misses);
+  cr__w_i64(&w, c->wrapup_ms);
+  cr__w_i64(&w, c->reentry_grace_ms);
+  cr__w_i64(&w, c->decline_block_ms);
+  cr__w_u64(&w, c->seed);
+  cr__w_f64(&w, c->aht_alpha);
+  cr__w_i64(&w, r->now);
+  cr__w_u64(&w, r->seq);
+  cr__w_u64(&w, r->rng);
+  cr__w_u32(&w, r->nskills);
   for (uint32_t i = 0; i < r->nskills; i++)
-    put_str(&w, r->skills[i]->name, r->skills[i]->len);
-  put_u32(&w, r->nqueues);
+    cr__w_str(&w, r->skills[i]->name, r->skills[i]->len);
+  cr__w_u32(&w, r->nqueues);
   for (uint32_t i = 0; i < r->nqueues; i++)
     put_queue(&w, r->queues[i]);
   put_pool(&w, &r->apool);
@@ -243,44 +197,44 @@ int cr_router_snapshot(const cr_router *r, void **buf, size_t *len) {
   put_pool(&w, &r->cpool);
   put_pool(&w, &r->opool);
   for (uint32_t i = 0; i < r->apool.hwm; i++) {
-    put_u8(&w, r->agents[i] != NULL);
+    cr__w_u8(&w, r->agents[i] != NULL);
     if (r->agents[i])
       put_agent(&w, r, r->agents[i]);
   }
   for (uint32_t i = 0; i < r->mpool.hwm; i++) {
     const rmember *m = &r->members[i];
-    put_u8(&w, m->used);
+    cr__w_u8(&w, m->used);
     if (!m->used)
       continue;
-    put_u32(&w, m->agent);
-    put_u32(&w, m->queue);
-    put_i32(&w, m->prio);
-    put_i64(&w, m->delay);
-    put_u64(&w, m->rr);
-    put_u64(&w, m->rnd);
-    put_u64(&w, m->stamp);
+    cr__w_u32(&w, m->agent);
+    cr__w_u32(&w, m->queue);
+    cr__w_i32(&w, m->prio);
+    cr__w_i64(&w, m->delay);
+    cr__w_u64(&w, m->rr);
+    cr__w_u64(&w, m->rnd);
+    cr__w_u64(&w, m->stamp);
   }
   for (uint32_t qi = 0; qi < r->nqueues; qi++) {
     const rqueue *q = r->queues[qi];
-    put_u32(&w, q->nmembers);
+    cr__w_u32(&w, q->nmembers);
     for (uint32_t mi = q->mhead; mi != RNIL; mi = r->members[mi].next_q)
-      put_u32(&w, mi);
+      cr__w_u32(&w, mi);
   }
   for (uint32_t i = 0; i < r->cpool.hwm; i++) {
-    put_u8(&w, r->convs[i] != NULL);
+    cr__w_u8(&w, r->convs[i] != NULL);
     if (r->convs[i])
       put_conv(&w, r, r->convs[i]);
   }
   for (uint32_t i = 0; i < r->opool.hwm; i++) {
     const roffer *o = &r->offers[i];
-    put_u8(&w, o->used);
+    cr__w_u8(&w, o->used);
     if (!o->used)
       continue;
-    put_u32(&w, o->conv);
-    put_u32(&w, o->agent);
-    put_u64(&w, o->seq);
-    put_i64(&w, o->made);
-    put_i64(&w, o->expires);
+    cr__w_u32(&w, o->conv);
+    cr__w_u32(&w, o->agent);
+    cr__w_u64(&w, o->seq);
+    cr__w_i64(&w, o->made);
+    cr__w_i64(&w, o->expires);
   }
   for (uint32_t i = 0; i < r->apool.hwm; i++) {
     const ragent *a = r->agents[i];
@@ -290,16 +244,16 @@ int cr_router_snapshot(const cr_router *r, void **buf, size_t *len) {
     for (uint32_t ci = a->sticky_head; ci != RNIL;
          ci = r->convs[ci]->sticky_next)
       n++;
-    put_u32(&w, n);
+    cr__w_u32(&w, n);
     for (uint32_t ci = a->sticky_head; ci != RNIL;
          ci = r->convs[ci]->sticky_next)
-      put_u32(&w, ci);
+      cr__w_u32(&w, ci);
   }
   if (!w.err) {
     uint64_t plen = w.n - 16;
     for (int i = 0; i < 8; i++)
       w.p[8 + i] = (uint8_t)(plen >> (8 * i));
-    put_u32(&w, crc32(w.p + 16, (size_t)plen));
+    cr__w_u32(&w, crc32(w.p + 16, (size_t)plen));
   }
   if (w.err) {
     cr__free(&r->mem, w.p);
@@ -313,60 +267,15 @@ int cr_router_snapshot(const cr_router *r, void **buf, size_t *len) {
 /* ------------------------------------------------------------------ */
 /* reader: every get checks bounds; the first failure sticks */
 
-typedef struct rbuf {
-  const uint8_t *p;
-  size_t n, at;
-  int err;
-} rbuf;
-
-static const uint8_t *take(rbuf *b, size_t n) {
-  if (b->err || n > b->n - b->at) {
-    b->err = CR_ECORRUPT;
-    return NULL;
-  }
-  const uint8_t *s = b->p + b->at;
-  b->at += n;
-  return s;
-}
-static uint64_t get_u64(rbuf *b) {
-  const uint8_t *s = take(b, 8);
-  uint64_t v = 0;
-  for (int i = 0; s && i < 8; i++)
-    v |= (uint64_t)s[i] << (8 * i);
-  return v;
-}
-static uint32_t get_u32(rbuf *b) {
-  const uint8_t *s = take(b, 4);
-  uint32_t v = 0;
-  for (int i = 0; s && i < 4; i++)
-    v |= (uint32_t)s[i] << (8 * i);
-  return v;
-}
-static uint16_t get_u16(rbuf *b) {
-  const uint8_t *s = take(b, 2);
-  return s ? (uint16_t)(s[0] | (s[1] << 8)) : 0;
-}
-static uint8_t get_u8(rbuf *b) {
-  const uint8_t *s = take(b, 1);
-  return s ? s[0] : 0;
-}
-static int64_t get_i64(rbuf *b) { return (int64_t)get_u64(b); }
-static int32_t get_i32(rbuf *b) { return (int32_t)get_u32(b); }
-static double get_f64(rbuf *b) {
-  uint64_t v = get_u64(b);
-  double d;
-  memcpy(&d, &v, 8);
-  return d;
-}
-static void bad(rbuf *b) { b->err = CR_ECORRUPT; }
+static void bad(cr__rbuf *b) { b->err = CR_ECORRUPT; }
 
 /* A string of 0..max bytes, copied (NUL-terminated) or NULL when empty. */
-static char *get_str(rbuf *b, const cr_mem *m, uint32_t max, uint32_t *len,
+static char *get_str(cr__rbuf *b, const cr_mem *m, uint32_t max, uint32_t *len,
                      int *oom) {
-  uint32_t n = get_u32(b);
+  uint32_t n = cr__r_u32(b);
   if (n > max)
     bad(b);
-  const uint8_t *s = take(b, n);
+  const uint8_t *s = cr__r_take(b, n);
   *len = 0;
   if (!s || n == 0)
     return NULL;
@@ -378,27 +287,27 @@ static char *get_str(rbuf *b, const cr_mem *m, uint32_t max, uint32_t *len,
   return d;
 }
 
-static unsigned get_skills(rbuf *b, const cr_router *r, rskill *out,
+static unsigned get_skills(cr__rbuf *b, const cr_router *r, rskill *out,
                            unsigned max) {
-  unsigned n = get_u16(b);
+  unsigned n = cr__r_u16(b);
   if (n > max) {
     bad(b);
     return 0;
   }
   for (unsigned i = 0; i < n; i++) {
-    out[i].id = get_u16(b);
-    out[i].level = get_u8(b);
+    out[i].id = cr__r_u16(b);
+    out[i].level = cr__r_u8(b);
     if (out[i].id >= r->nskills || out[i].level < 1 || out[i].level > 5)
       bad(b);
   }
   return n;
 }
 
-static int get_pool(rbuf *b, cr_router *r, rpool *p, void **arr,
+static int get_pool(cr__rbuf *b, cr_router *r, rpool *p, void **arr,
                     size_t elem) {
-  uint32_t hwm = get_u32(b), nfree = get_u32(b);
+  uint32_t hwm = cr__r_u32(b), nfree = cr__r_u32(b);
   if (b->err || nfree > hwm || hwm > (1u << 30) - 1 ||
-      (uint64_t)hwm * 5 > b->n - b->at + (uint64_t)nfree * 4 + 64) {
+      (uint64_t)hwm * 5 > b->n - b->i + (uint64_t)nfree * 4 + 64) {
     bad(b);
     return 0;
   }
@@ -422,7 +331,7 @@ static int get_pool(rbuf *b, cr_router *r, rpool *p, void **arr,
   p->hwm = hwm;
   p->nfree = nfree;
   for (uint32_t i = 0; i < nfree; i++) {
-    p->free[i] = get_u32(b);
+    p->free[i] = cr__r_u32(b);
     if (p->free[i] >= hwm)
       bad(b);
   }
@@ -435,7 +344,7 @@ static int utf8_ok_id(const char *s, uint32_t n) {
   return s && n && memchr(s, 0, n) == NULL;
 }
 
-static int read_queue(rbuf *b, cr_router *r, uint32_t idx, uint32_t nq) {
+static int read_queue(cr__rbuf *b, cr_router *r, uint32_t idx, uint32_t nq) {
   int oom = 0;
   rqueue *q = cr__calloc(&r->mem, 1, sizeof *q);
   if (!q)
@@ -449,42 +358,42 @@ static int read_queue(rbuf *b, cr_router *r, uint32_t idx, uint32_t nq) {
   if (!b->err && !utf8_ok_id(q->id, q->id_len))
     bad(b);
   cr_queue_config *c = &q->cfg;
-  c->strategy = get_i32(b);
+  c->strategy = cr__r_i32(b);
   q->nskills = (uint8_t)get_skills(b, r, q->skills, CR_ROUTER_MAX_STEP_SKILLS);
   c->nskills = q->nskills;
-  c->auto_members = get_u8(b);
+  c->auto_members = cr__r_u8(b);
   for (unsigned ch = 0; ch < RCH; ch++) {
-    c->sl_threshold_ms[ch] = get_i64(b);
-    c->sl_target[ch] = get_f64(b);
+    c->sl_threshold_ms[ch] = cr__r_i64(b);
+    c->sl_target[ch] = cr__r_f64(b);
     if (c->sl_threshold_ms[ch] <= 0 || !RDUR_OK(c->sl_threshold_ms[ch]))
       bad(b);
   }
-  c->urgency_percent = get_i32(b);
-  c->urgency_boost = get_i32(b);
-  c->max_wait_ms = get_i64(b);
-  c->escalate_before_ms = get_i64(b);
-  c->escalate_boost = get_i32(b);
-  c->max_wait_action = get_i32(b);
-  c->max_length = get_u32(b);
-  c->wrapup_ms = get_i64(b);
-  c->offer_timeout_ms = get_i64(b);
-  c->ring_all_max = get_u32(b);
-  q->overflow = get_u32(b);
-  c->overflow_after_ms = get_i64(b);
-  c->overflow_ewt_ms = get_i64(b);
-  c->overflow_sl_below = get_f64(b);
-  c->aht_hint_ms = get_i64(b);
-  q->open = get_u8(b);
-  q->rr_counter = get_u64(b);
-  q->rnd_clock = get_u64(b);
+  c->urgency_percent = cr__r_i32(b);
+  c->urgency_boost = cr__r_i32(b);
+  c->max_wait_ms = cr__r_i64(b);
+  c->escalate_before_ms = cr__r_i64(b);
+  c->escalate_boost = cr__r_i32(b);
+  c->max_wait_action = cr__r_i32(b);
+  c->max_length = cr__r_u32(b);
+  c->wrapup_ms = cr__r_i64(b);
+  c->offer_timeout_ms = cr__r_i64(b);
+  c->ring_all_max = cr__r_u32(b);
+  q->overflow = cr__r_u32(b);
+  c->overflow_after_ms = cr__r_i64(b);
+  c->overflow_ewt_ms = cr__r_i64(b);
+  c->overflow_sl_below = cr__r_f64(b);
+  c->aht_hint_ms = cr__r_i64(b);
+  q->open = cr__r_u8(b);
+  q->rr_counter = cr__r_u64(b);
+  q->rnd_clock = cr__r_u64(b);
   uint64_t *cnt[] = {&q->entered, &q->answered, &q->abandoned,
                      &q->timed_out, &q->overflowed_out, &q->in_sl,
                      &q->ab_after_sl, &q->acc, &q->rej, &q->miss};
   for (size_t i = 0; i < sizeof cnt / sizeof cnt[0]; i++)
-    *cnt[i] = get_u64(b);
+    *cnt[i] = cr__r_u64(b);
   for (unsigned ch = 0; ch < RCH; ch++)
-    q->aht[ch] = get_f64(b);
-  q->aht_all = get_f64(b);
+    q->aht[ch] = cr__r_f64(b);
+  q->aht_all = cr__r_f64(b);
   if (c->strategy < 0 || c->strategy >= CR_STRATEGY_COUNT ||
       c->auto_members > 1 || c->ring_all_max < 1 || c->ring_all_max > 64 ||
       c->max_wait_action < 0 || c->max_wait_action > 1 || q->open > 1 ||
@@ -525,9 +434,9 @@ typedef struct rmarks {
   uint8_t *c;  /* conversations: 1 in a sticky list */
 } rmarks;
 
-static int read_agent(rbuf *b, cr_router *r, uint32_t i, rmarks *mk) {
-  uint32_t idl = get_u32(b);
-  const uint8_t *ids = take(b, idl <= 255 ? idl : 256);
+static int read_agent(cr__rbuf *b, cr_router *r, uint32_t i, rmarks *mk) {
+  uint32_t idl = cr__r_u32(b);
+  const uint8_t *ids = cr__r_take(b, idl <= 255 ? idl : 256);
   if (!ids || !utf8_ok_id((const char *)ids, idl)) {
     bad(b);
     return 0;
@@ -543,23 +452,23 @@ static int read_agent(rbuf *b, cr_router *r, uint32_t i, rmarks *mk) {
   a->id = a->idbuf;
   memcpy(a->idbuf, ids, idl);
   a->id_len = idl;
-  a->seq = get_u64(b);
-  a->status = get_u8(b);
-  uint32_t rl = get_u32(b);
+  a->seq = cr__r_u64(b);
+  a->status = cr__r_u8(b);
+  uint32_t rl = cr__r_u32(b);
   if (rl > 63)
     bad(b);
-  const uint8_t *rs = take(b, rl);
+  const uint8_t *rs = cr__r_take(b, rl);
   if (rs && rl) {
     memcpy(a->reason, rs, rl);
     a->reason_len = (uint8_t)rl;
   }
   int any = 0;
   for (unsigned ch = 0; ch < RCH; ch++) {
-    a->maxc[ch] = get_u32(b);
-    a->cost[ch] = get_u32(b);
+    a->maxc[ch] = cr__r_u32(b);
+    a->cost[ch] = cr__r_u32(b);
     any |= a->maxc[ch] != 0;
   }
-  a->total = get_u32(b);
+  a->total = cr__r_u32(b);
   rskill sk[255];
   unsigned n = get_skills(b, r, sk, 255);
   if (n) {
@@ -571,20 +480,20 @@ static int read_agent(rbuf *b, cr_router *r, uint32_t i, rmarks *mk) {
       if (sk[k - 1].id >= sk[k].id)
         bad(b);
   }
-  a->wrapup_ms = get_i64(b);
-  a->idle_since = get_i64(b);
-  a->talk_ms = get_i64(b);
-  a->login_at = get_i64(b);
-  a->contacts = get_u64(b);
-  a->acc = get_u64(b);
-  a->rej = get_u64(b);
-  a->miss = get_u64(b);
-  a->consec = get_u32(b);
-  uint32_t nw = get_u32(b);
+  a->wrapup_ms = cr__r_i64(b);
+  a->idle_since = cr__r_i64(b);
+  a->talk_ms = cr__r_i64(b);
+  a->login_at = cr__r_i64(b);
+  a->contacts = cr__r_u64(b);
+  a->acc = cr__r_u64(b);
+  a->rej = cr__r_u64(b);
+  a->miss = cr__r_u64(b);
+  a->consec = cr__r_u32(b);
+  uint32_t nw = cr__r_u32(b);
   if (b->err || a->status > CR_AGENT_AWAY || !any || a->seq == 0 ||
       !RDUR_OK(a->wrapup_ms) || !RT_OK(a->idle_since) || !RT_OK(a->login_at) ||
       a->talk_ms < 0 || !RT_OK(a->talk_ms) ||
-      a->seq > r->seq || nw > 0xFFFFF || nw * 9ull > b->n - b->at) {
+      a->seq > r->seq || nw > 0xFFFFF || nw * 9ull > b->n - b->i) {
     bad(b);
     return 0;
   }
@@ -594,18 +503,18 @@ static int read_agent(rbuf *b, cr_router *r, uint32_t i, rmarks *mk) {
     a->wcap = nw;
   }
   for (uint32_t k = 0; k < nw; k++) {
-    a->wraps[k].until = get_i64(b);
-    a->wraps[k].ch = get_u8(b);
+    a->wraps[k].until = cr__r_i64(b);
+    a->wraps[k].ch = cr__r_u8(b);
     if (a->wraps[k].ch >= RCH || !RT_OK(a->wraps[k].until))
       bad(b);
   }
   a->nwrap = nw;
   /* memberships, in list order */
-  uint32_t nm = get_u32(b), tail = RNIL;
+  uint32_t nm = cr__r_u32(b), tail = RNIL;
   if (nm > r->mpool.hwm)
     bad(b);
   for (uint32_t k = 0; k < nm && !b->err; k++) {
-    uint32_t mi = get_u32(b);
+    uint32_t mi = cr__r_u32(b);
     if (mi >= r->mpool.hwm || (mk->m[mi] & 1)) {
       bad(b);
       break;
@@ -621,11 +530,11 @@ static int read_agent(rbuf *b, cr_router *r, uint32_t i, rmarks *mk) {
       a->mhead = mi;
     tail = mi;
   }
-  uint32_t no = get_u32(b);
+  uint32_t no = cr__r_u32(b);
   if (no > r->opool.hwm)
     bad(b);
   for (uint32_t k = 0; k < no && !b->err; k++) {
-    uint32_t oi = get_u32(b);
+    uint32_t oi = cr__r_u32(b);
     if (oi >= r->opool.hwm || (mk->o[oi] & 1)) {
       bad(b);
       break;
@@ -653,10 +562,10 @@ static int read_agent(rbuf *b, cr_router *r, uint32_t i, rmarks *mk) {
   return 0;
 }
 
-static int read_conv(rbuf *b, cr_router *r, uint32_t i, rmarks *mk) {
+static int read_conv(cr__rbuf *b, cr_router *r, uint32_t i, rmarks *mk) {
   int oom = 0;
-  uint32_t idl = get_u32(b);
-  const uint8_t *ids = take(b, idl <= 255 ? idl : 256);
+  uint32_t idl = cr__r_u32(b);
+  const uint8_t *ids = cr__r_take(b, idl <= 255 ? idl : 256);
   if (!ids || !utf8_ok_id((const char *)ids, idl)) {
     bad(b);
     return 0;
@@ -669,22 +578,22 @@ static int read_conv(rbuf *b, cr_router *r, uint32_t i, rmarks *mk) {
   c->ohead = c->sticky_next = c->sticky_prev = RNIL;
   c->tdue = CR_TIME_NEVER;
   c->id_len = idl;
-  c->seq = get_u64(b);
-  c->arrival = get_i64(b);
-  c->qenter = get_i64(b);
-  c->step_start = get_i64(b);
-  c->wake = get_i64(b);
-  c->state_at = get_i64(b);
-  c->prio = get_i32(b);
-  c->queue = get_u32(b);
-  c->agent = get_u32(b);
-  c->sticky = get_u32(b);
-  c->state = get_u8(b);
-  c->channel = get_u8(b);
-  c->step = get_u8(b);
-  uint8_t ns = get_u8(b);
-  c->flags = get_u8(b);
-  c->attempts = get_u16(b);
+  c->seq = cr__r_u64(b);
+  c->arrival = cr__r_i64(b);
+  c->qenter = cr__r_i64(b);
+  c->step_start = cr__r_i64(b);
+  c->wake = cr__r_i64(b);
+  c->state_at = cr__r_i64(b);
+  c->prio = cr__r_i32(b);
+  c->queue = cr__r_u32(b);
+  c->agent = cr__r_u32(b);
+  c->sticky = cr__r_u32(b);
+  c->state = cr__r_u8(b);
+  c->channel = cr__r_u8(b);
+  c->step = cr__r_u8(b);
+  uint8_t ns = cr__r_u8(b);
+  c->flags = cr__r_u8(b);
+  c->attempts = cr__r_u16(b);
   c->attrs = get_str(b, &r->mem, 65535, &c->attrs_len, &oom);
   if (oom)
     return CR_ENOMEM;
@@ -697,12 +606,12 @@ static int read_conv(rbuf *b, cr_router *r, uint32_t i, rmarks *mk) {
   c->nsteps = ns;
   for (unsigned k = 0; k < ns && !b->err; k++) {
     rstep *s = &c->steps[k];
-    s->kind = get_u8(b);
-    s->queue = get_u32(b);
+    s->kind = cr__r_u8(b);
+    s->queue = cr__r_u32(b);
     s->agent = get_str(b, &r->mem, 255, &s->agent_len, &oom);
     if (oom)
       return CR_ENOMEM;
-    s->expire = get_i64(b);
+    s->expire = cr__r_i64(b);
     s->nsk = (uint8_t)get_skills(b, r, s->sk, CR_ROUTER_MAX_STEP_SKILLS);
     if (s->kind > CR_STEP_AGENT ||
         (s->kind == CR_STEP_QUEUE && s->queue >= r->nqueues) ||
@@ -711,8 +620,8 @@ static int read_conv(rbuf *b, cr_router *r, uint32_t i, rmarks *mk) {
       bad(b);
   }
   for (int k = 0; k < RDECL; k++) {
-    c->decl[k].agent_seq = get_u64(b);
-    c->decl[k].until = get_i64(b);
+    c->decl[k].agent_seq = cr__r_u64(b);
+    c->decl[k].until = cr__r_i64(b);
     if (c->decl[k].agent_seq || c->decl[k].until)
       c->ndecl = (uint8_t)(k + 1);
   }
@@ -735,11 +644,11 @@ static int read_conv(rbuf *b, cr_router *r, uint32_t i, rmarks *mk) {
     bad(b);
     return 0;
   }
-  uint32_t no = get_u32(b), tail = RNIL;
+  uint32_t no = cr__r_u32(b), tail = RNIL;
   if (no > r->opool.hwm || no > 0xFFFF)
     bad(b);
   for (uint32_t k = 0; k < no && !b->err; k++) {
-    uint32_t oi = get_u32(b);
+    uint32_t oi = cr__r_u32(b);
     if (oi >= r->opool.hwm || (mk->o[oi] & 2)) {
       bad(b);
       break;
@@ -770,15 +679,15 @@ static int read_conv(rbuf *b, cr_router *r, uint32_t i, rmarks *mk) {
   return 0;
 }
 
-static int read_all(rbuf *b, cr_router *r, rmarks *mk) {
+static int read_all(cr__rbuf *b, cr_router *r, rmarks *mk) {
   int rc, oom = 0;
-  r->now = get_i64(b);
+  r->now = cr__r_i64(b);
   if (r->now != INT64_MIN && !RT_OK(r->now))
     return CR_ECORRUPT;
-  r->seq = get_u64(b);
-  r->rng = get_u64(b);
-  uint32_t ns = get_u32(b);
-  if (b->err || ns > 65535 || r->rng == 0 || ns > b->n - b->at)
+  r->seq = cr__r_u64(b);
+  r->rng = cr__r_u64(b);
+  uint32_t ns = cr__r_u32(b);
+  if (b->err || ns > 65535 || r->rng == 0 || ns > b->n - b->i)
     return CR_ECORRUPT;
   if (ns && !(r->skills = cr__calloc(&r->mem, ns, sizeof *r->skills)))
     return CR_ENOMEM;
@@ -804,8 +713,8 @@ static int read_all(rbuf *b, cr_router *r, rmarks *mk) {
     if (cr__hoom)
       return CR_ENOMEM;
   }
-  uint32_t nq = get_u32(b);
-  if (b->err || nq > b->n - b->at)
+  uint32_t nq = cr__r_u32(b);
+  if (b->err || nq > b->n - b->i)
     return CR_ECORRUPT;
   if (nq && !(r->queues = cr__calloc(&r->mem, nq, sizeof *r->queues)))
     return CR_ENOMEM;
@@ -841,7 +750,7 @@ static int read_all(rbuf *b, cr_router *r, rmarks *mk) {
         r->offers[i].prev_c = RNIL;
   uint32_t present = 0;
   for (uint32_t i = 0; i < r->apool.hwm; i++) {
-    uint8_t p = get_u8(b);
+    uint8_t p = cr__r_u8(b);
     if (b->err || p > 1)
       return CR_ECORRUPT;
     if (p && ((rc = read_agent(b, r, i, mk)) || b->err))
@@ -853,19 +762,19 @@ static int read_all(rbuf *b, cr_router *r, rmarks *mk) {
   present = 0;
   for (uint32_t i = 0; i < r->mpool.hwm; i++) {
     rmember *m = &r->members[i];
-    m->used = get_u8(b);
+    m->used = cr__r_u8(b);
     if (b->err || m->used > 1 || m->used != (mk->m[i] & 1))
       return CR_ECORRUPT;
     if (!m->used)
       continue;
     present++;
-    uint32_t ag = get_u32(b);
-    m->queue = get_u32(b);
-    m->prio = get_i32(b);
-    m->delay = get_i64(b);
-    m->rr = get_u64(b);
-    m->rnd = get_u64(b);
-    m->stamp = get_u64(b);
+    uint32_t ag = cr__r_u32(b);
+    m->queue = cr__r_u32(b);
+    m->prio = cr__r_i32(b);
+    m->delay = cr__r_i64(b);
+    m->rr = cr__r_u64(b);
+    m->rnd = cr__r_u64(b);
+    m->stamp = cr__r_u64(b);
     for (unsigned ch = 0; ch < RCH; ch++)
       m->pos[ch] = RNIL;
     if (b->err || ag != m->agent || m->queue >= nq || m->delay < 0 ||
@@ -877,11 +786,11 @@ static int read_all(rbuf *b, cr_router *r, rmarks *mk) {
     return CR_ECORRUPT;
   for (uint32_t qi = 0; qi < nq; qi++) {
     rqueue *q = r->queues[qi];
-    uint32_t n = get_u32(b), tail = RNIL;
+    uint32_t n = cr__r_u32(b), tail = RNIL;
     if (b->err || n > r->mpool.hwm)
       return CR_ECORRUPT;
     for (uint32_t k = 0; k < n; k++) {
-      uint32_t mi = get_u32(b);
+      uint32_t mi = cr__r_u32(b);
       if (b->err || mi >= r->mpool.hwm || !r->members[mi].used ||
           (mk->m[mi] & 2) || r->members[mi].queue != qi)
         return CR_ECORRUPT;
@@ -900,7 +809,7 @@ static int read_all(rbuf *b, cr_router *r, rmarks *mk) {
       return CR_ECORRUPT;
   present = 0;
   for (uint32_t i = 0; i < r->cpool.hwm; i++) {
-    uint8_t p = get_u8(b);
+    uint8_t p = cr__r_u8(b);
     if (b->err || p > 1)
       return CR_ECORRUPT;
     if (p && ((rc = read_conv(b, r, i, mk)) || b->err))
@@ -911,15 +820,15 @@ static int read_all(rbuf *b, cr_router *r, rmarks *mk) {
     return CR_ECORRUPT;
   for (uint32_t i = 0; i < r->opool.hwm; i++) {
     roffer *o = &r->offers[i];
-    o->used = get_u8(b);
+    o->used = cr__r_u8(b);
     if (b->err || o->used > 1 || (o->used ? 3 : 0) != mk->o[i])
       return CR_ECORRUPT;
     if (!o->used)
       continue;
-    uint32_t cv = get_u32(b), ag = get_u32(b);
-    o->seq = get_u64(b);
-    o->made = get_i64(b);
-    o->expires = get_i64(b);
+    uint32_t cv = cr__r_u32(b), ag = cr__r_u32(b);
+    o->seq = cr__r_u64(b);
+    o->made = cr__r_i64(b);
+    o->expires = cr__r_i64(b);
     if (b->err || cv != o->conv || ag != o->agent || o->seq == 0 ||
         o->seq > r->seq || !RT_OK(o->expires) || !RT_OK(o->made) ||
         o->made > r->now)
@@ -929,11 +838,11 @@ static int read_all(rbuf *b, cr_router *r, rmarks *mk) {
     ragent *a = r->agents[i];
     if (!a)
       continue;
-    uint32_t n = get_u32(b), tail = RNIL;
+    uint32_t n = cr__r_u32(b), tail = RNIL;
     if (b->err || n > r->cpool.hwm)
       return CR_ECORRUPT;
     for (uint32_t k = 0; k < n; k++) {
-      uint32_t ci = get_u32(b);
+      uint32_t ci = cr__r_u32(b);
       if (b->err || ci >= r->cpool.hwm || !r->convs[ci] || mk->c[ci] ||
           r->convs[ci]->sticky != i)
         return CR_ECORRUPT;
@@ -963,7 +872,7 @@ static int read_all(rbuf *b, cr_router *r, rmarks *mk) {
   for (uint32_t i = 0; i < r->opool.nfree; i++)
     if (r->offers[r->opool.free[i]].used)
       return CR_ECORRUPT;
-  return b->at == b->n ? 0 : CR_ECORRUPT;
+  return b->i == b->n ? 0 : CR_ECORRUPT;
 }
 
 int cr_router_restore(cr_router **out, const cr_mem *mem, const void *buf,
@@ -974,25 +883,25 @@ int cr_router_restore(cr_router **out, const cr_mem *mem, const void *buf,
   const uint8_t *p = buf;
   if (len < 20 || memcmp(p, SNAP_MAGIC, 4))
     return CR_ECORRUPT;
-  rbuf h = {p, len, 4, 0};
-  uint32_t ver = get_u32(&h);
-  uint64_t plen = get_u64(&h);
+  cr__rbuf h = {p, len, 4, 0};
+  uint32_t ver = cr__r_u32(&h);
+  uint64_t plen = cr__r_u64(&h);
   if (ver != SNAP_VERSION)
     return CR_EVERSION;
   if (plen != len - 20)
     return CR_ECORRUPT;
-  rbuf b = {p + 16, (size_t)plen, 0, 0};
-  rbuf t = {p + 16 + plen, 4, 0, 0};
-  if (get_u32(&t) != crc32(b.p, b.n))
+  cr__rbuf b = {p + 16, (size_t)plen, 0, 0};
+  cr__rbuf t = {p + 16 + plen, 4, 0, 0};
+  if (cr__r_u32(&t) != crc32(b.p, b.n))
     return CR_ECORRUPT;
   cr_router_config cfg;
-  cfg.offer_timeout_ms = get_i64(&b);
-  cfg.auto_away_misses = get_u32(&b);
-  cfg.wrapup_ms = get_i64(&b);
-  cfg.reentry_grace_ms = get_i64(&b);
-  cfg.decline_block_ms = get_i64(&b);
-  cfg.seed = get_u64(&b);
-  cfg.aht_alpha = get_f64(&b);
+  cfg.offer_timeout_ms = cr__r_i64(&b);
+  cfg.auto_away_misses = cr__r_u32(&b);
+  cfg.wrapup_ms = cr__r_i64(&b);
+  cfg.reentry_grace_ms = cr__r_i64(&b);
+  cfg.decline_block_ms = cr__r_i64(&b);
+  cfg.seed = cr__r_u64(&b);
+  cfg.aht_alpha = cr__r_f64(&b);
   if (b.err || cfg.offer_timeout_ms <= 0 || cfg.wrapup_ms < 0 ||
       cfg.reentry_grace_ms < 0 || cfg.decline_block_ms < 0 ||
       !RDUR_OK(cfg.offer_timeout_ms) || !RDUR_OK(cfg.wrapup_ms) ||
