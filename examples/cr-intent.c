@@ -69,15 +69,17 @@ static char *read_file(const char *path, size_t *len) {
   return b;
 }
 
-static int usage(void) {
-  fprintf(stderr,
+static int usage_to(FILE *f, int rc) {
+  fprintf(f,
           "usage: cr-intent train --train TRAIN.tsv [--oos-label L] "
           "[--val VAL.tsv] [--rules HUMAN,EMERGENCY[,FRAUD]] --out MODEL.bin\n"
           "       cr-intent predict --model MODEL.bin [--top K]\n"
           "       cr-intent eval --train TRAIN.tsv --test TEST.tsv "
-          "[--val VAL.tsv] [--oos-label L] [--seed N] --json\n");
-  return 2;
+          "[--val VAL.tsv] [--oos-label L] [--seed N] [--json]\n");
+  return rc;
 }
+
+static int usage(void) { return usage_to(stderr, 2); }
 
 static int parse(int argc, char **argv, opts *o) {
   memset(o, 0, sizeof *o);
@@ -473,25 +475,42 @@ static int cmd_eval(const opts *o) {
       free(b2);
     }
   }
-  printf("{\"n_train\": %zu, \"n_test\": %zu, \"n_labels\": %zu, "
-         "\"accuracy\": %.6f, \"in_scope_accuracy\": %.6f, ",
-         n_train, n, cr_intent_model_label_count(m),
-         n ? (double)ok / (double)n : 0.0,
-         n_in ? (double)ok_in / (double)n_in : 0.0);
-  if (n_oos)
-    printf("\"oos_recall\": %.6f, ", (double)ok_oos / (double)n_oos);
-  else
-    printf("\"oos_recall\": null, ");
-  printf("\"top1_in_scope_accuracy\": %.6f, ",
-         n_in ? (double)top1_in / (double)n_in : 0.0);
-  printf("\"threshold\": %.6f, \"temperature\": %.6f, \"train_s\": %.4f, "
-         "\"predict_per_s\": %.0f, \"model_bytes\": %zu, "
-         "\"expected_calibration_error\": %.6f, \"max_rss_kb\": %ld, "
-         "\"n_errors\": %zu}\n",
-         cr_intent_model_threshold(m), cr_intent_model_temperature(m),
-         train_s, el > 0 ? (double)calls / el : 0.0, slen, ece,
-         ru.ru_maxrss, bad);
-  (void)o->json;
+  if (!o->json) { /* a report for a person; --json for the contract */
+    printf("trained on %zu examples, %zu labels, in %.2f s; tested on %zu\n",
+           n_train, cr_intent_model_label_count(m), train_s, n);
+    printf("accuracy            %6.2f %%\n",
+           n ? 100.0 * (double)ok / (double)n : 0.0);
+    printf("in-scope accuracy   %6.2f %%  (top-1, no threshold: %.2f %%)\n",
+           n_in ? 100.0 * (double)ok_in / (double)n_in : 0.0,
+           n_in ? 100.0 * (double)top1_in / (double)n_in : 0.0);
+    if (n_oos)
+      printf("out-of-scope recall %6.2f %%\n",
+             100.0 * (double)ok_oos / (double)n_oos);
+    printf("threshold %.3f, temperature %.3f, calibration error %.3f\n",
+           cr_intent_model_threshold(m), cr_intent_model_temperature(m),
+           ece);
+    printf("%.0f predictions/s, model %zu bytes, %zu malformed lines\n",
+           el > 0 ? (double)calls / el : 0.0, slen, bad);
+  } else {
+    printf("{\"n_train\": %zu, \"n_test\": %zu, \"n_labels\": %zu, "
+           "\"accuracy\": %.6f, \"in_scope_accuracy\": %.6f, ",
+           n_train, n, cr_intent_model_label_count(m),
+           n ? (double)ok / (double)n : 0.0,
+           n_in ? (double)ok_in / (double)n_in : 0.0);
+    if (n_oos)
+      printf("\"oos_recall\": %.6f, ", (double)ok_oos / (double)n_oos);
+    else
+      printf("\"oos_recall\": null, ");
+    printf("\"top1_in_scope_accuracy\": %.6f, ",
+           n_in ? (double)top1_in / (double)n_in : 0.0);
+    printf("\"threshold\": %.6f, \"temperature\": %.6f, \"train_s\": %.4f, "
+           "\"predict_per_s\": %.0f, \"model_bytes\": %zu, "
+           "\"expected_calibration_error\": %.6f, \"max_rss_kb\": %ld, "
+           "\"n_errors\": %zu}\n",
+           cr_intent_model_threshold(m), cr_intent_model_temperature(m),
+           train_s, el > 0 ? (double)calls / el : 0.0, slen, ece,
+           ru.ru_maxrss, bad);
+  }
   free(rows);
   free(tbuf);
   cr_intent_model_del(m);
@@ -499,6 +518,9 @@ static int cmd_eval(const opts *o) {
 }
 
 int main(int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+      return usage_to(stdout, 0);
   opts o;
   if (parse(argc, argv, &o))
     return usage();
