@@ -1300,8 +1300,20 @@ CR_EXTERN int cr_router_restore(cr_router **out, const cr_mem *mem,
  * the bot and gets the conversation back when it is done; the customer can
  * always reach a human. All I/O goes through the host's callbacks and time
  * is an argument (cr_time ms, never decreasing: an earlier time is
- * CR_EORDER), so the engine is deterministic: same inputs, same outputs,
+ * CR_EORDER; strictly within +-2^62 ms, else CR_ERANGE -- CR_TIME_NEVER
+ * included), so the engine is deterministic: same inputs, same outputs,
  * same journal.
+ *
+ * Errors. An input first checks what does not depend on the state at its
+ * time -- the time, ids (UTF-8 without NUL, 1..255 bytes), lengths, enums,
+ * ranges, and that the conversation exists (timers end conversations but
+ * never make one) -- and a failure there changes nothing at all, the
+ * clock included. Then the timers due by `now` run, each at its own time,
+ * then the input acts on the state at `now`. A failure found there
+ * (CR_ESTATE, the router's refusal, CR_ENOMEM) leaves those timers run --
+ * they would have run at the next call anyway -- and the clock where they
+ * took it (not at `now`, unless the router was called), and nothing else
+ * changed.
  *
  * Ownership. The engine OWNS a cr_router (made with the engine's allocator,
  * with the engine's callbacks installed) and a cr_metrics accumulator. It
@@ -1374,7 +1386,9 @@ CR_EXTERN int cr_router_restore(cr_router **out, const cr_mem *mem,
  *     or a clear message picks); max_unclear consecutive unclear messages
  *     (default 2) -> FAIL_STREAK, a handoff. In COLLECT the message is the
  *     next field's value (unless it is a human request). In agent states
- *     a message is added to the transcript and nothing else.
+ *     a message is added to the transcript and nothing else; in WRAPUP
+ *     it ends the wrap-up and starts a new contact
+ *     (cr_engine_customer_message).
  *   - Handoff: the policy's queue / skills / priority, then the business
  *     rules (cr_engine_add_rule) over the customer profile, IN ORDER,
  *     EVERY matching rule applying (skills accumulate, priority adds, a
@@ -1420,8 +1434,9 @@ CR_EXTERN int cr_router_restore(cr_router **out, const cr_mem *mem,
  * Persistence. cr_engine_snapshot() writes the live conversations, the
  * recently-ended record, the clocks and counters, the router (via
  * cr_router_snapshot) and the metrics accumulator (via
- * cr_metrics_snapshot) to a versioned (2), little-endian, CRC-32-checked
- * buffer. cr_engine_restore() loads it into an engine made with the same
+ * cr_metrics_snapshot) to a versioned (3), little-endian, CRC-32-checked
+ * buffer (version 2 snapshots still load; their recent records count as
+ * not surveyed). cr_engine_restore() loads it into an engine made with the same
  * model and configuration (policies, rules, texts, hours are host data and
  * are NOT in the snapshot; queues and agents are, inside the router's).
  * After a restore every KPI report is the same as before it.
@@ -1626,6 +1641,9 @@ typedef struct cr_engine_config {
   double clarify_below;      /* top confidence below this -> clarify,
                                 default 0.45 */
   uint32_t max_unclear;      /* consecutive unclear -> handoff, default 2 */
+  /* Durations are 0..2^50 ms (35,000 years; the router's bound for a
+   * routing step), else cr_engine_new gives CR_ERANGE: "never" is 0 where
+   * the field says so, not CR_TIME_NEVER. */
   cr_time idle_ms;           /* customer silence in a bot state before
                                 IDLE, default 15 min; 0 = never */
   cr_time return_window_ms;  /* returning customer window, default 24 h;
@@ -1831,13 +1849,17 @@ CR_EXTERN cr_metrics *cr_engine_metrics(cr_engine *e);
 
 /* ---- configuration (data) ---- */
 /* Sets (or replaces) the policy of intent `label` (a label of the model:
- * CR_ENOTFOUND otherwise). CR_EINVAL / CR_ERANGE for a bad policy. */
+ * CR_ENOTFOUND otherwise). CR_EINVAL / CR_ERANGE for a bad policy,
+ * CR_EUTF8 for a name (action, queue, skill, field, language tag) that
+ * is not UTF-8 or has a NUL. The queue need not exist yet: a handoff to a
+ * queue missing at that time is refused (see customer_message). */
 CR_EXTERN int cr_engine_set_policy(cr_engine *e, const char *label,
                                    size_t label_len,
                                    const cr_intent_policy *p);
 /* Appends a business rule (evaluation order = order added). */
 CR_EXTERN int cr_engine_add_rule(cr_engine *e, const cr_engine_rule *r);
-/* Sets a system text in one language (replacing it). */
+/* Sets a system text in one language (replacing it). lang: 1..7 bytes,
+ * no NUL (CR_EINVAL / CR_EUTF8). */
 CR_EXTERN int cr_engine_set_text(cr_engine *e, int kind, const char *lang,
                                  size_t lang_len, const char *text,
                                  size_t text_len);
@@ -1850,8 +1872,19 @@ CR_EXTERN int cr_engine_set_hours(cr_engine *e, const cr_open_interval *iv,
  * bot (profile: "key=value;key=value", e.g. "tier=vip;lang=he", used on
  * first contact and ignored after); an unknown id from a customer who has
  * a live conversation reaches that conversation (and becomes its alias
- * when cfg.alias_new_ids is set). CR_EINVAL, CR_EUTF8,
- * CR_ENOMEM, CR_ECALLBACK, CR_EORDER. */
+ * when cfg.alias_new_ids is set). A message under the id of a
+ * conversation in WRAPUP (the agent closed it) ends that wrap-up
+ * (WRAPUP_END with text "new contact": the closed contact is recorded,
+ * its wrap-up time being what ran so far; the agent's own wrap-up in the
+ * router is not touched) and starts a new contact under the same id, as
+ * after the wrap-up.
+ * CR_EINVAL (id, channel, profile), CR_EUTF8 (an id or the profile not
+ * UTF-8 or with a NUL), CR_ERANGE (time, text length), CR_EORDER,
+ * CR_ENOMEM, CR_ECALLBACK; when the message hands off, the router's
+ * refusal of the queue: CR_ENOTFOUND (the queue does not exist: policy
+ * and rule queues are not checked when set, queues may come later;
+ * errmsg "router: ..." names it), CR_ECLOSED, CR_EFULL -- the message is
+ * then not taken (a new conversation is not made). */
 CR_EXTERN int cr_engine_customer_message(cr_engine *e, const char *conv,
                                          size_t conv_len,
                                          const char *customer,
@@ -1867,23 +1900,28 @@ CR_EXTERN int cr_engine_channel_switch(cr_engine *e, const char *conv,
 CR_EXTERN int cr_engine_abandon(cr_engine *e, const char *conv,
                                 size_t conv_len, cr_time now);
 /* Survey answers for a recently ended conversation (CR_METRICS_NONE for a
- * missing one); attached to its agent, queue, channel and intent.
- * CR_ENOTFOUND when it is no longer remembered, CR_ESTATE while live. */
+ * missing one; csat 1..5, nps 0..10, ces 1..7, else CR_ERANGE; none at
+ * all is CR_EINVAL); attached to its agent, queue, channel and intent.
+ * One survey per contact: a repeat (a webhook delivered twice) is
+ * CR_EEXIST and counts nothing. Under an id reused by a newer contact, the
+ * newest ENDED contact takes it. CR_ENOTFOUND when it is no longer
+ * remembered, CR_ESTATE while live with no ended contact remembered. */
 CR_EXTERN int cr_engine_survey(cr_engine *e, const char *conv,
                                size_t conv_len, int csat, int nps, int ces,
                                cr_time now);
 
 /* ---- host inputs ---- */
-/* The result of a self-service action (ACTION or BOTSTEP). text: what to
- * tell the customer (may be NULL/0). */
+/* The result of a self-service action (ACTION or BOTSTEP): ok 1 or 0
+ * (else CR_EINVAL). text: what to tell the customer (may be NULL/0). */
 CR_EXTERN int cr_engine_action_result(cr_engine *e, const char *conv,
                                       size_t conv_len, int ok,
                                       const char *text, size_t text_len,
                                       cr_time now);
 /* The host's late verdict on a field its validate callback deferred
- * (CR_VALIDATE_LATER): ok 1 -> FIELD_OK, 0 -> FIELD_BAD. Meanwhile the
- * conversation stays in COLLECT; another customer message replaces the
- * pending value. CR_ESTATE when no field is being validated. */
+ * (CR_VALIDATE_LATER): ok 1 -> FIELD_OK, 0 -> FIELD_BAD (else
+ * CR_EINVAL). Meanwhile the conversation stays in COLLECT; another
+ * customer message replaces the pending value. CR_ESTATE when no field is
+ * being validated. */
 CR_EXTERN int cr_engine_field_result(cr_engine *e, const char *conv,
                                      size_t conv_len, int ok, cr_time now);
 /* The host ends a bot conversation as resolved by the bot (BOT_END). */
@@ -1927,9 +1965,17 @@ CR_EXTERN int cr_engine_wrapup_done(cr_engine *e, const char *conv,
                                     size_t conv_len, cr_time now);
 
 /* ---- time ---- */
-/* Earliest deadline of the engine and its router, or CR_TIME_NEVER. */
+/* Earliest deadline of the engine and its router, or CR_TIME_NEVER when
+ * nothing is scheduled: then there is nothing to tick for -- wait for the
+ * next input (CR_TIME_NEVER is not a time: cr_engine_tick refuses it with
+ * CR_ERANGE, changing nothing). A host loop:
+ *   t = cr_engine_next_timeout(e);
+ *   wait for input until t (forever when t == CR_TIME_NEVER);
+ *   if none came: cr_engine_tick(e, t); */
 CR_EXTERN cr_time cr_engine_next_timeout(const cr_engine *e);
-/* Runs everything due at or before now. */
+/* Runs everything due at or before now (each at its own time); the clock
+ * is then now. CR_ERANGE beyond +-2^62 ms, CR_EORDER before the clock,
+ * CR_ECALLBACK. */
 CR_EXTERN int cr_engine_tick(cr_engine *e, cr_time now);
 
 /* ---- inspection ---- */
