@@ -2227,15 +2227,8 @@ static int agent_transfer_(cr_engine *e, const char *conv, size_t conv_len,
                              const char *queue, size_t queue_len,
                              const char *to_agent, size_t to_agent_len) {
   int rc;
-  econv *c = live(e, conv, conv_len, &rc);
+  econv *c = live(e, conv, conv_len, &rc); /* ids: transfer_check */
   if (!c)
-    return rc;
-  if (!queue_len && !to_agent_len)
-    return cr__e_fail(e, CR_EINVAL, "transfer to nowhere");
-  if ((agent_len && (rc = check_id(e, agent, agent_len, "bad agent id"))) ||
-      (queue_len && (rc = check_id(e, queue, queue_len, "bad queue id"))) ||
-      (to_agent_len &&
-       (rc = check_id(e, to_agent, to_agent_len, "bad agent id"))))
     return rc;
   eplan *p = plan1(e, c, CR_EV_TRANSFER, CR_REASON_TRANSFER, &rc);
   if (!p)
