@@ -793,7 +793,12 @@ CR_EXTERN int cr_intent_model_load(cr_intent_model **out, const cr_mem *mem,
  * ms within +-2^62, never decreasing -- an earlier time is CR_EORDER;
  * durations are at most 2^50 ms, CR_ERANGE otherwise); before doing what
  * it is asked, a call first runs every deadline due at or before `now`,
- * so results never depend on how often the host ticks.
+ * so results never depend on how often the host ticks. Time passes
+ * first: a call with a valid `now` runs those deadlines and moves the
+ * clock to `now` even when what it then asks is refused (an unknown id,
+ * an offer that is not this agent's); the refusal changes nothing else,
+ * and a refused `now` (CR_EORDER, CR_ERANGE) changes nothing at all. (The
+ * engine checks its arguments before it lets time pass; see there.)
  * cr_router_next_expiry() says when the next deadline falls and
  * cr_router_tick() runs it. Results come out through callbacks (offers,
  * cancelled offers, assignments, escalations) and one event stream that is
