@@ -1604,6 +1604,29 @@ static void t_id_index(void **state) {
  * position of a word; an unknown queue still gets the id's error first;
  * the next expiry (kept, not recomputed) follows an offer and its
  * accept. */
+/* The header's time contract: a valid `now` passes even when the call is
+ * then refused (a deadline due by then runs, the clock moves); a refused
+ * `now` changes nothing at all. */
+static void t_time_passes_first(void **state) {
+  (void)state;
+  rec ev;
+  memset(&ev, 0, sizeof ev);
+  cr_router *r = mk(&ev, NULL);
+  assert_int_equal(cr_router_queue_add(r, S("q"), NULL, 0), 0);
+  assert_int_equal(cr_router_tick(r, 1000), 0);
+  /* a refused time: nothing moves */
+  assert_int_equal(cr_router_accept(r, S("c"), S("a"), INT64_MAX),
+                   CR_ERANGE);
+  assert_int_equal(cr_router_accept(r, S("c"), S("a"), 500), CR_EORDER);
+  assert_int_equal(cr_router_tick(r, 1000), 0);
+  /* a valid time with an unknown id: refused, but the clock is at 5000 */
+  assert_int_equal(cr_router_accept(r, S("c"), S("a"), 5000), CR_ENOTFOUND);
+  assert_int_equal(cr_router_tick(r, 4000), CR_EORDER);
+  assert_int_equal(cr_router_tick(r, 5000), 0);
+  cr_router_del(r);
+  rec_clear(&ev);
+}
+
 static void t_id_bytes(void **state) {
   (void)state;
   rec ev;
@@ -1728,6 +1751,7 @@ int main(void) {
       cmocka_unit_test(t_oom_sweep),
       cmocka_unit_test(t_id_index),
       cmocka_unit_test(t_id_bytes),
+      cmocka_unit_test(t_time_passes_first),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
