@@ -437,7 +437,9 @@ int cr_engine_restore(cr_engine *e, const void *buf, size_t len) {
     return cr__e_fail(e, CR_EINVAL, "snapshot of a differently configured "
                                     "engine (transcript_max, model labels)");
   uint32_t nconv = cr__r_u32(&r);
-  if (r.err || nconv > (r.n - r.i) / 16 || logged_in < 0)
+  /* the clock: never set (INT64_MIN) or a time inputs could have given */
+  if (r.err || nconv > (r.n - r.i) / 16 || logged_in < 0 ||
+      (now != INT64_MIN && !ET_OK(now)))
     return cr__e_fail(e, CR_ECORRUPT, "snapshot header");
 
   /* everything on the side */

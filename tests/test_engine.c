@@ -1137,6 +1137,14 @@ static void test_snapshot_roundtrip(void **state) {
     assert_int_equal(cr_engine_restore(b.e, bad, len), CR_ECORRUPT);
   }
   assert_int_equal(cr_engine_restore(b.e, buf, len - 1), CR_ECORRUPT);
+  /* a clock beyond +-2^62 ms (bytes 12-19), resealed: refused too */
+  memcpy(bad, buf, len);
+  for (int k = 0; k < 8; k++)
+    bad[12 + k] = (uint8_t)(((uint64_t)1 << 62) >> (8 * k));
+  uint32_t crc = cr__crc32(0, bad, len - 4);
+  for (int k = 0; k < 4; k++)
+    bad[len - 4 + k] = (uint8_t)(crc >> (8 * k));
+  assert_int_equal(cr_engine_restore(b.e, bad, len), CR_ECORRUPT);
   assert_int_equal(cr_engine_conv_count(b.e), 0);
   free(bad);
   assert_int_equal(cr_engine_restore(b.e, buf, len), 0);
