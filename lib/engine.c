@@ -1917,11 +1917,9 @@ static int run1(cr_engine *e, econv *c, eplan *p) {
 static int channel_switch_(cr_engine *e, const char *conv, size_t conv_len,
                              int channel) {
   int rc;
-  econv *c = live(e, conv, conv_len, &rc);
+  econv *c = live(e, conv, conv_len, &rc); /* channel: channel_check */
   if (!c)
     return rc;
-  if (channel < 0 || channel >= CR_CHANNEL_COUNT)
-    return cr__e_fail(e, CR_EINVAL, "unknown channel");
   eplan *p = plan1(e, c, CR_EV_CHANNEL, CR_REASON_NONE, &rc);
   if (!p)
     return rc;
@@ -2039,10 +2037,8 @@ static int action_result_(cr_engine *e, const char *conv, size_t conv_len,
                             int ok, const char *text, size_t text_len,
                             cr_time now) {
   int rc;
-  econv *c = live(e, conv, conv_len, &rc);
+  econv *c = live(e, conv, conv_len, &rc); /* text, ok: result_check */
   if (!c)
-    return rc;
-  if ((rc = check_text(e, text, text_len)))
     return rc;
   if (c->st != CR_ST_ACTION && c->st != CR_ST_BOTSTEP)
     return cr__e_fail(e, CR_ESTATE, "no action is running");
@@ -2114,20 +2110,10 @@ static int agent_is(const econv *c, const char *a, size_t n) {
   return c->agent && c->agent_len == n && !memcmp(c->agent, a, n);
 }
 
-static econv *agent_conv(cr_engine *e, const char *conv, size_t conv_len,
-                         const char *agent, size_t agent_len, int *rc) {
-  econv *c = live(e, conv, conv_len, rc);
-  if (!c)
-    return NULL;
-  if ((*rc = check_id(e, agent, agent_len, "bad agent id")))
-    return NULL;
-  return c;
-}
-
 static int agent_accept_(cr_engine *e, const char *conv, size_t conv_len,
                            const char *agent, size_t agent_len) {
   int rc;
-  econv *c = agent_conv(e, conv, conv_len, agent, agent_len, &rc);
+  econv *c = live(e, conv, conv_len, &rc); /* agent id: known_agent */
   if (!c)
     return rc;
   eplan *p = plan1(e, c, CR_EV_ACCEPT, CR_REASON_NONE, &rc);
@@ -2148,7 +2134,7 @@ static int agent_accept_(cr_engine *e, const char *conv, size_t conv_len,
 static int agent_reject_(cr_engine *e, const char *conv, size_t conv_len,
                            const char *agent, size_t agent_len, cr_time now) {
   int rc;
-  econv *c = agent_conv(e, conv, conv_len, agent, agent_len, &rc);
+  econv *c = live(e, conv, conv_len, &rc); /* agent id: known_agent */
   if (!c)
     return rc;
   if (c->st != CR_ST_OFFERED)
@@ -2165,10 +2151,8 @@ static int agent_reply_(cr_engine *e, const char *conv, size_t conv_len,
                           const char *agent, size_t agent_len,
                           const char *text, size_t text_len) {
   int rc;
-  econv *c = agent_conv(e, conv, conv_len, agent, agent_len, &rc);
+  econv *c = live(e, conv, conv_len, &rc); /* ids, text: reply_check */
   if (!c)
-    return rc;
-  if ((rc = check_text(e, text, text_len)))
     return rc;
   eplan *p = plan1(e, c, CR_EV_REPLY, CR_REASON_NONE, &rc);
   if (!p)
@@ -2198,11 +2182,8 @@ static int agent_step_(cr_engine *e, const char *conv, size_t conv_len,
                          const char *action, size_t action_len,
                          const char *args, size_t args_len) {
   int rc;
-  econv *c = agent_conv(e, conv, conv_len, agent, agent_len, &rc);
+  econv *c = live(e, conv, conv_len, &rc); /* ids, args: step_check */
   if (!c)
-    return rc;
-  if ((rc = check_id(e, action, action_len, "bad action name")) ||
-      (rc = check_text(e, args, args_len)))
     return rc;
   eplan *p = plan1(e, c, CR_EV_STEP, CR_REASON_NONE, &rc);
   if (!p)
@@ -2266,11 +2247,9 @@ static int agent_transfer_(cr_engine *e, const char *conv, size_t conv_len,
 static int agent_close_(cr_engine *e, const char *conv, size_t conv_len,
                           const char *agent, size_t agent_len, int resolved) {
   int rc;
-  econv *c = agent_conv(e, conv, conv_len, agent, agent_len, &rc);
+  econv *c = live(e, conv, conv_len, &rc); /* ids, resolved: close_check */
   if (!c)
     return rc;
-  if (resolved != 0 && resolved != 1 && resolved != CR_METRICS_NONE)
-    return cr__e_fail(e, CR_EINVAL, "resolved must be 0, 1 or NONE");
   eplan *p = plan1(e, c, CR_EV_CLOSE, CR_REASON_NONE, &rc);
   if (!p)
     return rc;

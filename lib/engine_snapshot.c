@@ -421,9 +421,7 @@ int cr_engine_restore(cr_engine *e, const void *buf, size_t len) {
   if (len < 8 + 4 + 4 || memcmp(buf, SNAP_MAGIC, 7))
     return cr__e_fail(e, CR_ECORRUPT, "not an engine snapshot");
   const uint8_t *p = buf;
-  uint32_t crc = (uint32_t)p[len - 4] | (uint32_t)p[len - 3] << 8 |
-                 (uint32_t)p[len - 2] << 16 | (uint32_t)p[len - 1] << 24;
-  if (cr__crc32(0, p, len - 4) != crc)
+  if (cr__crc32(0, p, len - 4) != cr__le_get(p + len - 4, 4))
     return cr__e_fail(e, CR_ECORRUPT, "snapshot checksum mismatch");
   cr__rbuf r = {p, len - 4, 8, 0};
   uint32_t ver = cr__r_u32(&r);

@@ -83,6 +83,11 @@ void cr_metrics_survey_init(cr_metrics_survey *s) {
 
 static int duration_ok(cr_time d) { return d >= 0 && d <= DURATION_LIMIT; }
 
+/* Window slots: ceil(window / bucket), written so it cannot wrap. */
+static int64_t window_slots(const cr_metrics_options *o) {
+  return o->window_ms / o->bucket_ms + (o->window_ms % o->bucket_ms != 0);
+}
+
 static int opt_ok(const cr_metrics_options *o) {
   if (!duration_ok(o->fcr_window_ms) || !duration_ok(o->sl_threshold_ms) ||
       !duration_ok(o->short_abandon_ms) || !duration_ok(o->window_ms) ||
@@ -95,8 +100,7 @@ static int opt_ok(const cr_metrics_options *o) {
     return 0;
   if (o->breakdowns >> CR_METRICS_DIM_COUNT)
     return 0;
-  if (o->window_ms / o->bucket_ms + (o->window_ms % o->bucket_ms != 0) >
-      MAX_SLOTS)
+  if (window_slots(o) > MAX_SLOTS)
     return 0;
   return 1;
 }
@@ -132,9 +136,8 @@ int cr_metrics_new(cr_metrics **out, const cr_mem *mem,
     return CR_ENOMEM;
   m->mem = mm;
   m->opt = o;
-  /* ceil(window / bucket): the window is whole buckets. */
-  m->nslots = (size_t)(o.window_ms / o.bucket_ms +
-                       (o.window_ms % o.bucket_ms != 0));
+  /* the window is whole buckets */
+  m->nslots = (size_t)window_slots(&o);
   m->clock = INT64_MIN;
   m->all = group_new(m);
   if (!m->all) {

@@ -11,6 +11,7 @@
  * validates every length, index and cross-reference, then runs the full
  * invariant check: bad input is CR_ECORRUPT, never a crash. */
 #include "router.h"
+#include "crc32.h"
 #include "wire.h"
 
 #include <string.h>
@@ -33,21 +34,6 @@ static void put_pool(cr__wbuf *w, const rpool *p) {
   cr__w_u32(w, p->nfree);
   for (uint32_t i = 0; i < p->nfree; i++)
     cr__w_u32(w, p->free[i]);
-}
-
-static uint32_t crc32(const uint8_t *p, size_t n) {
-  /* IEEE 802.3 CRC-32 (reflected 0xEDB88320), as zlib's crc32(). */
-  uint32_t t[256];
-  for (uint32_t i = 0; i < 256; i++) {
-    uint32_t c = i;
-    for (int k = 0; k < 8; k++)
-      c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-    t[i] = c;
-  }
-  uint32_t c = 0xFFFFFFFFu;
-  for (size_t i = 0; i < n; i++)
-    c = t[(c ^ p[i]) & 0xFF] ^ (c >> 8);
-  return c ^ 0xFFFFFFFFu;
 }
 
 static void put_queue(cr__wbuf *w, const rqueue *q) {
@@ -251,9 +237,8 @@ int cr_router_snapshot(const cr_router *r, void **buf, size_t *len) {
   }
   if (!w.err) {
     uint64_t plen = w.n - 16;
-    for (int i = 0; i < 8; i++)
-      w.p[8 + i] = (uint8_t)(plen >> (8 * i));
-    cr__w_u32(&w, crc32(w.p + 16, (size_t)plen));
+    cr__le_put(w.p + 8, plen, 8);
+    cr__w_u32(&w, cr__crc32(0, w.p + 16, (size_t)plen));
   }
   if (w.err) {
     cr__free(&r->mem, w.p);
@@ -892,7 +877,7 @@ int cr_router_restore(cr_router **out, const cr_mem *mem, const void *buf,
     return CR_ECORRUPT;
   cr__rbuf b = {p + 16, (size_t)plen, 0, 0};
   cr__rbuf t = {p + 16 + plen, 4, 0, 0};
-  if (cr__r_u32(&t) != crc32(b.p, b.n))
+  if (cr__r_u32(&t) != cr__crc32(0, b.p, b.n))
     return CR_ECORRUPT;
   cr_router_config cfg;
   cfg.offer_timeout_ms = cr__r_i64(&b);
