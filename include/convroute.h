@@ -1559,7 +1559,9 @@ typedef enum cr_field_pattern {
 
 /* Texts the bot says that are not intent answers. In a text, {1} and {2}
  * are replaced by the titles of the two intents offered (CLARIFY), {q} by
- * the queue id. */
+ * the id of the queue the conversation goes to (HANDOFF, AFTER_HOURS,
+ * NO_AGENTS, and an emergency policy's own notice; nothing in CLARIFY).
+ * Each may appear any number of times; any other {x} stays as written. */
 typedef enum cr_engine_text_kind {
   CR_TEXT_CLARIFY = 0,     /* "Did you mean {1} or {2}? Reply 1 or 2." */
   CR_TEXT_HANDOFF = 1,     /* "Connecting you to an agent." */
@@ -1846,10 +1848,12 @@ CR_EXTERN const char *cr_engine_errmsg(const cr_engine *e);
 /* Copies *cb (NULL clears). */
 CR_EXTERN int cr_engine_set_callbacks(cr_engine *e,
                                       const cr_engine_callbacks *cb);
-/* The inner router, for queues and agents (see above). */
+/* The inner router, for queues and agents (see above). A successful
+ * cr_engine_restore() replaces it: ask for it again after a restore. */
 CR_EXTERN cr_router *cr_engine_router(cr_engine *e);
 /* The metrics accumulator fed by finished conversations (read-only use:
- * cr_metrics_report_get, cr_metrics_window_get, cr_metrics_key). */
+ * cr_metrics_report_get, cr_metrics_window_get, cr_metrics_key). Replaced
+ * by a successful cr_engine_restore(), like the router. */
 CR_EXTERN cr_metrics *cr_engine_metrics(cr_engine *e);
 
 /* ---- configuration (data) ---- */
@@ -2000,7 +2004,8 @@ CR_EXTERN const char *cr_engine_reason_name(int reason);
 CR_EXTERN int cr_engine_snapshot(const cr_engine *e, void **buf,
                                  size_t *len);
 /* Replaces e's conversations, router, metrics and counters with the
- * snapshot's (callbacks, model and configuration stay). CR_ECORRUPT, CR_EVERSION,
+ * snapshot's (callbacks, model and configuration stay); pointers from
+ * cr_engine_router() and cr_engine_metrics() taken before it are freed. CR_ECORRUPT, CR_EVERSION,
  * CR_EINVAL (a snapshot of an engine with another transcript_max or a
  * model with another label count), CR_ENOMEM: e unchanged. */
 CR_EXTERN int cr_engine_restore(cr_engine *e, const void *buf, size_t len);

@@ -1588,6 +1588,7 @@ void cr_engine_del(cr_engine *e) {
   cr__free(&e->mem, e->default_queue);
   cr__free(&e->mem, e->sc_lines);
   cr__free(&e->mem, e->sbuf);
+  cr__free(&e->mem, e->hbuf);
   cr_router_del(e->router);
   cr_metrics_del(e->metrics);
   cr_mem m = e->mem;

@@ -293,6 +293,9 @@ struct cr_engine {
   int32_t oos_idx;       /* label index of the model's oos label, -1 */
   char *sbuf;            /* composed bot texts */
   size_t sbuf_cap;
+  char *hbuf;            /* the handoff notice with {q} replaced: a plan
+                            may hold it beside a text in sbuf */
+  size_t hbuf_cap;
   char err[160];
 };
 

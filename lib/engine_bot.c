@@ -464,6 +464,21 @@ static int field_valid(cr_engine *e, econv *c, const efield *f,
   return 1;
 }
 
+static int compose(cr_engine *e, char **buf, size_t *cap, const char *t,
+                   size_t tn, const char *const sub[3], const size_t subl[3],
+                   const char **out, size_t *out_len);
+
+/* A handoff notice with {q} replaced by the queue it goes to, in the
+ * engine's handoff buffer; untouched (no copy) without a '{'. */
+static int notice_queue(cr_engine *e, const char *q, size_t qn,
+                        const char **t, size_t *n) {
+  if (!*t || !memchr(*t, '{', *n))
+    return 0;
+  const char *sub[3] = {NULL, NULL, q};
+  size_t subl[3] = {0, 0, qn};
+  return compose(e, &e->hbuf, &e->hbuf_cap, *t, *n, sub, subl, t, n);
+}
+
 /* ------------------------------------------------------------------ */
 /* planning */
 
@@ -567,6 +582,10 @@ int cr__bot_plan_handoff(cr_engine *e, econv *c, int ev, int reason,
     size_t n;
     const char *t = cr__bot_text(
         e, &e->texts[closed ? CR_TEXT_AFTER_HOURS : CR_TEXT_NO_AGENTS], c, &n);
+    if ((rc = notice_queue(e, q, qn, &t, &n))) {
+      cr__e_skills_free(e, &sk);
+      return rc;
+    }
     notice = cr__e_plan_say(p, t, n);
     if (!e->keep_queued) {
       cr__e_skills_free(e, &sk);
@@ -590,6 +609,10 @@ int cr__bot_plan_handoff(cr_engine *e, econv *c, int ev, int reason,
                           : &e->texts[CR_TEXT_HANDOFF];
     size_t n;
     const char *t = cr__bot_text(e, tx, c, &n);
+    if ((rc = notice_queue(e, q, qn, &t, &n))) {
+      cr__e_skills_free(e, &sk);
+      return rc;
+    }
     notice = cr__e_plan_say(p, t, n);
   }
   rc = cr__e_plan_add(p, ev, reason, intent, conf, notice);
@@ -617,46 +640,73 @@ int cr__bot_plan_handoff(cr_engine *e, econv *c, int ev, int reason,
   return 0;
 }
 
-/* {1} {2} -> the two intents' titles, {q} -> nothing known yet. Written
- * into the engine's scratch buffer (one composed text per plan). */
+/* Writes t into *buf with the placeholders {1}, {2} and {q} replaced by
+ * sub[0], sub[1] and sub[2] (a NULL sub leaves its placeholder as
+ * written). The size is counted first, placeholder by placeholder: a text
+ * may use each of them any number of times. */
+static int compose(cr_engine *e, char **buf, size_t *cap, const char *t,
+                   size_t tn, const char *const sub[3], const size_t subl[3],
+                   const char **out, size_t *out_len) {
+  static const char keys[3] = {'1', '2', 'q'};
+  size_t need = 1;
+  for (size_t i = 0; i < tn; i++) {
+    int k = -1;
+    if (t[i] == '{' && i + 2 < tn && t[i + 2] == '}')
+      for (int j = 0; j < 3; j++)
+        if (t[i + 1] == keys[j] && sub[j])
+          k = j;
+    if (k >= 0) {
+      need += subl[k];
+      i += 2;
+    } else
+      need++;
+  }
+  if (need > *cap) {
+    char *b = cr__realloc(&e->mem, *buf, need);
+    if (!b)
+      return CR_ENOMEM;
+    *buf = b;
+    *cap = need;
+  }
+  size_t o = 0;
+  for (size_t i = 0; i < tn; i++) {
+    int k = -1;
+    if (t[i] == '{' && i + 2 < tn && t[i + 2] == '}')
+      for (int j = 0; j < 3; j++)
+        if (t[i + 1] == keys[j] && sub[j])
+          k = j;
+    if (k >= 0) {
+      memcpy(*buf + o, sub[k], subl[k]);
+      o += subl[k];
+      i += 2;
+      continue;
+    }
+    (*buf)[o++] = t[i];
+  }
+  *out = *buf;
+  *out_len = o;
+  return 0;
+}
+
+/* {1} {2} -> the two intents' titles, {q} -> nothing (no queue is known
+ * yet). Written into the engine's scratch buffer (one composed text per
+ * plan). */
 static int compose_clarify(cr_engine *e, econv *c, const int32_t opt[2],
                            const char **out, size_t *out_len) {
   size_t tn;
   const char *t = cr__bot_text(e, &e->texts[CR_TEXT_CLARIFY], c, &tn);
-  const char *title[2];
-  size_t tl[2];
+  const char *sub[3] = {NULL, NULL, ""};
+  size_t subl[3] = {0, 0, 0};
   for (int k = 0; k < 2; k++) {
     const epolicy *pol = policy_of(e, opt[k]);
-    title[k] = pol && pol->title.n ? cr__bot_text(e, &pol->title, c, &tl[k])
-                                   : cr__e_label(e, opt[k], &tl[k]);
-    if (!title[k]) {
-      title[k] = "";
-      tl[k] = 0;
+    sub[k] = pol && pol->title.n ? cr__bot_text(e, &pol->title, c, &subl[k])
+                                 : cr__e_label(e, opt[k], &subl[k]);
+    if (!sub[k]) {
+      sub[k] = "";
+      subl[k] = 0;
     }
   }
-  size_t need = tn + tl[0] + tl[1] + 1;
-  if (need > e->sbuf_cap) {
-    char *b = cr__realloc(&e->mem, e->sbuf, need);
-    if (!b)
-      return CR_ENOMEM;
-    e->sbuf = b;
-    e->sbuf_cap = need;
-  }
-  size_t o = 0;
-  for (size_t i = 0; i < tn; i++) {
-    if (t[i] == '{' && i + 2 < tn && t[i + 2] == '}' &&
-        (t[i + 1] == '1' || t[i + 1] == '2')) {
-      int k = t[i + 1] - '1';
-      memcpy(e->sbuf + o, title[k], tl[k]);
-      o += tl[k];
-      i += 2;
-      continue;
-    }
-    e->sbuf[o++] = t[i];
-  }
-  *out = e->sbuf;
-  *out_len = o;
-  return 0;
+  return compose(e, &e->sbuf, &e->sbuf_cap, t, tn, sub, subl, out, out_len);
 }
 
 static int32_t oos_index(const cr_engine *e) {

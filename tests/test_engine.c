@@ -583,6 +583,43 @@ static void test_failure_streak(void **state) {
   rm(&t);
 }
 
+/* {1} {2} and {q} may each appear any number of times: the composed text
+ * is sized by what it holds (a CLARIFY text naming {1} twice used to
+ * write past its buffer), and {q} names the queue in a handoff notice. */
+static void test_text_placeholders(void **state) {
+  (void)state;
+  T t;
+  mk(&t, 1);
+  char tx[400] = "";
+  for (int i = 0; i < 8; i++)
+    strcat(tx, "{1}{2}");
+  strcat(tx, "{q}.{x}{");
+  assert_int_equal(
+      cr_engine_set_text(t.e, CR_TEXT_CLARIFY, S("en"), tx, strlen(tx)), 0);
+  assert_int_equal(say(&t, "c1", "what's the weather tomorrow", 1000), 0);
+  assert_int_equal(st(&t, "c1"), CR_ST_CLARIFY);
+  econv *c = cr__e_find(t.e, S("c1"));
+  size_t l1, l2;
+  const char *t1 = cr__e_label(t.e, c->clar[0], &l1);
+  const char *t2 = cr__e_label(t.e, c->clar[1], &l2);
+  char want[2048] = "";
+  for (int i = 0; i < 8; i++) {
+    strncat(want, t1, l1);
+    strncat(want, t2, l2);
+  }
+  strcat(want, ".{x}{"); /* {q}: no queue yet; others stay as written */
+  assert_true(strlen(want) < sizeof t.r.last_send);
+  assert_string_equal(t.r.last_send, want);
+  /* the handoff notice names its queue, as often as it asks */
+  assert_int_equal(cr_engine_set_text(t.e, CR_TEXT_HANDOFF, S("en"),
+                                      S("To the {q} team ({q}), {1}.")),
+                   0);
+  assert_int_equal(say(&t, "c2", "representative please", 2000), 0);
+  assert_string_equal(t.r.ctx_queue, "general");
+  assert_string_equal(t.r.last_send, "To the general team (general), {1}.");
+  rm(&t);
+}
+
 static void test_clarify_pick(void **state) {
   (void)state;
   T t;
@@ -2630,6 +2667,7 @@ int main(void) {
       cmocka_unit_test(test_collect_then_handoff_context),
       cmocka_unit_test(test_human_request_every_bot_state),
       cmocka_unit_test(test_failure_streak),
+      cmocka_unit_test(test_text_placeholders),
       cmocka_unit_test(test_clarify_pick),
       cmocka_unit_test(test_agent_step_and_back),
       cmocka_unit_test(test_bot_action_ok_and_failed),
