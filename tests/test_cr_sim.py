@@ -383,6 +383,9 @@ class Replay(unittest.TestCase):
                 self.assertGreaterEqual(j["contacts"], 1, name)
             else:
                 self.assertTrue(p.stderr, name)
+            if name == "open quote":  # the message names the row's line
+                self.assertIn("line 2: a quoted field is not closed",
+                              p.stderr)
 
     def test_usage(self):
         for args in (["--replay"], ["--replay", "/nonexistent.csv",

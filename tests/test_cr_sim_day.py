@@ -291,7 +291,15 @@ class ScenarioFile(unittest.TestCase):
                  "shift=08:00-20:00\n", "line 4: count=N")
         self.bad("mix invoice_copy=1\n", "no arrivals line")
         self.bad(good.replace("invoice_copy", "no_such_intent"),
-                 "mix: no utterances of 'no_such_intent'")
+                 "line 2: mix: no utterances of 'no_such_intent'")
+        # checks made after parsing still name the line
+        self.bad(good + "agents a count=1 skills=general:3 capacity=chat:1 "
+                 "shift=08:00-20:00\n",
+                 "line 4: agents a: a group of that name is on line 3")
+        self.bad(good.replace("skills=general:3", "skills=general:9"),
+                 "line 3: agents a: skills=name:level(1-5)")
+        self.bad(good + "config no_such_file.conf\n",
+                 "line 4: config: ")
         self.bad('name "unterminated\n' + good, "line 1:")
         # a NUL byte is refused before the line is lexed (its tokens were
         # once freed without having been made)

@@ -182,6 +182,11 @@ static int parse_agents(const crs_toks *t, day_scn *s, int lineno,
   day_agents *a = &s->agents[s->nagents];
   memset(a, 0, sizeof *a);
   snprintf(a->name, sizeof a->name, "%s", t->tok[1].s);
+  a->line = lineno;
+  for (size_t g = 0; g < s->nagents; g++)
+    if (!strcmp(s->agents[g].name, a->name))
+      FAIL("line %d: agents %s: a group of that name is on line %d", lineno,
+           a->name, s->agents[g].line);
   int bad = known_keys(t, 2, keys);
   if (bad >= 0)
     FAIL("line %d: unknown agents key '%s'", lineno, t->tok[bad].s);
@@ -266,6 +271,7 @@ static int parse_line(const crs_toks *t, day_scn *s, int lineno, char *err,
     if (t->n != 2 || strlen(t->tok[1].s) >= sizeof s->config)
       FAIL("line %d: config FILE (relative to the data directory)", lineno);
     snprintf(s->config, sizeof s->config, "%s", t->tok[1].s);
+    s->config_line = lineno;
   } else if (!strcmp(k, "seed")) {
     if (t->n != 2 || num(t->tok[1].s, &v) || v < 0 || v > 9e15)
       FAIL("line %d: seed N", lineno);
@@ -330,6 +336,7 @@ static int parse_line(const crs_toks *t, day_scn *s, int lineno, char *err,
         FAIL("line %d: more than %d intents in the mix", lineno, DAY_MAX_MIX);
       memcpy(s->mix[s->nmix].label, x->s, (size_t)x->eq);
       s->mix[s->nmix].label[x->eq] = '\0';
+      s->mix[s->nmix].line = lineno;
       s->mix[s->nmix++].w = v;
     }
     if (t->n < 2)

@@ -32,6 +32,7 @@ typedef struct day_agents {
   uint32_t cost[DAY_NCH];
   int shift_from, shift_to;        /* local minutes since midnight */
   double wrapup_s;
+  int line;                        /* of the scenario, for messages */
 } day_agents;
 
 typedef struct day_scn {
@@ -51,6 +52,7 @@ typedef struct day_scn {
   struct {
     char label[48];
     double w;
+    int line;
   } mix[DAY_MAX_MIX];
   size_t nmix;
   crs_dist patience[DAY_NCH];      /* waiting for a human */
@@ -63,6 +65,7 @@ typedef struct day_scn {
   day_agents agents[DAY_MAX_AGENTS];
   size_t nagents;
   char config[256];                /* bot config, relative to the data dir */
+  int config_line;                 /* 0: the default */
 } day_scn;
 
 /* The embedded default scenario, as text in the file format. */

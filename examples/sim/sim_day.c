@@ -242,8 +242,9 @@ static int load_pools(day *d, char *err, size_t cap) {
       d->mix_pool[i][g] = p >= 0 ? p : any;
     }
     if (d->mix_pool[i][0] < 0 || d->mix_pool[i][1] < 0) {
-      snprintf(err, cap, "mix: no utterances of '%s' in %s/intents_*_test.tsv",
-               l, d->data_dir);
+      snprintf(err, cap,
+               "line %d: mix: no utterances of '%s' in %s/intents_*_test.tsv",
+               d->scn.mix[i].line, l, d->data_dir);
       return -1;
     }
   }
@@ -697,7 +698,8 @@ static int add_agents(day *d, char *err, size_t cap) {
     ecf_pair p[32];
     int n = ecf_pairs(ga->skills, strlen(ga->skills), p, 32, 1, 5);
     if (n < 0) {
-      snprintf(err, cap, "agents %s: skills=name:level(1-5),...", ga->name);
+      snprintf(err, cap, "line %d: agents %s: skills=name:level(1-5),... "
+               "(at most 32)", ga->line, ga->name);
       return CR_EINVAL;
     }
     for (int k = 0; k < n; k++)
@@ -714,8 +716,8 @@ static int add_agents(day *d, char *err, size_t cap) {
       a->group = (int)g;
       int rc = cr_router_agent_add(rt, a->id, strlen(a->id), &ac, d->now);
       if (rc) {
-        snprintf(err, cap, "agents %s: %s (%s)", ga->name, cr_strerror(rc),
-                 cr_router_errmsg(rt));
+        snprintf(err, cap, "line %d: agents %s: %s (%s)", ga->line, ga->name,
+                 cr_strerror(rc), cr_router_errmsg(rt));
         return rc;
       }
       cr_time on = DAY_ORIGIN + ga->shift_from * MIN_MS;
@@ -1246,7 +1248,11 @@ static int setup(day *d) {
   else
     snprintf(path, sizeof path, "%s/%s", d->data_dir, d->scn.config);
   if (ecf_load(path, &d->cfg, err, sizeof err)) {
-    fprintf(stderr, "cr-sim: %s\n", err);
+    if (d->scn.config_line)
+      fprintf(stderr, "cr-sim: line %d: config: %s\n", d->scn.config_line,
+              err);
+    else
+      fprintf(stderr, "cr-sim: %s\n", err);
     return -1;
   }
   if (load_pools(d, err, sizeof err) ||
@@ -1261,7 +1267,8 @@ static int setup(day *d) {
     for (size_t k = 0; k < cr_intent_model_label_count(d->model); k++)
       found |= !strcmp(cr_intent_model_label(d->model, k), l);
     if (!found) {
-      fprintf(stderr, "cr-sim: mix: '%s' is not an intent of the model\n", l);
+      fprintf(stderr, "cr-sim: line %d: mix: '%s' is not an intent of the "
+              "model\n", d->scn.mix[i].line, l);
       return -1;
     }
   }

@@ -226,11 +226,13 @@ static int read_log(const char *path, log_data *L) {
     free(buf);
     return -1;
   }
+  const char *row = p;
   while (p < e && !rc) {
     for (int k = 0; k < F_N; k++)
       f[k][0] = 0;
     int i = 0;
     eol = 0;
+    row = p;
     while (!eol) {
       if (next_field(&p, e, field, sizeof field, &eol)) {
         rc = -1;
@@ -244,12 +246,20 @@ static int read_log(const char *path, log_data *L) {
     if (i > 1 && !rc)
       rc = add_row(L, f);
   }
+  if (rc < 0) { /* the line the row starts on, counted only now */
+    size_t line = 1;
+    for (const char *x = buf; x < row; x++)
+      line += *x == '\n';
+    fprintf(stderr, "cr-sim: %s: line %zu: a quoted field is not closed\n",
+            path, line);
+  } else if (rc)
+    fprintf(stderr, "cr-sim: %s: out of memory\n", path);
+  else if (!L->n)
+    fprintf(stderr, "cr-sim: %s: no contact that queued for a human\n",
+            path);
   free(buf);
-  if (rc || !L->n) {
-    fprintf(stderr, "cr-sim: %s: %s\n", path,
-            rc ? "unreadable row" : "no contact that queued for a human");
+  if (rc || !L->n)
     return -1;
-  }
   qsort(L->c, L->n, sizeof *L->c, cmp_call);
   cr_time o = L->c[0].q;
   o -= ((o % 3600000) + 3600000) % 3600000; /* the hour it starts in */
