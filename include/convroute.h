@@ -1588,7 +1588,9 @@ typedef struct cr_field_spec {
   const cr_lang_text *prompt;  /* per language */
   size_t nprompt;
   int pattern;                 /* cr_field_pattern */
-  uint32_t min_len, max_len;   /* code points; 0 = no bound */
+  uint32_t min_len, max_len;   /* code points (DIGITS: digits), checked
+                                  before a validate callback; 0 = no
+                                  bound */
 } cr_field_spec;
 
 #define CR_ENGINE_MAX_FIELDS 16
@@ -1786,6 +1788,9 @@ typedef struct cr_engine_callbacks {
                       size_t agent_len, void *user_data);
   /* Run a self-service action; the host answers later (or inside this
    * call's caller, never inside the callback) with cr_engine_action_result.
+   * The engine sets no deadline on an action (the host runs it and knows
+   * its timeout): a host that loses the answer must still report ok 0,
+   * else the conversation stays in ACTION/BOTSTEP.
    * agent is NULL/0 for the bot's own actions, the agent for a bot step;
    * args are the agent's step arguments or, for the bot, the fields
    * collected so far as "name=value;name=value" (NULL/0 when none) */

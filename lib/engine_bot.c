@@ -440,8 +440,13 @@ static int field_valid(cr_engine *e, econv *c, const efield *f,
     len = (uint32_t)cp_count(v, n);
     break;
   case CR_PATTERN_CALLBACK: {
+    /* the bounds first: the host sees only values that meet them */
+    len = (uint32_t)cp_count(v, n);
+    if (!len || (f->min_len && len < f->min_len) ||
+        (f->max_len && len > f->max_len))
+      return 0;
     if (!e->cb.validate)
-      return n > 0;
+      return 1;
     cr__e_hold(e, 1);
     int rc = e->cb.validate(c->id, c->id_len, f->name, f->name_len, v, n,
                             e->cb.user_data);

@@ -878,6 +878,37 @@ static void test_async_validation(void **state) {
   rm(&t);
 }
 
+/* A CALLBACK field's length bounds are checked before the host's
+ * validate callback: the host sees only values that meet them. */
+static void test_callback_field_bounds(void **state) {
+  (void)state;
+  T t;
+  mk(&t, 1);
+  static const cr_lang_text pr[] = {{S("en"), S("Your new email?")}};
+  const cr_field_spec f = {S("email"), pr, 1, CR_PATTERN_CALLBACK, 5, 12};
+  assert_int_equal(policy(t.e, "update_details", CR_POLICY_COLLECT, NULL,
+                          NULL, NULL, "general", &f, 1, NULL, 0),
+                   0);
+  t.r.validate_answer = 0; /* the host would accept anything */
+  assert_int_equal(say(&t, "c1", "update my email", 1000), 0);
+  assert_int_equal(st(&t, "c1"), CR_ST_COLLECT);
+  int nv = t.r.nvalidate;
+  assert_int_equal(say(&t, "c1", "x", 2000), 0); /* 1 < 5 */
+  JHAS(&t.r, "FIELD_BAD COLLECT>COLLECT NONE c1 - email");
+  assert_int_equal(t.r.nvalidate, nv); /* the host was not asked */
+  assert_int_equal(say(&t, "c1", "d@ex.co", 3000), 0);
+  assert_int_equal(t.r.nvalidate, nv + 1);
+  assert_string_equal(t.r.validated, "d@ex.co");
+  /* too long: refused, not asked either (a second bad value in a row
+   * then hands the conversation to an agent, as for any field) */
+  assert_int_equal(say(&t, "c2", "update my email", 4000), 0);
+  assert_int_equal(say(&t, "c2", "dana.cohen@example.com", 5000), 0);
+  JHAS(&t.r, "FIELD_BAD COLLECT>COLLECT NONE c2 - email");
+  assert_int_equal(t.r.nvalidate, nv + 1);
+  JHAS(&t.r, "HANDOFF COLLECT>QUEUED COLLECTED c1");
+  rm(&t);
+}
+
 static void test_abandon_queued_and_offered(void **state) {
   (void)state;
   T t;
@@ -2677,6 +2708,7 @@ int main(void) {
       cmocka_unit_test(test_channel_switch_while_offered),
       cmocka_unit_test(test_language_and_action_args),
       cmocka_unit_test(test_async_validation),
+      cmocka_unit_test(test_callback_field_bounds),
       cmocka_unit_test(test_abandon_queued_and_offered),
       cmocka_unit_test(test_after_hours),
       cmocka_unit_test(test_vip_rule),
