@@ -504,7 +504,9 @@ typedef struct cr_staffing_req {
 } cr_staffing_req;
 
 /* What "enough agents" means. Every field 0 = no such constraint; at
- * least one of the first four must be set. All set constraints must hold. */
+ * least one of the first four must be set. All set constraints must hold,
+ * each with 1e-12 of room for rounding (absolute for the shares,
+ * relative for ASA: an SL of 0.8 - 1e-13 meets a goal of 0.8). */
 typedef struct cr_staffing_goal {
   double service_level; /* SL (definition EA1 above) >= this, in [0, 1] */
   double max_occupancy; /* occupancy <= this, in (0, 1] */
