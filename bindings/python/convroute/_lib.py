@@ -30,7 +30,7 @@ import os
 import sys
 import sysconfig
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 _NAMES = ("libconvroute.so.0", "libconvroute.so", "libconvroute.dylib",
           "convroute.dll")
@@ -159,13 +159,104 @@ def _traced(name: str, f: Any) -> Callable:
     return call
 
 
+# ---- integer ranges ----
+#
+# ctypes converts a Python int to a C integer type by truncation: 2**64 + 5
+# passed as int64_t arrives as 5, -1 as uint32_t as 4294967295. Every
+# integer argument of a declared function, and every integer field of a
+# Structure made from _lib.Struct, is checked against its C type instead:
+# a value that does not fit raises RangeError (CR_ERANGE) and nothing is
+# called or stored.
+
+_CR_ERANGE = -3
+
+
+def int_range(ctype: Any) -> Optional[Tuple[int, int]]:
+    """(lo, hi) of a ctypes integer type; None for any other type."""
+    code = getattr(ctype, "_type_", None)
+    if not isinstance(code, str) or code not in "bBhHiIlLqQ" or \
+            not issubclass(ctype, ctypes._SimpleCData):
+        return None
+    bits = 8 * ctypes.sizeof(ctype)
+    if code.islower():
+        return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    return 0, (1 << bits) - 1
+
+
+def range_error(what: str, value: int, lo: int, hi: int) -> Exception:
+    """The RangeError for an int outside lo..hi."""
+    from .errors import ConvrouteError  # errors imports this module
+    return ConvrouteError(_CR_ERANGE, "%s: %d does not fit in %d .. %d"
+                          % (what, value, lo, hi))
+
+
+def check_int(ctype: Any, value: Any, what: str) -> Any:
+    """value, after checking that an int fits ctype (RangeError if not).
+    Other values are returned as they are (ctypes judges them)."""
+    r = int_range(ctype)
+    if r is not None and isinstance(value, int) and \
+            not r[0] <= value <= r[1]:
+        raise range_error(what, value, r[0], r[1])
+    return value
+
+
+class Struct(ctypes.Structure):
+    """A ctypes Structure whose integer fields refuse values that do not
+    fit (RangeError) instead of truncating them."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, int):
+            r = _field_ranges(type(self)).get(name)
+            if r is not None and not r[0] <= value <= r[1]:
+                raise range_error("%s.%s" % (type(self).__name__.lstrip("_"),
+                                             name), value, r[0], r[1])
+        super().__setattr__(name, value)
+
+
+_RANGES: Dict[type, Dict[str, Tuple[int, int]]] = {}
+
+
+def _field_ranges(cls: type) -> Dict[str, Tuple[int, int]]:
+    got = _RANGES.get(cls)
+    if got is None:
+        got = {}
+        for klass in reversed(cls.__mro__):
+            for f in klass.__dict__.get("_fields_", ()):
+                r = int_range(f[1])
+                if r is not None:
+                    got[f[0]] = r
+        _RANGES[cls] = got
+    return got
+
+
+def _range_checked(name: str, f: Any, argtypes: Tuple[Any, ...]) -> Any:
+    checks = [(i, r) for i, r in ((i, int_range(t))
+                                  for i, t in enumerate(argtypes))
+              if r is not None]
+    if not checks:
+        return f
+
+    def call(*args):
+        for i, (lo, hi) in checks:
+            v = args[i] if i < len(args) else None
+            if isinstance(v, int) and not lo <= v <= hi:
+                raise range_error("%s argument %d" % (name, i + 1), v, lo,
+                                  hi)
+        return f(*args)
+    call.__name__ = name
+    call.__wrapped__ = f  # type: ignore[attr-defined]
+    return call
+
+
 def fn(name: str, restype: Any, *argtypes: Any) -> Any:
-    """Declares and returns the C function `name`."""
+    """Declares and returns the C function `name` (its integer arguments
+    range-checked: RangeError rather than a silently truncated value)."""
     f = getattr(lib, name)
     f.restype = restype
     f.argtypes = list(argtypes)
     BOUND[name] = f
-    return _traced(name, f) if _TRACE else f
+    g = _range_checked(name, f, argtypes)
+    return _traced(name, g) if _TRACE else g
 
 
 if _TRACE:

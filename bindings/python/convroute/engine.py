@@ -109,18 +109,18 @@ DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
 # ---- C layouts (include/convroute.h, engine section) ----
 
-class _LangText(_c.Structure):
+class _LangText(_lib.Struct):
     _fields_ = [("lang", _S), ("lang_len", _Z), ("text", _S),
                 ("text_len", _Z)]
 
 
-class _FieldSpec(_c.Structure):
+class _FieldSpec(_lib.Struct):
     _fields_ = [("name", _S), ("name_len", _Z),
                 ("prompt", _c.POINTER(_LangText)), ("nprompt", _Z),
                 ("pattern", _I), ("min_len", _u32), ("max_len", _u32)]
 
 
-class _Policy(_c.Structure):
+class _Policy(_lib.Struct):
     _fields_ = [("kind", _I), ("title", _c.POINTER(_LangText)),
                 ("ntitle", _Z), ("text", _c.POINTER(_LangText)),
                 ("ntext", _Z), ("action", _S), ("action_len", _Z),
@@ -130,18 +130,18 @@ class _Policy(_c.Structure):
                 ("priority", _I)]
 
 
-class _Rule(_c.Structure):
+class _Rule(_lib.Struct):
     _fields_ = [("key", _S), ("key_len", _Z), ("value", _S),
                 ("value_len", _Z), ("queue", _S), ("queue_len", _Z),
                 ("skills", _c.POINTER(_SkillLevel)), ("nskills", _Z),
                 ("priority_add", _I), ("handoff", _I), ("stop", _I)]
 
 
-class _OpenInterval(_c.Structure):
+class _OpenInterval(_lib.Struct):
     _fields_ = [("day", _I), ("open_min", _I), ("close_min", _I)]
 
 
-class _Config(_c.Structure):
+class _Config(_lib.Struct):
     _fields_ = [("transcript_max", _Z), ("clarify_below", _c.c_double),
                 ("max_unclear", _u32), ("idle_ms", _i64),
                 ("return_window_ms", _i64), ("sticky_ms", _i64),
@@ -155,22 +155,22 @@ class _Config(_c.Structure):
                 ("alias_new_ids", _I)]
 
 
-class _Line(_c.Structure):
+class _Line(_lib.Struct):
     _fields_ = [("from_", _I), ("channel", _I), ("at", _i64),
                 ("text", _P), ("text_len", _Z)]
 
 
-class _Intent(_c.Structure):
+class _Intent(_lib.Struct):
     _fields_ = [("label", _P), ("label_len", _Z),
                 ("confidence", _c.c_double), ("at", _i64)]
 
 
-class _KV(_c.Structure):
+class _KV(_lib.Struct):
     _fields_ = [("key", _P), ("key_len", _Z), ("value", _P),
                 ("value_len", _Z)]
 
 
-class _Context(_c.Structure):
+class _Context(_lib.Struct):
     _fields_ = [("conv", _P), ("conv_len", _Z), ("customer", _P),
                 ("customer_len", _Z), ("lang", _P), ("lang_len", _Z),
                 ("channel", _I), ("channels", _c.POINTER(_I)),
@@ -186,7 +186,7 @@ class _Context(_c.Structure):
                 ("arrived", _i64)]
 
 
-class _EventC(_c.Structure):
+class _EventC(_lib.Struct):
     _fields_ = [("seq", _c.c_uint64), ("time", _i64), ("type", _I),
                 ("from_", _I), ("to", _I), ("reason", _I), ("channel", _I),
                 ("conv", _P), ("conv_len", _Z), ("agent", _P),
@@ -196,7 +196,7 @@ class _EventC(_c.Structure):
                 ("sender", _I)]
 
 
-class _Summary(_c.Structure):
+class _Summary(_lib.Struct):
     _fields_ = [("state", _I), ("channel", _I), ("reason", _I),
                 ("unclear", _u32), ("nfields", _u32), ("messages", _u32),
                 ("transfers", _u32), ("agent", _P), ("agent_len", _Z),
@@ -215,7 +215,7 @@ _StateCB = _c.CFUNCTYPE(_I, _P, _Z, _I, _I, _I, _P)
 _JournalCB = _c.CFUNCTYPE(_I, _c.POINTER(_EventC), _P)
 
 
-class _Callbacks(_c.Structure):
+class _Callbacks(_lib.Struct):
     _fields_ = [("send", _SendCB), ("offer", _OfferCB),
                 ("cancel_offer", _CancelCB), ("action", _ActionCB),
                 ("validate", _ValidateCB), ("alert", _AlertCB),
@@ -668,11 +668,20 @@ class Engine(_CallbackHost):
     # ---- callbacks ----
 
     def _guard(self, body):
-        """Runs body(); an exception is kept and the C callback fails."""
+        """Runs body(); an exception is kept and the C callback fails. A
+        returned int is the C return value; one that does not fit in a C
+        int is still a failure (1 or -1), never truncated (2**32 would
+        arrive as 0, success)."""
         try:
             r = body()
-            return 0 if r is None or r is True else (1 if r is False else
-                                                     int(r))
+            if r is None or r is True:
+                return 0
+            if r is False:
+                return 1
+            r = int(r)
+            if not -2**31 <= r < 2**31:
+                return 1 if r > 0 else -1
+            return r
         except BaseException as exc:  # kept, re-raised by _call
             self._keep_exc(exc)
             return -1

@@ -44,7 +44,7 @@ TextLike = Union[str, bytes, bytearray, memoryview]
 PathOrData = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
 
 
-class _Match(_c.Structure):
+class _Match(_lib.Struct):
     # Mirrors struct cr_intent_match in convroute.h, member for member.
     _fields_ = [
         ("label", _c.c_void_p),
@@ -320,9 +320,7 @@ class IntentTrainer:
         if oos_label is not None:
             lab = _utf8(oos_label, "oos_label")
             check(_set_oos_label(h, lab, len(lab)))
-        if seed is not None:
-            if not 0 <= seed < 2 ** 64:
-                raise ValueError("seed must be in 0 .. 2**64 - 1")
+        if seed is not None:  # outside uint64: RangeError (a ValueError)
             check(_set_seed(h, seed))
         if hash_bits is not None:
             check(_set_hash_bits(h, hash_bits))

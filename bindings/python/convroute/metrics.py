@@ -46,7 +46,7 @@ class MetricsError(ConvrouteError, ValueError):
     """Bad metrics input (a CR_E... code); nothing was recorded."""
 
 
-class _Options(_c.Structure):
+class _Options(_lib.Struct):
     _fields_ = [("fcr_window_ms", _c.c_int64),
                 ("sl_threshold_ms", _c.c_int64),
                 ("sl_abandon", _c.c_int),
@@ -58,12 +58,12 @@ class _Options(_c.Structure):
                 ("breakdowns", _c.c_uint)]
 
 
-class _KeyRef(_c.Structure):
+class _KeyRef(_lib.Struct):
     _fields_ = [("str", _c.c_char_p), ("len", _c.c_size_t),
                 ("id", _c.c_uint32)]
 
 
-class _Record(_c.Structure):
+class _Record(_lib.Struct):
     _fields_ = [("arrived_at", _c.c_int64), ("queued_at", _c.c_int64),
                 ("answered_at", _c.c_int64), ("ended_at", _c.c_int64),
                 ("handled_by", _c.c_int), ("escalated", _c.c_int),
@@ -75,7 +75,7 @@ class _Record(_c.Structure):
                 ("fcr", _c.c_int)]
 
 
-class _Survey(_c.Structure):
+class _Survey(_lib.Struct):
     _fields_ = [("at", _c.c_int64), ("key", _KeyRef * 4),
                 ("csat", _c.c_int), ("nps", _c.c_int), ("ces", _c.c_int),
                 ("fcr", _c.c_int)]
@@ -92,7 +92,7 @@ _FIGURES = ["fcr", "fcr_survey", "resolution_rate", "csat_top2",
             "containment", "transfer_rate", "cost", "cost_per_contact"]
 
 
-class _Report(_c.Structure):
+class _Report(_lib.Struct):
     _fields_ = ([(n, _c.c_uint64) for n in _COUNTS] +
                 [(n, _c.c_double) for n in _FIGURES])
 
@@ -204,16 +204,36 @@ _restore = _fn("cr_metrics_restore", _c.c_int, _c.POINTER(_P), _P,
 _SNAP_WINDOW_AT = 52  # byte offset of window_ms in a version-1 snapshot
 
 
-def _ms(t: Optional[Time]) -> int:
+def _to_ms(v: Any, what: str) -> int:
+    """Seconds -> int64 milliseconds: NaN is InvalidArgumentError, a value
+    outside int64 (inf included) RangeError, both as MetricsError (never
+    Python's own ValueError / OverflowError, never a truncated value)."""
+    if isinstance(v, int):
+        ms = v * 1000
+    else:
+        try:
+            ms = int(round(v * 1000))
+        except ValueError:  # NaN
+            raise MetricsError(-1, "%s is not a number (%r)"
+                               % (what, v)) from None
+        except OverflowError:  # infinite
+            raise MetricsError(-3, "%s is infinite" % what) from None
+    if not _TIME_NONE < ms < 2 ** 63:
+        raise MetricsError(-3, "%s: %r s is outside the int64 milliseconds"
+                           % (what, v))
+    return ms
+
+
+def _ms(t: Optional[Time], what: str = "time") -> int:
     if t is None:
         return _TIME_NONE
     if isinstance(t, _dt.datetime):
         t = t.timestamp()
-    return int(round(t * 1000))
+    return _to_ms(t, what)
 
 
-def _dur_ms(s: float) -> int:
-    return int(round(s * 1000))
+def _dur_ms(s: float, what: str = "duration") -> int:
+    return _to_ms(s, what)
 
 
 def _answer(v) -> int:
@@ -329,10 +349,10 @@ class Metrics:
         r = _Record()
         _rec_init(_c.byref(r))
         keep: List[Any] = []
-        r.arrived_at = _ms(c.arrived_at)
-        r.queued_at = _ms(c.queued_at)
-        r.answered_at = _ms(c.answered_at)
-        r.ended_at = _ms(c.ended_at)
+        r.arrived_at = _ms(c.arrived_at, "arrived_at")
+        r.queued_at = _ms(c.queued_at, "queued_at")
+        r.answered_at = _ms(c.answered_at, "answered_at")
+        r.ended_at = _ms(c.ended_at, "ended_at")
         if c.handled_by not in HANDLED_BY:
             raise MetricsError(-1, "handled_by must be one of %s, not %r"
                                % (", ".join(HANDLED_BY), c.handled_by))
@@ -340,7 +360,7 @@ class Metrics:
         r.escalated = int(c.escalated)
         r.transferred = int(c.transferred)
         r.resolved = _answer(c.resolved)
-        r.wrap_ms = _dur_ms(c.wrap_s or 0)
+        r.wrap_ms = _dur_ms(c.wrap_s or 0, "wrap_s")
         self._keys(r.key, keep, channel=c.channel, queue=c.queue,
                    agent=c.agent, intent=c.intent)
         if c.customer:

@@ -48,26 +48,26 @@ _u64 = _c.c_uint64
 
 # ---- C layouts (include/convroute.h, router section) ----
 
-class _SkillLevel(_c.Structure):
+class _SkillLevel(_lib.Struct):
     _fields_ = [("skill", _c.c_char_p), ("skill_len", _c.c_size_t),
                 ("level", _c.c_int)]
 
 
-class _RouteStep(_c.Structure):
+class _RouteStep(_lib.Struct):
     _fields_ = [("kind", _c.c_int), ("target", _c.c_char_p),
                 ("target_len", _c.c_size_t),
                 ("skills", _c.POINTER(_SkillLevel)),
                 ("nskills", _c.c_size_t), ("expire_after_ms", _i64)]
 
 
-class _RouterConfig(_c.Structure):
+class _RouterConfig(_lib.Struct):
     _fields_ = [("offer_timeout_ms", _i64), ("auto_away_misses", _u32),
                 ("wrapup_ms", _i64), ("reentry_grace_ms", _i64),
                 ("decline_block_ms", _i64), ("seed", _u64),
                 ("aht_alpha", _c.c_double)]
 
 
-class _QueueConfig(_c.Structure):
+class _QueueConfig(_lib.Struct):
     _fields_ = [("strategy", _c.c_int),
                 ("skills", _c.POINTER(_SkillLevel)),
                 ("nskills", _c.c_size_t), ("auto_members", _c.c_int),
@@ -84,20 +84,20 @@ class _QueueConfig(_c.Structure):
                 ("overflow_sl_below", _c.c_double), ("aht_hint_ms", _i64)]
 
 
-class _AgentConfig(_c.Structure):
+class _AgentConfig(_lib.Struct):
     _fields_ = [("max_per_channel", _u32 * CHANNEL_COUNT),
                 ("total_capacity", _u32), ("cost", _u32 * CHANNEL_COUNT),
                 ("skills", _c.POINTER(_SkillLevel)),
                 ("nskills", _c.c_size_t), ("wrapup_ms", _i64)]
 
 
-class _ConvParams(_c.Structure):
+class _ConvParams(_lib.Struct):
     _fields_ = [("channel", _c.c_int), ("priority", _c.c_int),
                 ("steps", _c.POINTER(_RouteStep)), ("nsteps", _c.c_size_t),
                 ("attrs", _c.c_char_p), ("attrs_len", _c.c_size_t)]
 
 
-class _Event(_c.Structure):
+class _Event(_lib.Struct):
     _fields_ = [("type", _c.c_int), ("time", _i64),
                 ("conv", _c.c_void_p), ("conv_len", _c.c_size_t),
                 ("agent", _c.c_void_p), ("agent_len", _c.c_size_t),
@@ -109,13 +109,13 @@ class _Event(_c.Structure):
 _EventCB = _c.CFUNCTYPE(None, _c.POINTER(_Event), _c.c_void_p)
 
 
-class _Callbacks(_c.Structure):
+class _Callbacks(_lib.Struct):
     _fields_ = [("offer", _EventCB), ("offer_cancelled", _EventCB),
                 ("assigned", _EventCB), ("escalation", _EventCB),
                 ("event", _EventCB), ("user_data", _c.c_void_p)]
 
 
-class _ConvInfo(_c.Structure):
+class _ConvInfo(_lib.Struct):
     _fields_ = [("state", _c.c_int), ("channel", _c.c_int),
                 ("priority", _c.c_int), ("effective_priority", _c.c_int),
                 ("arrival", _i64), ("step", _c.c_int),
@@ -124,7 +124,7 @@ class _ConvInfo(_c.Structure):
                 ("offers", _u32)]
 
 
-class _QueueStats(_c.Structure):
+class _QueueStats(_lib.Struct):
     _fields_ = [("waiting", _u32), ("offered", _u32), ("active", _u32),
                 ("longest_wait_ms", _i64), ("members", _u32),
                 ("members_logged_in", _u32), ("agents_available", _u32),
@@ -137,7 +137,7 @@ class _QueueStats(_c.Structure):
                 ("aht_ms", _i64)]
 
 
-class _AgentStats(_c.Structure):
+class _AgentStats(_lib.Struct):
     _fields_ = [("status", _c.c_int), ("load", _u32 * CHANNEL_COUNT),
                 ("offers_pending", _u32), ("active", _u32),
                 ("wrapping", _u32), ("cost_used", _u32),
@@ -299,7 +299,7 @@ def _per_channel(values: Optional[Mapping[Channel, int]], arr, what):
         c = channel_number(ch)
         if not 0 <= c < CHANNEL_COUNT:
             raise ConvrouteError(_CR_EINVAL, "%s: no channel %r" % (what, ch))
-        arr[c] = v
+        arr[c] = _lib.check_int(arr._type_, v, "%s[%s]" % (what, ch))
 
 
 # ---- dataclasses ----

