@@ -4,7 +4,9 @@ callbacks.
 An exception raised inside a callback cannot cross the C frames, so it is
 kept (the callback reports failure to C) and re-raised by `_call` once the
 C call returns; a second one is attached to the first as a note. While a C
-call runs, `close()` is refused: the C code still uses the object.
+call runs, `close()` is refused: the C code still uses the object; so is
+any other call through `_call` (StateError, as C would answer), before it
+can disturb the kept exception of the call in progress.
 """
 from typing import Optional
 
@@ -42,9 +44,19 @@ class _CallbackHost:
             self._pending.add_note("another callback also raised: %r"
                                    % (exc,))
 
+    def _refuse_nested(self) -> None:
+        """StateError for a call from inside one of this object's callbacks
+        (C refuses it too), raised before anything is touched: resetting
+        _pending here would lose what an earlier callback of the outer
+        call raised."""
+        if self._depth:
+            raise ConvrouteError(_CR_ESTATE, "a callback of this %s must "
+                                 "not call into it" % self._what)
+
     def _call(self, f, *args):
         """Calls f(handle, *args); raises a kept callback exception, then a
         ConvrouteError for a negative return."""
+        self._refuse_nested()
         h = self._handle()
         self._pending = None
         self._depth += 1

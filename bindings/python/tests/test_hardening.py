@@ -52,6 +52,55 @@ def handoff_engine(model, offers, **kw):
     return eng
 
 
+class NestedCallKeepsException(unittest.TestCase):
+    """A call from inside a callback is refused before it can reset the
+    exception an earlier callback of the same call raised."""
+
+    def test_router(self):
+        r = None
+        refused = []
+
+        def on_offer(ev):
+            raise ValueError("offer handler bug")
+
+        def on_event(ev):
+            if ev.name == "OFFER":
+                try:
+                    r.queue_stats("q", now=ev.time)
+                except StateError as e:
+                    refused.append(e)
+        r = Router(on_offer=on_offer, on_event=on_event)
+        r.add_queue("q", now=0)
+        r.add_agent("a", now=0, max_per_channel={"chat": 1})
+        r.join("a", "q", now=0)
+        r.set_agent_status("a", "available", now=0)
+        with self.assertRaisesRegex(ValueError, "offer handler bug"):
+            r.enqueue("c1", "q", now=1)
+        self.assertEqual(len(refused), 1)
+        r.close()
+
+    def test_engine(self):
+        m = small_model()
+        eng = None
+        refused = []
+
+        def on_send(*a):
+            raise KeyError("send bug")
+
+        def on_event(ev):
+            try:
+                eng.conv_info("c1")
+            except StateError as e:
+                refused.append(e)
+        eng = Engine(m, on_send=on_send, on_event=on_event)
+        eng.set_policy("billing", "answer", text={"en": "see invoice"})
+        with self.assertRaises(KeyError):
+            eng.customer_message("c1", "my bill is wrong", now=1000)
+        self.assertTrue(refused)
+        eng.close()
+        m.close()
+
+
 class IntegerRanges(unittest.TestCase):
     """Integers that do not fit their C type raise RangeError (CR_ERANGE)
     instead of wrapping."""
