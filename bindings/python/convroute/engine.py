@@ -483,20 +483,31 @@ def _profile(profile: Union[None, str, Mapping[str, str]]) -> bytes:
 
 class _EngineRouter(Router):
     """The engine's inner router: queues and agents. Does not own the C
-    router; conversation calls go through the Engine instead."""
+    router; conversation calls go through the Engine instead.
 
-    def __init__(self, engine: "Engine", handle):
+    It keeps no C handle: every call asks the engine for its router
+    (cr_engine_router) afresh, because Engine.restore() replaces the C
+    router and frees the old one; a closed engine makes it closed too."""
+
+    def __init__(self, engine: "Engine"):
         # Router.__init__ would install router callbacks: the engine's own
         # must stay, so the view is set up by hand.
-        self._r = handle
         self._depth = 0
         self._cb_struct = None
         self._cb_refs = ()
         self._pending = None
         self._engine = engine
 
+    @property  # type: ignore[override]
+    def _r(self):
+        e = self._engine._e
+        return None if e is None else _router(e)
+
+    def _handle(self):
+        return _router(self._engine._handle())
+
     def close(self) -> None:
-        self._r = None  # the engine frees it
+        pass  # the engine frees it
 
     def __del__(self):
         pass
@@ -532,14 +543,21 @@ class _EngineRouter(Router):
 
 
 class _EngineMetrics(Metrics):
-    """The engine's metrics accumulator, read-only."""
+    """The engine's metrics accumulator, read-only. Like _EngineRouter it
+    keeps no C handle: cr_engine_metrics() on every use (restore()
+    replaces the accumulator)."""
 
-    def __init__(self, handle):
-        self._handle = handle
-        self.window_s = 900
+    def __init__(self, engine: "Engine"):
+        self._engine = engine
+        self.window_s = engine._metrics_window_s
+
+    @property  # type: ignore[override]
+    def _handle(self):
+        e = self._engine._e
+        return None if e is None else _metrics(e)
 
     def close(self):
-        self._handle = None  # the engine frees it
+        pass  # the engine frees it
 
     def __del__(self):
         pass
@@ -639,10 +657,6 @@ class Engine(_CallbackHost):
         # _del is bound at definition time so __del__ works at shutdown.
         self._refuse_close_in_callback()
         if self._e is not None:
-            if self._router_view is not None:
-                self._router_view._r = None
-            if self._metrics_view is not None:
-                self._metrics_view._handle = None
             _del(self._e)
             self._e = None
         self._cb_struct = None
@@ -768,16 +782,17 @@ class Engine(_CallbackHost):
     @property
     def router(self) -> Router:
         """The inner router (queues, agents, statistics)."""
-        if self._router_view is None or self._router_view._r is None:
-            self._router_view = _EngineRouter(self, _router(self._handle()))
+        self._handle()  # ClosedError once closed
+        if self._router_view is None:
+            self._router_view = _EngineRouter(self)
         return self._router_view
 
     @property
     def metrics(self) -> Metrics:
         """The engine's metrics accumulator (read-only)."""
-        if self._metrics_view is None or self._metrics_view._handle is None:
-            self._metrics_view = _EngineMetrics(_metrics(self._handle()))
-            self._metrics_view.window_s = self._metrics_window_s
+        self._handle()  # ClosedError once closed
+        if self._metrics_view is None:
+            self._metrics_view = _EngineMetrics(self)
         return self._metrics_view
 
     def kpis(self, dim: Optional[str] = None,

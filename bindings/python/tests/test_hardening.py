@@ -52,6 +52,38 @@ def handoff_engine(model, offers, **kw):
     return eng
 
 
+class ViewsAfterRestore(unittest.TestCase):
+    """engine.router / engine.metrics fetch the C handle on every use:
+    restore() frees the old router and accumulator."""
+
+    def test_router_view(self):
+        with small_model() as m, Engine(m) as eng:
+            r = eng.router
+            r.add_queue("general", now=0)
+            snap = eng.snapshot()
+            eng.restore(snap)
+            self.assertEqual(ctypes.c_void_p(r._handle()).value,
+                             ctypes.c_void_p(_router(eng._e)).value)
+            self.assertEqual(r.queue_stats("general", now=10).waiting, 0)
+            r.add_queue("second", now=10)
+            self.assertEqual(eng.router.queue_stats("second",
+                                                    now=10).waiting, 0)
+        with self.assertRaises(ClosedError):
+            r.queue_stats("general", now=20)
+        self.assertTrue(r.closed)
+
+    def test_metrics_view(self):
+        with small_model() as m, Engine(m) as eng:
+            k = eng.metrics
+            self.assertEqual(eng.kpis().contacts, 0)
+            eng.restore(eng.snapshot())
+            self.assertEqual(k._handle, _metrics(eng._e))
+            self.assertEqual(k.report().contacts, 0)
+            self.assertEqual(eng.kpis().contacts, 0)
+        with self.assertRaises(ClosedError):
+            k.report()
+
+
 class NestedCallKeepsException(unittest.TestCase):
     """A call from inside a callback is refused before it can reset the
     exception an earlier callback of the same call raised."""
