@@ -16,7 +16,9 @@
 
 Time is an argument everywhere (`now`, integer milliseconds, never
 decreasing). The engine BORROWS the intent model: the Engine keeps a
-reference to it so it outlives the engine. Queues and agents live on the
+reference to it so it outlives the engine, and model.close() while an open
+Engine borrows it only marks it closed; the C model is freed when the last
+borrowing Engine closes. Queues and agents live on the
 inner router, `engine.router` (a convroute.Router view that does not own
 the C router; conversation functions of the router are refused there, as
 the engine drives them). `engine.metrics` is the engine's read-only
@@ -53,6 +55,7 @@ from typing import (Any, Callable, Dict, Iterable, List, Mapping, Optional,
 from . import _lib
 from ._host import _CallbackHost
 from .errors import ConvrouteError, check
+from .intent import IntentModel
 from .metrics import Metrics, Report, _options as _metrics_options
 from .router import (Router, _EventCB as _RouterEventCB,
                      _RouterConfig, _SkillLevel, _event_from_c, _skill_array,
@@ -606,11 +609,10 @@ class Engine(_CallbackHost):
         self._pending: Optional[BaseException] = None
         self._router_view: Optional[_EngineRouter] = None
         self._metrics_view: Optional[_EngineMetrics] = None
-        handle = getattr(model, "_m", None) or getattr(model, "_handle", None)
-        if handle is None:
+        self._model = None
+        if not isinstance(model, IntentModel) or model.closed:
             raise ConvrouteError(_CR_EINVAL, "model must be an open "
                                  "convroute.IntentModel")
-        self._model = model  # borrowed by the C engine: keep it alive
         cbs = {}
         for name in self._CALLBACKS:
             cbs[name] = kw.pop("on_" + name, None)
@@ -645,9 +647,14 @@ class Engine(_CallbackHost):
             cfg.metrics = _c.cast(_c.pointer(mopt), _P)
             self._metrics_window_s = metrics.get("window_s", 900.0)
         h = _P()
-        check(_new(_c.byref(h), None, handle, _c.byref(cfg)),
+        check(_new(_c.byref(h), None, model._h(), _c.byref(cfg)),
               "bad engine configuration")
         self._e = h.value
+        # The C engine predicts with the model until it is freed: keep the
+        # model alive and count this engine as a borrower, so that
+        # model.close() waits for close() here (IntentModel docstring).
+        model._borrow()
+        self._model = model
         self.set_callbacks(**cbs)
 
     # ---- lifetime ----
@@ -661,6 +668,9 @@ class Engine(_CallbackHost):
             self._e = None
         self._cb_struct = None
         self._cb_refs = ()
+        model, self._model = self._model, None
+        if model is not None:
+            model._release()  # frees it if model.close() was deferred
 
     def __enter__(self) -> "Engine":
         return self

@@ -27,7 +27,7 @@ from typing import (Any, Iterable, Iterator, List, Optional, Tuple,
                     Union)
 
 from . import _lib
-from .errors import ConvrouteError, check
+from .errors import ClosedError, ConvrouteError, check
 
 __all__ = ["IntentMatch", "IntentTrainer", "IntentModel", "normalize",
            "read_tsv_pairs"]
@@ -38,6 +38,7 @@ _SZ = _c.c_size_t
 _SZP = _c.POINTER(_c.c_size_t)
 
 CR_EINVAL = -1
+CR_ECLOSED = -14
 CR_ENOSPACE = -16
 
 TextLike = Union[str, bytes, bytearray, memoryview]
@@ -110,6 +111,16 @@ _rule_count = _fn("cr_intent_model_rule_count", _SZ, _P)
 _save = _fn("cr_intent_model_save", _c.c_int, _P, _P, _c.POINTER(_P), _SZP)
 _load = _fn("cr_intent_model_load", _c.c_int, _c.POINTER(_P), _P,
             _c.c_char_p, _SZ)
+
+
+class _ClosedValueError(ClosedError, ValueError):
+    """ClosedError of a closed IntentModel / IntentTrainer: the library's
+    class, like Router and Engine raise, and still the ValueError these
+    objects raised before."""
+
+
+def _closed(what: str) -> ClosedError:
+    return _ClosedValueError(CR_ECLOSED, "operation on a closed %s" % what)
 
 
 def _utf8(text: TextLike, what: str = "text") -> bytes:
@@ -227,7 +238,8 @@ class IntentTrainer:
 
     # -- lifetime --
     def close(self, _del=_trainer_del) -> None:
-        """Frees the C trainer; later calls raise ValueError. Idempotent."""
+        """Frees the C trainer; later calls raise ClosedError (also a
+        ValueError). Idempotent."""
         # _del is bound at definition time so that __del__ still works
         # while the interpreter tears module globals down.
         if self._t:
@@ -245,7 +257,7 @@ class IntentTrainer:
 
     def _h(self):
         if not self._t:
-            raise ValueError("operation on a closed IntentTrainer")
+            raise _closed("IntentTrainer")
         return self._t
 
     def _check(self, rc: int) -> int:
@@ -356,10 +368,19 @@ class IntentModel:
     Make one with IntentModel.train(pairs), IntentModel.train_tsv(path),
     IntentTrainer(...).train() or IntentModel.load(saved_bytes). Use it as a
     context manager or call close(); it is also freed when collected.
+
+    An Engine borrows the model it is given: the C engine predicts with it
+    until the engine is closed. close() while an open Engine still
+    borrows the model (also from inside one of that engine's callbacks)
+    does not free it under the engine: the model reports closed at once
+    and refuses its own methods (ClosedError), and the C model is freed
+    when the last borrowing Engine closes.
     """
 
     _m: Optional[int]
     _buf: Any
+    _borrowers = 0      # open Engines predicting with this model
+    _close_pending = False  # close() was called while borrowed
 
     def __init__(self) -> None:
         raise TypeError("use IntentModel.train(), train_tsv(), load() or "
@@ -411,10 +432,30 @@ class IntentModel:
 
     # -- lifetime --
     def close(self, _del=_model_del) -> None:
-        """Frees the C model; later calls raise ValueError. Idempotent."""
+        """Frees the C model; later calls raise ClosedError (also a
+        ValueError). Idempotent. While an Engine borrows the model the
+        free waits for the last such engine to close (see the class
+        docstring); the model counts as closed from now on all the same."""
+        if self._borrowers:
+            self._close_pending = True
+            return
         if getattr(self, "_m", None):
             _del(self._m)
             self._m = None
+
+    def _borrow(self) -> int:
+        """The C handle, for an Engine that will use it until _release()."""
+        h = self._h()
+        self._borrowers += 1
+        return h
+
+    def _release(self) -> None:
+        """An Engine that borrowed the model is closed: free the model if
+        close() was called meanwhile."""
+        self._borrowers -= 1
+        if not self._borrowers and self._close_pending:
+            self._close_pending = False
+            self.close()
 
     def __enter__(self) -> "IntentModel":
         return self
@@ -427,11 +468,11 @@ class IntentModel:
 
     @property
     def closed(self) -> bool:
-        return not getattr(self, "_m", None)
+        return self._close_pending or not getattr(self, "_m", None)
 
     def _h(self):
         if self.closed:
-            raise ValueError("operation on a closed IntentModel")
+            raise _closed("IntentModel")
         return self._m
 
     def _check(self, rc: int) -> int:

@@ -52,6 +52,91 @@ def handoff_engine(model, offers, **kw):
     return eng
 
 
+class ModelBorrowedByEngine(unittest.TestCase):
+    """IntentModel.close() while an Engine borrows it: the free waits for
+    the last borrowing engine (it used to free the model under the C
+    engine: heap-use-after-free in cr_intent_predict)."""
+
+    def test_close_while_borrowed_defers_the_free(self):
+        with small_model() as m:
+            eng = bot_engine(m, human_label="human")
+        self.assertTrue(m.closed)
+        self.assertIsNotNone(m._m)  # still alive for the engine
+        with self.assertRaises(ClosedError):
+            m.predict("my bill is wrong")
+        with self.assertRaises(ValueError):  # as before
+            m.labels
+        events = []
+        eng.set_callbacks(event=events.append)
+        eng.customer_message("c1", "my bill is wrong", now=1000)
+        self.assertIn("billing", [e.intent for e in events])
+        eng.close()
+        self.assertIsNone(m._m)  # freed with the last borrower
+        self.assertTrue(m.closed)
+        m.close()  # idempotent
+
+    def test_two_engines(self):
+        m = small_model()
+        e1, e2 = bot_engine(m), bot_engine(m)
+        m.close()
+        e1.close()
+        self.assertIsNotNone(m._m)
+        e2.customer_message("c1", "invoice too high", now=1000)
+        e2.close()
+        self.assertIsNone(m._m)
+
+    def test_engine_closed_first_then_model(self):
+        m = small_model()
+        Engine(m).close()
+        self.assertFalse(m.closed)
+        m.predict("agent please")
+        m.close()
+        self.assertIsNone(m._m)
+
+    def test_close_from_an_engine_callback(self):
+        m = small_model()
+        eng = bot_engine(m, on_event=lambda ev: m.close())
+        eng.customer_message("c1", "my bill is wrong", now=1000)
+        self.assertTrue(m.closed)
+        eng.customer_message("c1", "invoice too high", now=2000)
+        self.assertIsNotNone(m._m)
+        eng.close()
+        self.assertIsNone(m._m)
+
+    def test_closed_model_refused_by_engine(self):
+        m = small_model()
+        e = Engine(m)
+        m.close()  # pending: counts as closed
+        with self.assertRaises(InvalidArgumentError):
+            Engine(m)
+        e.close()
+
+    def test_collected_engine_releases(self):
+        m = small_model()
+        e = Engine(m)
+        m.close()
+        del e
+        gc.collect()
+        self.assertIsNone(m._m)
+
+
+class ClosedModelAndTrainer(unittest.TestCase):
+    """A closed IntentModel / IntentTrainer raises ClosedError like Router
+    and Engine (still a ValueError, as before)."""
+
+    def test_closed_trainer_and_model(self):
+        t = IntentTrainer()
+        t.close()
+        with self.assertRaises(ClosedError) as cm:
+            len(t)
+        self.assertIsInstance(cm.exception, ValueError)
+        self.assertEqual(cm.exception.name, "ECLOSED")
+        m = small_model()
+        m.close()
+        with self.assertRaises(ClosedError):
+            m.classify("agent please")
+
+
 class ViewsAfterRestore(unittest.TestCase):
     """engine.router / engine.metrics fetch the C handle on every use:
     restore() frees the old router and accumulator."""
