@@ -473,13 +473,34 @@ def _lang_texts(texts: Optional[Mapping[str, str]], keep: list):
     return arr, len(texts)
 
 
-def _profile(profile: Union[None, str, Mapping[str, str]]) -> bytes:
+def _profile(profile: Union[None, str, Mapping[str, str]],
+             what: str = "profile") -> bytes:
+    """A profile (or step args) as the engine reads it: "k=v;k=v".
+
+    A string is passed as it is (the caller wrote the syntax). A mapping is
+    joined, and refused (InvalidArgumentError) when a pair would be read
+    back differently (lib/engine_bot.c, cr__bot_profile_parse: pairs split
+    at ';', each trimmed of spaces at both ends, the key ending at the
+    first '='): a key that is empty, contains '=', ';' or NUL or starts
+    with a space; a value that contains ';' or NUL or ends with a space.
+    Without this, a value such as "Bob;tier=vip" would add a key."""
     if profile is None:
         return b""
     if isinstance(profile, str):
-        return _utf8(profile, "profile")
-    return _utf8(";".join("%s=%s" % kv for kv in profile.items()),
-                 "profile")
+        return _utf8(profile, what)
+    pairs = []
+    for k, v in profile.items():
+        ks, vs = "%s" % (k,), "%s" % (v,)
+        if not ks or ks[0] == " " or any(ch in ks for ch in "=;\0"):
+            raise ConvrouteError(_CR_EINVAL, "%s key %r: empty, starting "
+                                 "with a space, or containing '=', ';' or "
+                                 "NUL" % (what, ks))
+        if vs[-1:] == " " or any(ch in vs for ch in ";\0"):
+            raise ConvrouteError(_CR_EINVAL, "%s value of %r: ending with a "
+                                 "space, or containing ';' or NUL"
+                                 % (what, ks))
+        pairs.append("%s=%s" % (ks, vs))
+    return _utf8(";".join(pairs), what)
 
 
 # ---- borrowed views of the engine's router and metrics ----
@@ -616,6 +637,9 @@ class Engine(_CallbackHost):
         cbs = {}
         for name in self._CALLBACKS:
             cbs[name] = kw.pop("on_" + name, None)
+            if cbs[name] is not None and not callable(cbs[name]):
+                raise ConvrouteError(_CR_EINVAL, "on_%s is not callable"
+                                     % name)
         cfg = _Config()
         _config_init(_c.byref(cfg))
         rcfg = _RouterConfig()
@@ -720,7 +744,16 @@ class Engine(_CallbackHost):
                       event: Optional[Callable] = None,
                       router_event: Optional[Callable] = None) -> None:
         """Replaces every callback (None = not set). See the module doc
-        for their arguments."""
+        for their arguments. Anything else that is not callable is refused
+        (InvalidArgumentError) and nothing changes."""
+        for name, f in (("send", send), ("offer", offer),
+                        ("cancel_offer", cancel_offer), ("action", action),
+                        ("validate", validate), ("alert", alert),
+                        ("state_change", state_change), ("event", event),
+                        ("router_event", router_event)):
+            if f is not None and not callable(f):
+                raise ConvrouteError(_CR_EINVAL, "callback %s is not "
+                                     "callable" % name)
         g = self._guard
         thunks: Dict[str, Any] = {}
         if send:
@@ -985,7 +1018,7 @@ class Engine(_CallbackHost):
         """The agent hands one step to the bot (the action callback runs
         it; action_result gives the conversation back)."""
         cb, ab, nb = _utf8(conv), _utf8(agent), _utf8(action, "action")
-        arb = _profile(args)
+        arb = _profile(args, "args")
         self._call(_step, cb, len(cb), ab, len(ab), nb, len(nb), *_opt(arb),
                    now)
 

@@ -169,6 +169,62 @@ class ViewsAfterRestore(unittest.TestCase):
             k.report()
 
 
+class ProfileDicts(unittest.TestCase):
+    """A profile (or step args) dict is joined "k=v;k=v" only when the
+    engine reads every pair back as given."""
+
+    def setUp(self):
+        self.model = small_model()
+        self.offers = []
+        self.eng = handoff_engine(self.model, self.offers)
+
+    def tearDown(self):
+        self.eng.close()
+        self.model.close()
+
+    def test_injected_key_refused(self):
+        with self.assertRaises(InvalidArgumentError):
+            self.eng.customer_message(
+                "c1", "talk to a person", now=1000,
+                profile={"name": "Bob;tier=vip", "tier": "basic"})
+        self.assertEqual(self.offers, [])
+        self.assertEqual(len(self.eng), 0)  # nothing started
+
+    def test_misread_pairs_refused(self):
+        for bad in ({"": "x"}, {"a=b": "x"}, {"a;b": "x"}, {" a": "x"},
+                    {"a\0": "x"}, {"a": "x;y"}, {"a": "x\0"}, {"a": "x "},
+                    {"a": " "}):
+            with self.subTest(profile=bad):
+                with self.assertRaises(InvalidArgumentError):
+                    self.eng.customer_message("c1", "talk to a person",
+                                              now=1000, profile=bad)
+        self.assertEqual(len(self.eng), 0)
+
+    def test_what_is_read_back_is_allowed(self):
+        prof = {"name": "Bob", "tier": "basic", "expr": "a=b", "pad": " x",
+                "key ": "v", "empty": ""}
+        self.eng.customer_message("c1", "talk to a person", now=1000,
+                                  profile=prof)
+        self.assertEqual(self.offers, [("general", prof)])
+
+    def test_step_args(self):
+        with self.assertRaises(InvalidArgumentError):
+            self.eng.step("c1", "a", "refund", {"amount": "5;x=1"}, now=1)
+
+
+class CallbacksMustBeCallable(unittest.TestCase):
+    """Engine refuses a non-callable callback at once, as Router does (it
+    used to fail only when the engine first called it)."""
+
+    def test_engine_callbacks_must_be_callable(self):
+        with small_model() as m:
+            with self.assertRaises(InvalidArgumentError):
+                Engine(m, on_send="not callable")
+            with Engine(m) as eng:
+                with self.assertRaises(InvalidArgumentError):
+                    eng.set_callbacks(offer=42)
+
+
 class NestedCallKeepsException(unittest.TestCase):
     """A call from inside a callback is refused before it can reset the
     exception an earlier callback of the same call raised."""
