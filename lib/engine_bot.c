@@ -649,17 +649,23 @@ int cr__bot_plan_handoff(cr_engine *e, econv *c, int ev, int reason,
  * sub[0], sub[1] and sub[2] (a NULL sub leaves its placeholder as
  * written). The size is counted first, placeholder by placeholder: a text
  * may use each of them any number of times. */
+/* Which of {1} {2} {q} starts at t[i] and has a substitute, or -1. */
+static int placeholder(const char *t, size_t tn, size_t i,
+                       const char *const sub[3]) {
+  static const char keys[3] = {'1', '2', 'q'};
+  if (t[i] == '{' && i + 2 < tn && t[i + 2] == '}')
+    for (int j = 0; j < 3; j++)
+      if (t[i + 1] == keys[j] && sub[j])
+        return j;
+  return -1;
+}
+
 static int compose(cr_engine *e, char **buf, size_t *cap, const char *t,
                    size_t tn, const char *const sub[3], const size_t subl[3],
                    const char **out, size_t *out_len) {
-  static const char keys[3] = {'1', '2', 'q'};
   size_t need = 1;
   for (size_t i = 0; i < tn; i++) {
-    int k = -1;
-    if (t[i] == '{' && i + 2 < tn && t[i + 2] == '}')
-      for (int j = 0; j < 3; j++)
-        if (t[i + 1] == keys[j] && sub[j])
-          k = j;
+    int k = placeholder(t, tn, i, sub);
     if (k >= 0) {
       need += subl[k];
       i += 2;
@@ -675,11 +681,7 @@ static int compose(cr_engine *e, char **buf, size_t *cap, const char *t,
   }
   size_t o = 0;
   for (size_t i = 0; i < tn; i++) {
-    int k = -1;
-    if (t[i] == '{' && i + 2 < tn && t[i + 2] == '}')
-      for (int j = 0; j < 3; j++)
-        if (t[i + 1] == keys[j] && sub[j])
-          k = j;
+    int k = placeholder(t, tn, i, sub);
     if (k >= 0) {
       memcpy(*buf + o, sub[k], subl[k]);
       o += subl[k];
