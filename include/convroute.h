@@ -218,8 +218,9 @@ CR_EXTERN int cr_channel_parse(const char *s, size_t len);
  *       talk here).
  *   Occupancy  busy time / logged-in time, from cr_metrics_agent_time().
  *   Containment  contacts the bot closed without a human (handled_by bot,
- *       not escalated) / contacts the bot handled (handled_by bot, or
- *       escalated).
+ *       not escalated, resolved not 0: a customer who left the bot
+ *       unhelped is not contained; resolved unknown counts) / contacts the
+ *       bot handled (handled_by bot, or escalated).
  *   Transfer rate  transferred / answered.
  *   Cost  cost_bot per contact the bot handled + cost_agent per answered
  *       contact. Defaults: the classic $0.98 self-service vs $7.76
@@ -325,7 +326,8 @@ typedef struct cr_metrics_report {
   uint64_t abandoned;      /* handled_by abandoned (short ones included) */
   uint64_t short_abandoned;
   uint64_t bot_handled;    /* handled_by bot, or escalated */
-  uint64_t bot_contained;  /* handled_by bot and not escalated */
+  uint64_t bot_contained;  /* handled_by bot, not escalated, resolved
+                              not 0 */
   uint64_t escalated;
   uint64_t transferred;
   uint64_t resolved, unresolved; /* resolved = 1 / 0 */

@@ -645,7 +645,10 @@ static void delta_of(const cr_metrics *m, const cr_metrics_record *r,
   d->handled = r->handled_by;
   d->escalated = r->escalated;
   d->bot = r->handled_by == CR_HANDLED_BOT || r->escalated;
-  d->contained = r->handled_by == CR_HANDLED_BOT && !r->escalated;
+  /* a customer who left the bot unhelped (resolved 0) was not contained;
+   * unknown (a log that cannot tell) counts as contained */
+  d->contained =
+      r->handled_by == CR_HANDLED_BOT && !r->escalated && r->resolved != 0;
   d->transferred = r->transferred;
   d->resolved = r->resolved;
   if (r->handled_by == CR_HANDLED_AGENT && r->answered_at != CR_TIME_NONE) {

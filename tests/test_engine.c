@@ -909,6 +909,25 @@ static void test_callback_field_bounds(void **state) {
   rm(&t);
 }
 
+/* A customer who leaves the bot unhelped (during COLLECT) was handled by
+ * the bot but is not counted as contained; one the bot resolves is. */
+static void test_left_bot_not_contained(void **state) {
+  (void)state;
+  T t;
+  mk(&t, 1);
+  assert_int_equal(say(&t, "c1", "update my email", 1000), 0);
+  assert_int_equal(st(&t, "c1"), CR_ST_COLLECT);
+  assert_int_equal(cr_engine_abandon(t.e, S("c1"), 5000), 0);
+  cr_metrics_report rep;
+  assert_int_equal(cr_metrics_report_get(cr_engine_metrics(t.e),
+                                         CR_METRICS_TOTAL, 0, &rep),
+                   0);
+  assert_int_equal(rep.bot_handled, 1);
+  assert_int_equal(rep.bot_contained, 0);
+  assert_true(rep.containment == 0.0);
+  rm(&t);
+}
+
 static void test_abandon_queued_and_offered(void **state) {
   (void)state;
   T t;
@@ -2709,6 +2728,7 @@ int main(void) {
       cmocka_unit_test(test_language_and_action_args),
       cmocka_unit_test(test_async_validation),
       cmocka_unit_test(test_callback_field_bounds),
+      cmocka_unit_test(test_left_bot_not_contained),
       cmocka_unit_test(test_abandon_queued_and_offered),
       cmocka_unit_test(test_after_hours),
       cmocka_unit_test(test_vip_rule),

@@ -309,6 +309,22 @@ static void test_bot_cost_occupancy(void **state) {
   assert_int_equal(r.bot_handled, 8);
   assert_int_equal(r.bot_contained, 6);
   assert_float_equal(r.containment, 0.75, 1e-12);
+  {
+    /* a customer who left the bot unhelped (resolved 0) was handled by
+     * the bot but not contained; resolved unknown still counts */
+    cr_metrics *m2 = mk(NULL);
+    cr_metrics_record b = bot_contact(S(1), "", "faq", 0);
+    add(m2, &b);
+    b = bot_contact(S(2), "", "faq", CR_METRICS_NONE);
+    add(m2, &b);
+    b = bot_contact(S(3), "", "faq", 1);
+    add(m2, &b);
+    cr_metrics_report r2 = rep(m2);
+    assert_int_equal(r2.bot_handled, 3);
+    assert_int_equal(r2.bot_contained, 2);
+    assert_float_equal(r2.containment, 2.0 / 3, 1e-12);
+    cr_metrics_del(m2);
+  }
   assert_float_equal(r.cost, 8 * 0.98 + 2 * 7.76, 1e-9);
   assert_float_equal(r.cost_per_contact, (8 * 0.98 + 2 * 7.76) / 8, 1e-9);
   assert_float_equal(r.occupancy, 4500.0 / 7200, 1e-12);
