@@ -786,9 +786,11 @@ static int feed_metrics(cr_engine *e, econv *c, const eplan *p,
       r.resolved = 0;
     } else {
       /* left the bot, or refused a human (after hours): the bot had it;
-       * a refused handoff is not containment */
+       * a refused handoff is not containment. Resolved (contained) if the
+       * bot had answered or served something first: the customer left
+       * after being helped, as an idle customer does (BOT_END) */
       r.handled_by = CR_HANDLED_BOT;
-      r.resolved = 0;
+      r.resolved = c->helped || (p && p->helped) ? 1 : 0;
       for (int i = 0; p && i < p->n; i++)
         if (p->s[i].ev == CR_EV_NO_SERVICE)
           r.escalated = 1;

@@ -910,7 +910,8 @@ static void test_callback_field_bounds(void **state) {
 }
 
 /* A customer who leaves the bot unhelped (during COLLECT) was handled by
- * the bot but is not counted as contained; one the bot resolves is. */
+ * the bot but is not counted as contained; one who leaves after an answer
+ * is. */
 static void test_left_bot_not_contained(void **state) {
   (void)state;
   T t;
@@ -925,6 +926,14 @@ static void test_left_bot_not_contained(void **state) {
   assert_int_equal(rep.bot_handled, 1);
   assert_int_equal(rep.bot_contained, 0);
   assert_true(rep.containment == 0.0);
+  /* one who leaves after the bot answered was helped: contained */
+  assert_int_equal(say(&t, "c2", "hi", 6000), 0);
+  assert_int_equal(cr_engine_abandon(t.e, S("c2"), 7000), 0);
+  assert_int_equal(cr_metrics_report_get(cr_engine_metrics(t.e),
+                                         CR_METRICS_TOTAL, 0, &rep),
+                   0);
+  assert_int_equal(rep.bot_handled, 2);
+  assert_int_equal(rep.bot_contained, 1);
   rm(&t);
 }
 
