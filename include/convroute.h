@@ -1341,8 +1341,11 @@ CR_EXTERN int cr_router_restore(cr_router **out, const cr_mem *mem,
  * The state machine (lib/handoff.c; "-" = not allowed: CR_ESTATE, nothing
  * changes). Bot states are BOT, CLARIFY, COLLECT, ACTION; agent states are
  * QUEUED, OFFERED, AGENT, BOTSTEP, WRAPUP; the ends are RESOLVED (by the
- * bot: contained), CLOSED (by an agent), ABANDONED, EXPIRED. A conversation
- * in an end state is forgotten at once; a bounded record of recently ended
+ * bot: contained), CLOSED (by an agent), ABANDONED, EXPIRED. For the
+ * metrics, a conversation that never queued and ends ABANDONED or EXPIRED
+ * counts as contained (resolved by the bot) only if the bot had answered
+ * or served something first. A conversation in an end state is forgotten
+ * at once; a bounded record of recently ended
  * conversations keeps what a late survey needs.
  *
  *   event \ state BOT     CLARIFY COLLECT ACTION  QUEUED  OFFERED AGENT   BOTSTEP WRAPUP
