@@ -1,6 +1,7 @@
 /* See demo_model.h.
  *
  * SPDX-License-Identifier: MIT */
+#define _POSIX_C_SOURCE 200809L /* readlink */
 #include "demo_model.h"
 #include "engine_config.h"
 
@@ -8,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__linux__)
+#include <unistd.h>
+#endif
 
 static int load(const char *path, cr_intent_model **out, char *err,
                 size_t cap) {
@@ -79,12 +83,40 @@ int dm_model_get(const char *data_dir, const char *model_path,
 #define CR_EXAMPLE_DATA_INSTALLED "/usr/local/share/convroute"
 #endif
 
+#ifndef CR_EXAMPLE_DATA_REL
+#define CR_EXAMPLE_DATA_REL "../share/convroute"
+#endif
+
+/* The source tree's data in a build; then <exe>/../share/convroute, so an
+ * install under any prefix (cmake --install --prefix P) finds its own;
+ * then the prefix configured at build time. */
 const char *dm_data_dir(void) {
   FILE *f = fopen(CR_EXAMPLE_DATA_DIR "/demo_bot.conf", "rb");
   if (f) {
     fclose(f);
     return CR_EXAMPLE_DATA_DIR;
   }
+#if defined(__linux__)
+  static char rel[4096];
+  ssize_t n = readlink("/proc/self/exe", rel, sizeof rel - 1);
+  if (n > 0) {
+    rel[n] = '\0';
+    char *slash = strrchr(rel, '/');
+    if (slash && (size_t)(slash - rel) + sizeof "/" CR_EXAMPLE_DATA_REL +
+                         sizeof "/demo_bot.conf" <
+                     sizeof rel) {
+      strcpy(slash + 1, CR_EXAMPLE_DATA_REL);
+      size_t k = strlen(rel);
+      strcpy(rel + k, "/demo_bot.conf");
+      f = fopen(rel, "rb");
+      rel[k] = '\0';
+      if (f) {
+        fclose(f);
+        return rel;
+      }
+    }
+  }
+#endif
   f = fopen(CR_EXAMPLE_DATA_INSTALLED "/demo_bot.conf", "rb");
   if (f) {
     fclose(f);
