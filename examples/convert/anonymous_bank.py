@@ -109,6 +109,13 @@ def convert_row(r, stats):
 
 def main(argv):
     src = argv[1] if len(argv) > 1 else DEFAULT
+    if not os.path.isfile(src):
+        sys.stderr.write("anonymous_bank.py: %s not found: give the path of "
+                         "anonymous_bank_1999_08_01.csv (the Technion "
+                         "Anonymous Bank data, one day, as published in the "
+                         "public repository barntrosna/bokeh-project)\n"
+                         % src)
+        return 2
     dst = open(argv[2], "w", newline="") if len(argv) > 2 else sys.stdout
     stats = {"phantom": 0, "clamped": 0}
     n = 0

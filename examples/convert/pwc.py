@@ -70,6 +70,11 @@ def convert_row(r):
 
 def main(argv):
     src = argv[1] if len(argv) > 1 else DEFAULT
+    if not os.path.isfile(src):
+        sys.stderr.write("pwc.py: %s not found: give the path of the PwC "
+                         "Call Centre Trends CSV (public repository "
+                         "Shikhar1306/Call-Centre-Trends)\n" % src)
+        return 2
     dst = open(argv[2], "w", newline="") if len(argv) > 2 else sys.stdout
     with open(src, newline="", encoding="utf-8-sig") as f:
         w = csv.DictWriter(dst, FIELDS, lineterminator="\n")
