@@ -224,7 +224,7 @@ CR_EXTERN int cr_channel_parse(const char *s, size_t len);
  *   Transfer rate  transferred / answered.
  *   Cost  cost_bot per contact the bot handled + cost_agent per answered
  *       contact. Defaults: the classic $0.98 self-service vs $7.76
- *       agent-assisted per contact quoted in issue 2 (widely attributed to
+ *       agent-assisted per contact (widely attributed to
  *       Gartner; not verified here): placeholders, set your own.
  *
  * In a report, counts are uint64_t and always meaningful; every figure is a
@@ -428,8 +428,8 @@ CR_EXTERN int cr_metrics_window_get(const cr_metrics *m, int dim,
                                     uint32_t id, cr_time now,
                                     cr_metrics_report *out);
 
-/* Persistence (issue 5: the engine's snapshot embeds this one as a nested
- * blob, as it does the router's). cr_metrics_snapshot() writes everything
+/* Persistence (the engine's snapshot embeds this one as a nested blob, as
+ * it does the router's). cr_metrics_snapshot() writes everything
  * the accumulator holds -- options, keys and their names in id order, all
  * counters, the window buckets, the FCR pending set and the clock -- to a
  * versioned, little-endian, CRC-32-checked buffer (format in
