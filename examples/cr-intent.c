@@ -81,6 +81,12 @@ static int usage_to(FILE *f, int rc) {
 
 static int usage(void) { return usage_to(stderr, 2); }
 
+/* Names the option a parse refused, then the usage follows. */
+static int bad_opt(const char *a, const char *why) {
+  fprintf(stderr, "cr-intent: %s %s\n", a, why);
+  return -1;
+}
+
 static int parse(int argc, char **argv, opts *o) {
   memset(o, 0, sizeof *o);
   o->top = 1;
@@ -93,7 +99,7 @@ static int parse(int argc, char **argv, opts *o) {
 #define STR(flag, field)                                                      \
   if (!strcmp(a, flag)) {                                                     \
     if (!v)                                                                   \
-      return -1;                                                              \
+      return bad_opt(a, "needs a value");                                     \
     o->field = v;                                                             \
     i++;                                                                      \
     continue;                                                                 \
@@ -112,7 +118,7 @@ static int parse(int argc, char **argv, opts *o) {
       continue;
     }
     if (!v)
-      return -1;
+      return bad_opt(a, "is unknown or needs a value");
     char *end;
     i++;
     errno = 0;
@@ -137,13 +143,13 @@ static int parse(int argc, char **argv, opts *o) {
     else if (!strcmp(a, "--char")) {
       o->cmin = (int)strtol(v, &end, 10);
       if (*end != '-')
-        return -1;
+        return bad_opt(a, "takes MIN-MAX");
       o->cmax = (int)strtol(end + 1, &end, 10);
       o->have_char = 1;
     } else
-      return -1;
+      return bad_opt(a, "is unknown");
     if (*end || errno)
-      return -1;
+      return bad_opt(a, "needs a number");
   }
   return 0;
 }
@@ -530,5 +536,6 @@ int main(int argc, char **argv) {
     return cmd_predict(&o);
   if (!strcmp(o.cmd, "eval"))
     return cmd_eval(&o);
+  fprintf(stderr, "cr-intent: unknown command %s\n", o.cmd);
   return usage();
 }

@@ -129,6 +129,14 @@ def main():
                           r["oos_recall"] >= FLOOR[lang][2],
                           "%s out-of-scope recall %s >= %.2f"
                           % (lang, r["oos_recall"], FLOOR[lang][2]))
+    # a refused command line names what it refused, then the usage (exit 2)
+    for args, want in ((["train", "--bogus", "x"], "--bogus is unknown"),
+                       (["predict", "--top", "2x"], "--top needs a number"),
+                       (["eval", "--train"], "--train needs a value"),
+                       (["frobnicate"], "unknown command frobnicate")):
+        res = subprocess.run([tool, *args], capture_output=True, text=True)
+        good &= check(res.returncode == 2 and want in res.stderr and
+                      "usage:" in res.stderr, "%s: %r" % (args, want))
     sys.exit(0 if good else 1)
 
 
