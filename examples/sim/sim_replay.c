@@ -38,6 +38,7 @@
  * (SL threshold T, abandons count as failures), plus the wait over all
  * queued contacts (answered and abandoned: the staffing module's asa_s). */
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,7 +177,7 @@ static int cmp_call(const void *x, const void *y) {
 static int read_log(const char *path, log_data *L) {
   FILE *fp = fopen(path, "rb");
   if (!fp) {
-    fprintf(stderr, "cr-sim: cannot open %s\n", path);
+    fprintf(stderr, "cr-sim: %s: %s\n", path, strerror(errno));
     return -1;
   }
   /* Read to the end in growing blocks, not by fseek/ftell: a pipe
