@@ -1342,9 +1342,10 @@ CR_EXTERN int cr_router_restore(cr_router **out, const cr_mem *mem,
  * changes). Bot states are BOT, CLARIFY, COLLECT, ACTION; agent states are
  * QUEUED, OFFERED, AGENT, BOTSTEP, WRAPUP; the ends are RESOLVED (by the
  * bot: contained), CLOSED (by an agent), ABANDONED, EXPIRED. For the
- * metrics, a conversation that never queued and ends ABANDONED or EXPIRED
- * counts as contained (resolved by the bot) only if the bot had answered
- * or served something first. A conversation in an end state is forgotten
+ * metrics, a conversation that never queued and ends ABANDONED (the
+ * customer left the bot) counts as contained (resolved by the bot) only if
+ * the bot had answered or served something first; one that asked for a
+ * human who could not be given (after hours) is never contained. A conversation in an end state is forgotten
  * at once; a bounded record of recently ended
  * conversations keeps what a late survey needs.
  *
@@ -1567,7 +1568,8 @@ typedef enum cr_field_pattern {
 /* Texts the bot says that are not intent answers. In a text, {1} and {2}
  * are replaced by the titles of the two intents offered (CLARIFY), {q} by
  * the id of the queue the conversation goes to (HANDOFF, AFTER_HOURS,
- * NO_AGENTS, and an emergency policy's own notice; nothing in CLARIFY).
+ * NO_AGENTS, and an emergency policy's own notice; replaced by nothing
+ * in CLARIFY).
  * Each may appear any number of times; any other {x} stays as written. */
 typedef enum cr_engine_text_kind {
   CR_TEXT_CLARIFY = 0,     /* "Did you mean {1} or {2}? Reply 1 or 2." */

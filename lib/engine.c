@@ -789,11 +789,14 @@ static int feed_metrics(cr_engine *e, econv *c, const eplan *p,
        * a refused handoff is not containment. Resolved (contained) if the
        * bot had answered or served something first: the customer left
        * after being helped, as an idle customer does (BOT_END) */
-      r.handled_by = CR_HANDLED_BOT;
-      r.resolved = c->helped || (p && p->helped) ? 1 : 0;
+      int refused = 0;
       for (int i = 0; p && i < p->n; i++)
         if (p->s[i].ev == CR_EV_NO_SERVICE)
-          r.escalated = 1;
+          refused = 1;
+      r.handled_by = CR_HANDLED_BOT;
+      if (refused)
+        r.escalated = 1;
+      r.resolved = !refused && (c->helped || (p && p->helped)) ? 1 : 0;
     }
   }
   if (queued)

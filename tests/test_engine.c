@@ -1006,6 +1006,20 @@ static void test_after_hours(void **state) {
   JHAS(&t.r, "NO_SERVICE BOT>EXPIRED AFTER_HOURS c1");
   assert_non_null(strstr(t.r.last_send, "המוקד סגור"));
   assert_int_equal(st(&t, "c1"), -1);
+  /* helped first, then refused a human: escalated, not resolved, not
+   * contained (the help does not make the refusal a resolution) */
+  assert_int_equal(say(&t, "c3", "hi", SAT_NOON_IL + 1000), 0);
+  JHAS(&t.r, "ANSWER BOT>BOT NONE c3");
+  assert_int_equal(say(&t, "c3", "representative please", SAT_NOON_IL + 2000),
+                   0);
+  JHAS(&t.r, "NO_SERVICE BOT>EXPIRED AFTER_HOURS c3");
+  cr_metrics_report rep;
+  assert_int_equal(cr_metrics_report_get(cr_engine_metrics(t.e),
+                                         CR_METRICS_TOTAL, 0, &rep),
+                   0);
+  assert_int_equal(rep.bot_contained, 0);
+  assert_int_equal(rep.resolved, 0);
+  assert_int_equal(rep.escalated, 2);
   /* 19:59 Thursday open, 20:00 closed: Thu 2026-11-19 */
   cr_time thu = SAT_NOON_IL - 2 * 86400000LL;
   assert_int_equal(cr__bot_is_open(t.e, thu + (7 * 60 + 59) * 60000LL), 1);
