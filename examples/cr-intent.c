@@ -93,6 +93,11 @@ static int parse(int argc, char **argv, opts *o) {
   if (argc < 2)
     return -1;
   o->cmd = argv[1];
+  if (strcmp(o->cmd, "train") && strcmp(o->cmd, "predict") &&
+      strcmp(o->cmd, "eval")) {
+    fprintf(stderr, "cr-intent: unknown command %s\n", o->cmd);
+    return -1;
+  }
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -118,7 +123,8 @@ static int parse(int argc, char **argv, opts *o) {
       continue;
     }
     if (!v)
-      return bad_opt(a, "is unknown or needs a value");
+      return bad_opt(a, a[0] == '-' ? "is unknown or needs a value"
+                                     : "is not an option");
     char *end;
     i++;
     errno = 0;
@@ -147,7 +153,7 @@ static int parse(int argc, char **argv, opts *o) {
       o->cmax = (int)strtol(end + 1, &end, 10);
       o->have_char = 1;
     } else
-      return bad_opt(a, "is unknown");
+      return bad_opt(a, a[0] == '-' ? "is unknown" : "is not an option");
     if (*end || errno)
       return bad_opt(a, "needs a number");
   }
@@ -536,6 +542,5 @@ int main(int argc, char **argv) {
     return cmd_predict(&o);
   if (!strcmp(o.cmd, "eval"))
     return cmd_eval(&o);
-  fprintf(stderr, "cr-intent: unknown command %s\n", o.cmd);
   return usage();
 }

@@ -236,7 +236,7 @@ static int read_log(const char *path, log_data *L) {
     row = p;
     while (!eol) {
       if (next_field(&p, e, field, sizeof field, &eol)) {
-        rc = -1;
+        rc = 1; /* an unclosed quote; add_row's failure is CR_ENOMEM */
         break;
       }
       for (int k = 0; k < F_N; k++)
@@ -247,7 +247,7 @@ static int read_log(const char *path, log_data *L) {
     if (i > 1 && !rc)
       rc = add_row(L, f);
   }
-  if (rc < 0) { /* the line the row starts on, counted only now */
+  if (rc == 1) { /* the line the row starts on, counted only now */
     size_t line = 1;
     for (const char *x = buf; x < row; x++)
       line += *x == '\n';
