@@ -58,12 +58,16 @@ class _Options(_lib.Struct):
                 ("breakdowns", _c.c_uint)]
 
 
-class _KeyRef(_lib.Struct):
+# The per-record structures are plain ctypes structures, filled only by
+# Metrics.add / survey / agent_time from values checked on the way in
+# (_ms, _dur_ms, _answer, _flag; lengths from len()): a checking
+# __setattr__ on each of a record's ~20 stores doubled the cost of add().
+class _KeyRef(_c.Structure):
     _fields_ = [("str", _c.c_char_p), ("len", _c.c_size_t),
                 ("id", _c.c_uint32)]
 
 
-class _Record(_lib.Struct):
+class _Record(_c.Structure):
     _fields_ = [("arrived_at", _c.c_int64), ("queued_at", _c.c_int64),
                 ("answered_at", _c.c_int64), ("ended_at", _c.c_int64),
                 ("handled_by", _c.c_int), ("escalated", _c.c_int),
@@ -75,7 +79,7 @@ class _Record(_lib.Struct):
                 ("fcr", _c.c_int)]
 
 
-class _Survey(_lib.Struct):
+class _Survey(_c.Structure):
     _fields_ = [("at", _c.c_int64), ("key", _KeyRef * 4),
                 ("csat", _c.c_int), ("nps", _c.c_int), ("ces", _c.c_int),
                 ("fcr", _c.c_int)]
@@ -236,10 +240,20 @@ def _dur_ms(s: float, what: str = "duration") -> int:
     return _to_ms(s, what)
 
 
-def _answer(v) -> int:
+def _answer(v, what: str = "answer") -> int:
+    """An optional int field (resolved, csat, ...): None, or an int that
+    fits a C int (RangeError, not a truncated value)."""
     if v is None:
         return _NONE
-    return int(v)
+    v = int(v)
+    if not -2**31 <= v < 2**31:
+        raise MetricsError(-3, "%s: %d does not fit in a C int" % (what, v))
+    return v
+
+
+def _flag(v, what: str) -> int:
+    """A 0/1 field given as a bool or an int (checked, not truncated)."""
+    return _answer(int(v), what)
 
 
 def _dim(dim: str) -> int:
@@ -357,9 +371,9 @@ class Metrics:
             raise MetricsError(-1, "handled_by must be one of %s, not %r"
                                % (", ".join(HANDLED_BY), c.handled_by))
         r.handled_by = HANDLED_BY.index(c.handled_by)
-        r.escalated = int(c.escalated)
-        r.transferred = int(c.transferred)
-        r.resolved = _answer(c.resolved)
+        r.escalated = _flag(c.escalated, "escalated")
+        r.transferred = _flag(c.transferred, "transferred")
+        r.resolved = _answer(c.resolved, "resolved")
         r.wrap_ms = _dur_ms(c.wrap_s or 0, "wrap_s")
         self._keys(r.key, keep, channel=c.channel, queue=c.queue,
                    agent=c.agent, intent=c.intent)
@@ -367,8 +381,8 @@ class Metrics:
             b = _utf8(c.customer)
             keep.append(b)
             r.customer, r.customer_len = b, len(b)
-        r.csat, r.nps, r.ces = _answer(c.csat), _answer(c.nps), _answer(c.ces)
-        r.fcr = _answer(c.fcr)
+        r.csat, r.nps = _answer(c.csat, "csat"), _answer(c.nps, "nps")
+        r.ces, r.fcr = _answer(c.ces, "ces"), _answer(c.fcr, "fcr")
         self._check(_rec_add(self._h(), _c.byref(r)))
 
     def add_many(self, contacts: Iterable[Contact]) -> int:
@@ -391,8 +405,8 @@ class Metrics:
         _sur_init(_c.byref(s))
         keep: List[Any] = []
         s.at = _ms(at)
-        s.csat, s.nps, s.ces = _answer(csat), _answer(nps), _answer(ces)
-        s.fcr = _answer(fcr)
+        s.csat, s.nps = _answer(csat, "csat"), _answer(nps, "nps")
+        s.ces, s.fcr = _answer(ces, "ces"), _answer(fcr, "fcr")
         self._keys(s.key, keep, channel=channel, queue=queue, agent=agent,
                    intent=intent)
         self._check(_sur_add(self._h(), _c.byref(s)))

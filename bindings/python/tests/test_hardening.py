@@ -338,6 +338,13 @@ class IntegerRanges(unittest.TestCase):
                 m.add(arrived_at=float("nan"), ended_at=1)
             with self.assertRaises(RangeError):
                 m.add(arrived_at=0, ended_at=float("inf"))
+            # the record's int fields are checked on the way in
+            for f in ("csat", "resolved", "escalated", "nps"):
+                with self.assertRaises(RangeError):
+                    m.add(arrived_at=0, ended_at=1, handled_by="bot",
+                          **{f: 2**32 + 1})
+            with self.assertRaises(RangeError):
+                m.survey(0, csat=2**32 + 5)
             self.assertEqual(m.report().contacts, 0)
 
     def test_callback_return(self):
