@@ -1423,8 +1423,10 @@ CR_EXTERN int cr_router_restore(cr_router **out, const cr_mem *mem,
  *
  * Callbacks. Every member optional; the last argument is user_data.
  * Pointers passed are valid only during the call. A callback must not call
- * into the same engine nor into its inner router: both are refused with
- * CR_ESTATE and change nothing. The state change is committed BEFORE
+ * into the same engine nor into its inner router: calls that could change
+ * them are refused with CR_ESTATE and change nothing (the engine's
+ * read-only queries -- cr_engine_conv_info, cr_engine_conv_count,
+ * cr_engine_next_timeout, cr_engine_errmsg -- still answer). The state change is committed BEFORE
  * the output callbacks of that change run; when a callback returns
  * nonzero, the engine still completes the change (so the conversation is
  * in the state the journal says), calls the remaining callbacks, and the
