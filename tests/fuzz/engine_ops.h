@@ -508,7 +508,13 @@ static int eo_host_config(cr_engine *e) {
   if ((rc = cr_engine_add_rule(e, &ru)))
     return rc;
   if ((rc = cr_engine_set_text(e, CR_TEXT_CLARIFY, EO_S("en"),
-                               EO_S("Did you mean {1} or {2}?"))))
+                               EO_S("Did you mean {1} or {2}? {1}!{q}"))))
+    return rc;
+  /* handoff notices compose {q} in a buffer of their own */
+  if ((rc = cr_engine_set_text(e, CR_TEXT_HANDOFF, EO_S("en"),
+                               EO_S("To {q} ({q}).{"))) ||
+      (rc = cr_engine_set_text(e, CR_TEXT_AFTER_HOURS, EO_S("en"),
+                               EO_S("{q} is closed."))))
     return rc;
   /* Sunday..Thursday 08:00-20:00 local: the fuzzer's days cross them. */
   cr_open_interval iv[5];
