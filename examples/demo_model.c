@@ -87,40 +87,38 @@ int dm_model_get(const char *data_dir, const char *model_path,
 #define CR_EXAMPLE_DATA_REL "../share/convroute"
 #endif
 
+static int has_data(const char *dir) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/demo_bot.conf", dir);
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return 0;
+  fclose(f);
+  return 1;
+}
+
 /* The source tree's data in a build; then <exe>/../share/convroute, so an
  * install under any prefix (cmake --install --prefix P) finds its own;
  * then the prefix configured at build time. */
 const char *dm_data_dir(void) {
-  FILE *f = fopen(CR_EXAMPLE_DATA_DIR "/demo_bot.conf", "rb");
-  if (f) {
-    fclose(f);
+  if (has_data(CR_EXAMPLE_DATA_DIR))
     return CR_EXAMPLE_DATA_DIR;
-  }
 #if defined(__linux__)
   static char rel[4096];
   ssize_t n = readlink("/proc/self/exe", rel, sizeof rel - 1);
+  char *slash = NULL;
   if (n > 0) {
     rel[n] = '\0';
-    char *slash = strrchr(rel, '/');
-    if (slash && (size_t)(slash - rel) + sizeof "/" CR_EXAMPLE_DATA_REL +
-                         sizeof "/demo_bot.conf" <
-                     sizeof rel) {
-      strcpy(slash + 1, CR_EXAMPLE_DATA_REL);
-      size_t k = strlen(rel);
-      strcpy(rel + k, "/demo_bot.conf");
-      f = fopen(rel, "rb");
-      rel[k] = '\0';
-      if (f) {
-        fclose(f);
-        return rel;
-      }
-    }
+    slash = strrchr(rel, '/');
+  }
+  if (slash) {
+    size_t room = sizeof rel - (size_t)(slash + 1 - rel);
+    if ((size_t)snprintf(slash + 1, room, "%s", CR_EXAMPLE_DATA_REL) < room &&
+        has_data(rel))
+      return rel;
   }
 #endif
-  f = fopen(CR_EXAMPLE_DATA_INSTALLED "/demo_bot.conf", "rb");
-  if (f) {
-    fclose(f);
+  if (has_data(CR_EXAMPLE_DATA_INSTALLED))
     return CR_EXAMPLE_DATA_INSTALLED;
-  }
   return CR_EXAMPLE_DATA_DIR; /* the error then names the build's path */
 }

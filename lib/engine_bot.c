@@ -439,25 +439,7 @@ static int field_valid(cr_engine *e, econv *c, const efield *f,
       return 0;
     len = (uint32_t)cp_count(v, n);
     break;
-  case CR_PATTERN_CALLBACK: {
-    /* the bounds first: the host sees only values that meet them */
-    len = (uint32_t)cp_count(v, n);
-    if (!len || (f->min_len && len < f->min_len) ||
-        (f->max_len && len > f->max_len))
-      return 0;
-    if (!e->cb.validate)
-      return 1;
-    cr__e_hold(e, 1);
-    int rc = e->cb.validate(c->id, c->id_len, f->name, f->name_len, v, n,
-                            e->cb.user_data);
-    cr__e_hold(e, -1);
-    if (rc < 0)
-      e->cb_failed = 1;
-    if (rc == CR_VALIDATE_LATER)
-      return 2;
-    return rc == 0;
-  }
-  default:
+  default: /* NONEMPTY, and CALLBACK before the host is asked */
     len = (uint32_t)cp_count(v, n);
     if (!len)
       return 0;
@@ -466,12 +448,69 @@ static int field_valid(cr_engine *e, econv *c, const efield *f,
     return 0;
   if (f->max_len && len > f->max_len)
     return 0;
-  return 1;
+  /* the host sees only values that meet the bounds */
+  if (f->pattern != CR_PATTERN_CALLBACK || !e->cb.validate)
+    return 1;
+  cr__e_hold(e, 1);
+  int rc = e->cb.validate(c->id, c->id_len, f->name, f->name_len, v, n,
+                          e->cb.user_data);
+  cr__e_hold(e, -1);
+  if (rc < 0)
+    e->cb_failed = 1;
+  if (rc == CR_VALIDATE_LATER)
+    return 2;
+  return rc == 0;
 }
 
+/* Which of {1} {2} {q} starts at t[i] and has a substitute, or -1. */
+static int placeholder(const char *t, size_t tn, size_t i,
+                       const char *const sub[3]) {
+  static const char keys[3] = {'1', '2', 'q'};
+  if (t[i] == '{' && i + 2 < tn && t[i + 2] == '}')
+    for (int j = 0; j < 3; j++)
+      if (t[i + 1] == keys[j] && sub[j])
+        return j;
+  return -1;
+}
+
+/* Writes t into *buf with the placeholders {1}, {2} and {q} replaced by
+ * sub[0], sub[1] and sub[2] (a NULL sub leaves its placeholder as
+ * written). The size is counted first, placeholder by placeholder: a text
+ * may use each of them any number of times. */
 static int compose(cr_engine *e, char **buf, size_t *cap, const char *t,
                    size_t tn, const char *const sub[3], const size_t subl[3],
-                   const char **out, size_t *out_len);
+                   const char **out, size_t *out_len) {
+  size_t need = 1;
+  for (size_t i = 0; i < tn; i++) {
+    int k = placeholder(t, tn, i, sub);
+    if (k >= 0) {
+      need += subl[k];
+      i += 2;
+    } else
+      need++;
+  }
+  if (need > *cap) {
+    char *b = cr__realloc(&e->mem, *buf, need);
+    if (!b)
+      return CR_ENOMEM;
+    *buf = b;
+    *cap = need;
+  }
+  size_t o = 0;
+  for (size_t i = 0; i < tn; i++) {
+    int k = placeholder(t, tn, i, sub);
+    if (k >= 0) {
+      memcpy(*buf + o, sub[k], subl[k]);
+      o += subl[k];
+      i += 2;
+      continue;
+    }
+    (*buf)[o++] = t[i];
+  }
+  *out = *buf;
+  *out_len = o;
+  return 0;
+}
 
 /* A handoff notice with {q} replaced by the queue it goes to, in the
  * engine's handoff buffer; untouched (no copy) without a '{'. */
@@ -642,56 +681,6 @@ int cr__bot_plan_handoff(cr_engine *e, econv *c, int ev, int reason,
   p->rop = ROP_ENQUEUE;
   if (reason == CR_REASON_EMERGENCY)
     p->s[p->n - 1].alert = 1;
-  return 0;
-}
-
-/* Writes t into *buf with the placeholders {1}, {2} and {q} replaced by
- * sub[0], sub[1] and sub[2] (a NULL sub leaves its placeholder as
- * written). The size is counted first, placeholder by placeholder: a text
- * may use each of them any number of times. */
-/* Which of {1} {2} {q} starts at t[i] and has a substitute, or -1. */
-static int placeholder(const char *t, size_t tn, size_t i,
-                       const char *const sub[3]) {
-  static const char keys[3] = {'1', '2', 'q'};
-  if (t[i] == '{' && i + 2 < tn && t[i + 2] == '}')
-    for (int j = 0; j < 3; j++)
-      if (t[i + 1] == keys[j] && sub[j])
-        return j;
-  return -1;
-}
-
-static int compose(cr_engine *e, char **buf, size_t *cap, const char *t,
-                   size_t tn, const char *const sub[3], const size_t subl[3],
-                   const char **out, size_t *out_len) {
-  size_t need = 1;
-  for (size_t i = 0; i < tn; i++) {
-    int k = placeholder(t, tn, i, sub);
-    if (k >= 0) {
-      need += subl[k];
-      i += 2;
-    } else
-      need++;
-  }
-  if (need > *cap) {
-    char *b = cr__realloc(&e->mem, *buf, need);
-    if (!b)
-      return CR_ENOMEM;
-    *buf = b;
-    *cap = need;
-  }
-  size_t o = 0;
-  for (size_t i = 0; i < tn; i++) {
-    int k = placeholder(t, tn, i, sub);
-    if (k >= 0) {
-      memcpy(*buf + o, sub[k], subl[k]);
-      o += subl[k];
-      i += 2;
-      continue;
-    }
-    (*buf)[o++] = t[i];
-  }
-  *out = *buf;
-  *out_len = o;
   return 0;
 }
 
