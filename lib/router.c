@@ -187,23 +187,29 @@ static uint32_t pool_take(rpool *p) {
   return p->hwm++;
 }
 
+/* A membership's cold part (see rmcold). */
+static inline rmcold *mcold_of(const cr_router *r, const rmember *m) {
+  return &r->mcold[m - r->members];
+}
+
 static void pool_put(rpool *p, uint32_t i) {
   p->nused--;
   p->free[p->nfree++] = i;
 }
 
-/* The member pool and its dense copy of the stamps grow together. */
-static int mstamp_fit(cr_router *r) {
-  if (r->mstamp_cap >= r->mpool.cap)
+/* The member pool and its cold parts grow together (pool_reserve has
+ * grown mpool.cap; the new cold parts are cleared). */
+int cr__router_mcold_fit(cr_router *r) {
+  if (r->mcold_cap >= r->mpool.cap)
     return 0;
-  uint64_t *ns = cr__realloc(&r->mem, r->mstamp,
-                             (size_t)r->mpool.cap * sizeof *ns);
-  if (!ns)
+  rmcold *nc = cr__realloc(&r->mem, r->mcold,
+                           (size_t)r->mpool.cap * sizeof *nc);
+  if (!nc)
     return CR_ENOMEM;
-  memset(ns + r->mstamp_cap, 0,
-         (size_t)(r->mpool.cap - r->mstamp_cap) * sizeof *ns);
-  r->mstamp = ns;
-  r->mstamp_cap = r->mpool.cap;
+  memset(nc + r->mcold_cap, 0,
+         (size_t)(r->mpool.cap - r->mcold_cap) * sizeof *nc);
+  r->mcold = nc;
+  r->mcold_cap = r->mpool.cap;
   return 0;
 }
 
@@ -211,7 +217,7 @@ int cr__router_mpool_reserve(cr_router *r, uint32_t need) {
   if (pool_reserve(r, &r->mpool, (void **)&r->members, sizeof(rmember),
                    need))
     return CR_ENOMEM;
-  return mstamp_fit(r);
+  return cr__router_mcold_fit(r);
 }
 
 int cr__router_pool_take(cr_router *r, rpool *p, void **arr, size_t elem,
@@ -427,7 +433,7 @@ static inline int mh_less(const mhent *x, const mhent *y) {
 static inline void mh_put(cr_router *r, mheap *h, uint32_t i, mhent e,
                           unsigned ch) {
   h->a[i] = e;
-  r->members[e.mi].pos[ch] = i;
+  r->mcold[e.mi].pos[ch] = i;
 }
 
 static void mh_up(cr_router *r, mheap *h, uint32_t i, unsigned ch) {
@@ -464,7 +470,7 @@ static void mh_down(cr_router *r, mheap *h, uint32_t i, unsigned ch) {
 static void mh_insert(cr_router *r, mheap *h, unsigned ch, uint32_t mi,
                       uint64_t aseq) {
   const rmember *m = &r->members[mi];
-  mhent e = {m->k1, m->k2, aseq, mi, 0};
+  mhent e = {mcold_of(r, m)->k1, mcold_of(r, m)->k2, aseq, mi, 0};
   uint32_t i = h->n++;
   mh_put(r, h, i, e, ch);
   mh_up(r, h, i, ch);
@@ -473,12 +479,12 @@ static void mh_insert(cr_router *r, mheap *h, unsigned ch, uint32_t mi,
 static void mh_fix(cr_router *r, mheap *h, unsigned ch, uint32_t i) {
   uint32_t mi = h->a[i].mi;
   mh_down(r, h, i, ch);
-  mh_up(r, h, r->members[mi].pos[ch], ch);
+  mh_up(r, h, r->mcold[mi].pos[ch], ch);
 }
 
 static void mh_remove(cr_router *r, mheap *h, unsigned ch, uint32_t mi) {
-  uint32_t i = r->members[mi].pos[ch], last = --h->n;
-  r->members[mi].pos[ch] = RNIL;
+  uint32_t i = r->mcold[mi].pos[ch], last = --h->n;
+  r->mcold[mi].pos[ch] = RNIL;
   if (i == last)
     return;
   mh_put(r, h, i, h->a[last], ch);
@@ -486,9 +492,9 @@ static void mh_remove(cr_router *r, mheap *h, unsigned ch, uint32_t mi) {
 }
 
 static void mh_rekey(cr_router *r, mheap *h, unsigned ch, uint32_t mi) {
-  uint32_t i = r->members[mi].pos[ch];
-  h->a[i].k1 = r->members[mi].k1;
-  h->a[i].k2 = r->members[mi].k2;
+  uint32_t i = r->mcold[mi].pos[ch];
+  h->a[i].k1 = r->mcold[mi].k1;
+  h->a[i].k2 = r->mcold[mi].k2;
   mh_fix(r, h, ch, i);
 }
 
@@ -677,21 +683,22 @@ static inline void agent_prefetch(const ragent *a) {
 /* Starts loading an agent's memberships, which agent_reindex then walks
  * one after another: the first, and the two just below it in the pool,
  * where the others are when they were made together (an agent's queues at
- * its creation, auto members: member_add puts the newest first). A guess
- * that costs nothing when wrong: only a hint. */
+ * its creation, auto members: member_add puts the newest first); the
+ * three are 96 bytes. A guess that costs nothing when wrong: only a
+ * hint. */
 static inline void memb_prefetch(const cr_router *r, const ragent *a) {
   uint32_t mi = a->mhead;
   if (mi == RNIL)
     return;
-  for (uint32_t k = 0; k < 3 && k <= mi; k++) {
-    const char *p = (const char *)&r->members[mi - k];
-    RPREFETCH(p);
-    RPREFETCH(p + sizeof(rmember) - 1);
-  }
+  const char *p = (const char *)&r->members[mi];
+  RPREFETCH(p);
+  RPREFETCH(p + sizeof(rmember) - 1);
+  if (mi >= 2)
+    RPREFETCH(p - 2 * sizeof(rmember));
 }
 
 static inline int ent_live(const cr_router *r, const rent *e) {
-  return r->mstamp[e->mi] == e->stamp;
+  return r->members[e->mi].stamp == e->stamp;
 }
 
 static inline rent *ring_at(rring *g, uint32_t k) {
@@ -745,10 +752,10 @@ static void fl_move(cr_router *r, rqueue *q, rmember *m, uint32_t mi,
       q->fn[m->qual][ch]++;
   }
   if (!want) {
-    m->stamp = r->mstamp[mi] = 0;
+    m->stamp = 0;
     return;
   }
-  m->stamp = r->mstamp[mi] = ++r->seq;
+  m->stamp = ++r->seq;
   rlevel *l = &q->lv[lv_find(q, m->prio)];
   for (unsigned ch = 0; want; ch++, want >>= 1)
     if (want & 1)
@@ -756,11 +763,11 @@ static void fl_move(cr_router *r, rqueue *q, rmember *m, uint32_t mi,
 }
 
 /* Out of every line: its entries go stale. */
-static void fl_leave(cr_router *r, rqueue *q, rmember *m, uint32_t mi) {
+static void fl_leave(rqueue *q, rmember *m) {
   for (unsigned ch = 0; ch < RCH; ch++)
     if (m->inmask & (1u << ch))
       q->fn[m->qual][ch]--;
-  m->stamp = r->mstamp[mi] = 0;
+  m->stamp = 0;
 }
 
 /* Out of every member heap or line of its queue (inmask 0). */
@@ -768,7 +775,7 @@ static void member_detach(cr_router *r, uint32_t mi) {
   rmember *m = &r->members[mi];
   rqueue *q = r->queues[m->queue];
   if (q_fifo(q))
-    fl_leave(r, q, m, mi);
+    fl_leave(q, m);
   else
     for (unsigned ch = 0; ch < RCH; ch++)
       if (m->inmask & (1u << ch))
@@ -932,8 +939,8 @@ static int agent_meets(const ragent *a, const rskill *req, unsigned n) {
   return 1;
 }
 
-static void member_key(const ragent *a, const rmember *m, const rqueue *q,
-                       uint64_t *k1, uint64_t *k2) {
+static void member_key(const ragent *a, const rmember *m, const rmcold *mc,
+                       const rqueue *q, uint64_t *k1, uint64_t *k2) {
   uint64_t hi = (uint64_t)((int64_t)m->prio + 2147483648LL) << 32;
   uint64_t idle = bias64(a->idle_since);
   switch (q->cfg.strategy) {
@@ -956,11 +963,11 @@ static void member_key(const ragent *a, const rmember *m, const rqueue *q,
     break;
   case CR_STRATEGY_ROUND_ROBIN:
     *k1 = hi;
-    *k2 = m->rr;
+    *k2 = mc->rr;
     break;
   case CR_STRATEGY_RANDOM:
     *k1 = hi;
-    *k2 = m->rnd;
+    *k2 = mc->rnd;
     break;
   default: /* LONGEST_IDLE, RING_ALL: the lists' order */
     *k1 = hi;
@@ -981,8 +988,8 @@ static void agent_reindex(cr_router *r, ragent *a) {
     rqueue *q = r->queues[m->queue];
     int fifo = q_fifo(q);
     if (q->cfg.strategy == CR_STRATEGY_RANDOM && !m->inmask && want &&
-        m->rnd < q->rnd_clock)
-      m->rnd = q->rnd_clock + rng_exp(r);
+        mcold_of(r, m)->rnd < q->rnd_clock)
+      mcold_of(r, m)->rnd = q->rnd_clock + rng_exp(r);
     uint8_t qual =
         a->requal ? (uint8_t)agent_meets(a, q->skills, q->nskills) : m->qual;
     if (qual != m->qual) { /* changes tier: out of the old one first */
@@ -999,16 +1006,14 @@ static void agent_reindex(cr_router *r, ragent *a) {
         fl_move(r, q, m, mi, want);
         m->inmask = want;
       }
-      /* member_key for the line strategies: (priority, stamp) */
-      m->k1 = (uint64_t)((int64_t)m->prio + 2147483648LL) << 32;
-      m->k2 = m->stamp;
-      continue;
+      continue; /* its key is (priority, stamp): see held_key */
     }
+    rmcold *mc = &r->mcold[mi];
     uint64_t k1, k2;
-    member_key(a, m, q, &k1, &k2);
-    int moved = k1 != m->k1 || k2 != m->k2;
-    m->k1 = k1;
-    m->k2 = k2;
+    member_key(a, m, mc, q, &k1, &k2);
+    int moved = k1 != mc->k1 || k2 != mc->k2;
+    mc->k1 = k1;
+    mc->k2 = k2;
     uint8_t all = m->inmask | want;
     for (unsigned ch = 0; all && ch < RCH; ch++) {
       uint8_t bit = (uint8_t)(1u << ch);
@@ -1566,11 +1571,11 @@ static int make_offer(cr_router *r, rconv *c, ragent *a, uint32_t mi,
   a->noffers++;
   agent_touch(a, t);
   if (mi != RNIL) {
-    rmember *m = &r->members[mi];
-    m->rr = ++q->rr_counter;
+    rmcold *mc = &r->mcold[mi];
+    mc->rr = ++q->rr_counter;
     if (q->cfg.strategy == CR_STRATEGY_RANDOM) {
-      q->rnd_clock = m->rnd;
-      m->rnd = q->rnd_clock + rng_exp(r);
+      q->rnd_clock = mc->rnd;
+      mc->rnd = q->rnd_clock + rng_exp(r);
     }
   }
   agent_reindex(r, a);
@@ -1663,18 +1668,32 @@ typedef struct actx {
   uint32_t ring[RMAX_RING], rmem[RMAX_RING], nring;
 } actx;
 
+/* The strategy key member mi is held under: the line strategies' is
+ * (priority, stamp), from its hot part (member_key's default), the
+ * heaps' the one stored with it. */
+static mhent held_key(const cr_router *r, uint32_t mi) {
+  const rmember *m = &r->members[mi];
+  mhent e = {0, 0, r->agents[m->agent]->seq, mi, 0};
+  if (q_fifo(r->queues[m->queue])) {
+    e.k1 = (uint64_t)((int64_t)m->prio + 2147483648LL) << 32;
+    e.k2 = m->stamp;
+  } else {
+    e.k1 = r->mcold[mi].k1;
+    e.k2 = r->mcold[mi].k2;
+  }
+  return e;
+}
+
 static int member_less(const cr_router *r, uint32_t a, uint32_t b) {
-  const rmember *x = &r->members[a], *y = &r->members[b];
-  mhent ea = {x->k1, x->k2, r->agents[x->agent]->seq, a, 0};
-  mhent eb = {y->k1, y->k2, r->agents[y->agent]->seq, b, 0};
+  mhent ea = held_key(r, a), eb = held_key(r, b);
   return mh_less(&ea, &eb);
 }
 
 static int agent_ok(cr_router *r, uint32_t mi, actx *x) {
   const rmember *m = &r->members[mi];
   const ragent *a = r->agents[m->agent];
-  if (x->t - x->c->arrival < m->delay) {
-    x->wake = tmin(x->wake, x->c->arrival + m->delay);
+  if (m->delayed && x->t - x->c->arrival < r->mcold[mi].delay) {
+    x->wake = tmin(x->wake, x->c->arrival + r->mcold[mi].delay);
     return 0;
   }
   return !declined(x->c, a, x->t, &x->wake) &&
@@ -1901,7 +1920,8 @@ static int scan_conv(cr_router *r, uint32_t ci, void *vx) {
   rconv *c = r->convs[ci];
   if (!better(x->m->prio, c, x->bprio, x->best))
     return 2; /* the rest of this heap is worse still */
-  if (!conv_takes(r, c, x->a, x->m->delay, x->t))
+  if (!conv_takes(r, c, x->a, x->m->delayed ? mcold_of(r, x->m)->delay : 0,
+                  x->t))
     return 0;
   x->best = c;
   x->bprio = x->m->prio;
@@ -3205,7 +3225,7 @@ void cr_router_del(cr_router *r) {
   cr__free(&r->mem, r->agents);
   cr__free(&r->mem, r->apool.free);
   cr__free(&r->mem, r->members);
-  cr__free(&r->mem, r->mstamp);
+  cr__free(&r->mem, r->mcold);
   cr__free(&r->mem, r->mpool.free);
   cr__free(&r->mem, r->offers);
   cr__free(&r->mem, r->opool.free);
@@ -3254,31 +3274,33 @@ static uint32_t member_add(cr_router *r, ragent *a, rqueue *q, int prio,
                            cr_time delay, cr_time t) {
   uint32_t mi = pool_take(&r->mpool);
   rmember *m = &r->members[mi];
+  rmcold *mc = &r->mcold[mi];
   memset(m, 0, sizeof *m);
+  memset(mc, 0, sizeof *mc);
   m->used = 1;
   m->agent = a->idx;
   m->queue = q->idx;
   m->prio = prio;
-  m->delay = delay;
-  m->k1 = m->k2 = UINT64_MAX;
-  m->rr = ++q->rr_counter;
-  m->rnd = q->rnd_clock + rng_exp(r);
+  m->delayed = delay != 0;
+  mc->delay = delay;
+  mc->k1 = mc->k2 = UINT64_MAX;
+  mc->rr = ++q->rr_counter;
+  mc->rnd = q->rnd_clock + rng_exp(r);
   for (unsigned ch = 0; ch < RCH; ch++) {
-    m->pos[ch] = RNIL;
+    mc->pos[ch] = RNIL;
     q->nhandle[ch] += a->maxc[ch] ? 1 : 0;
   }
   q->lv[lv_find(q, prio)].nmemb++;
   lv_count(q, prio, a->maxc, +1);
-  r->mstamp[mi] = 0;
   m->prev_a = RNIL;
   m->next_a = a->mhead;
   if (a->mhead != RNIL)
     r->members[a->mhead].prev_a = mi;
   a->mhead = mi;
-  m->prev_q = RNIL;
-  m->next_q = q->mhead;
+  mc->prev_q = RNIL;
+  mc->next_q = q->mhead;
   if (q->mhead != RNIL)
-    r->members[q->mhead].prev_q = mi;
+    r->mcold[q->mhead].prev_q = mi;
   q->mhead = mi;
   q->nmembers++;
   a->requal = 1;
@@ -3305,12 +3327,13 @@ static void member_del(cr_router *r, uint32_t mi, cr_time t) {
     a->mhead = m->next_a;
   if (m->next_a != RNIL)
     r->members[m->next_a].prev_a = m->prev_a;
-  if (m->prev_q != RNIL)
-    r->members[m->prev_q].next_q = m->next_q;
+  const rmcold *mc = &r->mcold[mi];
+  if (mc->prev_q != RNIL)
+    r->mcold[mc->prev_q].next_q = mc->next_q;
   else
-    q->mhead = m->next_q;
-  if (m->next_q != RNIL)
-    r->members[m->next_q].prev_q = m->prev_q;
+    q->mhead = mc->next_q;
+  if (mc->next_q != RNIL)
+    r->mcold[mc->next_q].prev_q = mc->prev_q;
   q->nmembers--;
   m->used = 0;
   pool_put(&r->mpool, mi);
@@ -3430,13 +3453,13 @@ static void queue_auto_apply(cr_router *r, rqueue *q, cr_time t) {
 }
 
 static void queue_reindex_members(cr_router *r, rqueue *q, cr_time t) {
-  for (uint32_t mi = q->mhead; mi != RNIL; mi = r->members[mi].next_q) {
+  for (uint32_t mi = q->mhead; mi != RNIL; mi = r->mcold[mi].next_q) {
     ragent *a = r->agents[r->members[mi].agent];
     a->requal = 1;
     agent_reindex(r, a);
   }
   for (uint32_t mi = q->mhead; mi != RNIL;) {
-    uint32_t next = r->members[mi].next_q;
+    uint32_t next = r->mcold[mi].next_q;
     route_agent(r, r->agents[r->members[mi].agent], t);
     mi = next;
   }
@@ -3553,7 +3576,7 @@ int cr_router_queue_update(cr_router *r, const char *id, size_t len,
   if (q_fifo(q) != q_fifo(&tmp)) {
     /* heaps <-> lists: every member out of the old index; the reindex
      * below puts them into the new one */
-    for (uint32_t mi = q->mhead; mi != RNIL; mi = r->members[mi].next_q)
+    for (uint32_t mi = q->mhead; mi != RNIL; mi = r->mcold[mi].next_q)
       member_detach(r, mi);
     for (unsigned ch = 0; q_fifo(&tmp) && ch < RCH; ch++) {
       cr__free(&r->mem, q->memb[ch].a);
@@ -3634,7 +3657,7 @@ int cr_router_queue_stats(cr_router *r, const char *id, size_t len,
       out->longest_wait_ms = now - c->arrival;
   }
   uint64_t used = 0, cap = 0;
-  for (uint32_t mi = q->mhead; mi != RNIL; mi = r->members[mi].next_q) {
+  for (uint32_t mi = q->mhead; mi != RNIL; mi = r->mcold[mi].next_q) {
     const rmember *m = &r->members[mi];
     const ragent *a = r->agents[m->agent];
     out->members++;
@@ -3925,7 +3948,8 @@ int cr_router_agent_join(cr_router *r, const char *agent, size_t agent_len,
       a->requal = 1; /* back into its lines at the reindex below */
     }
     m->prio = priority;
-    m->delay = delay_ms;
+    mcold_of(r, m)->delay = delay_ms;
+    m->delayed = delay_ms != 0;
     emit(r, CR_REV_ADDMEMBER, now, NULL, a, q, -1, priority, delay_ms, NULL,
          0);
   } else {
@@ -4078,7 +4102,7 @@ static int visit_wait(cr_router *r, uint32_t ci, void *vx) {
 static int memb_lists_bad(const cr_router *r, const rqueue *q, unsigned ch,
                           unsigned qual) {
   uint32_t n = 0, want = 0;
-  for (uint32_t mi = q->mhead; mi != RNIL; mi = r->members[mi].next_q) {
+  for (uint32_t mi = q->mhead; mi != RNIL; mi = r->mcold[mi].next_q) {
     const rmember *m = &r->members[mi];
     want += m->qual == qual && (m->inmask & (1u << ch));
   }
@@ -4095,8 +4119,6 @@ static int memb_lists_bad(const cr_router *r, const rqueue *q, unsigned ch,
       if (e->mi >= r->mpool.hwm)
         return 1;
       const rmember *m = &r->members[e->mi];
-      if (r->mstamp[e->mi] != m->stamp)
-        return 1;
       if (m->stamp != e->stamp)
         continue; /* stale */
       if (!m->used || m->queue != q->idx || !(m->inmask & (1u << ch)) ||
@@ -4116,7 +4138,7 @@ static int memb_heap_bad(const cr_router *r, const rqueue *q, unsigned ch,
                          int qual) {
   const mheap *h = qual ? &q->memb[ch] : &q->memb_lo[ch];
   uint32_t handle = 0;
-  for (uint32_t mi = q->mhead; mi != RNIL; mi = r->members[mi].next_q)
+  for (uint32_t mi = q->mhead; mi != RNIL; mi = r->mcold[mi].next_q)
     handle += r->agents[r->members[mi].agent]->maxc[ch] ? 1 : 0;
   if (handle != q->nhandle[ch] || h->n > h->cap || h->n > handle)
     return 1;
@@ -4129,10 +4151,11 @@ static int memb_heap_bad(const cr_router *r, const rqueue *q, unsigned ch,
     if (e->mi >= r->mpool.hwm || !r->members[e->mi].used)
       return 1;
     const rmember *m = &r->members[e->mi];
-    if (m->queue != q->idx || !(m->inmask & (1u << ch)) || m->pos[ch] != i ||
-        m->qual != qual ||
+    const rmcold *mc = &r->mcold[e->mi];
+    if (m->queue != q->idx || !(m->inmask & (1u << ch)) ||
+        mc->pos[ch] != i || m->qual != qual ||
         m->qual != agent_meets(r->agents[m->agent], q->skills, q->nskills) ||
-        e->k1 != m->k1 || e->k2 != m->k2 ||
+        e->k1 != mc->k1 || e->k2 != mc->k2 ||
         e->k3 != r->agents[m->agent]->seq)
       return 1;
     if (i > 0 && mh_less(e, &h->a[(i - 1) / MH_D]))
@@ -4239,9 +4262,12 @@ int cr__router_check(cr_router *r) {
           a->id);
       CHK(m->inmask == want, "agent %.*s availability index", (int)a->id_len,
           a->id);
+      CHK(m->delayed == (r->mcold[mi].delay != 0), "agent %.*s member delay",
+          (int)a->id_len, a->id);
       uint64_t k1, k2;
-      member_key(a, m, r->queues[m->queue], &k1, &k2);
-      CHK(k1 == m->k1 && k2 == m->k2, "agent %.*s strategy key is stale",
+      member_key(a, m, mcold_of(r, m), r->queues[m->queue], &k1, &k2);
+      mhent held = held_key(r, mi);
+      CHK(k1 == held.k1 && k2 == held.k2, "agent %.*s strategy key is stale",
           (int)a->id_len, a->id);
     }
     for (uint32_t ci = a->sticky_head; ci != RNIL;
@@ -4265,7 +4291,7 @@ int cr__router_check(cr_router *r) {
     uint32_t inlv = 0;
     for (uint32_t li = 0; li < q->nlv; li++) {
       uint32_t n = 0, nh[RCH] = {0};
-      for (uint32_t mi = q->mhead; mi != RNIL; mi = r->members[mi].next_q)
+      for (uint32_t mi = q->mhead; mi != RNIL; mi = r->mcold[mi].next_q)
         if (r->members[mi].prio == q->lv[li].prio) {
           n++;
           for (unsigned ch = 0; ch < RCH; ch++)
@@ -4375,10 +4401,8 @@ int cr__router_rebuild(cr_router *r) {
   for (uint32_t qi = 0; qi < r->nqueues; qi++)
     if (lv_reserve(r, r->queues[qi], 0))
       return CR_ENOMEM;
-  if (mstamp_fit(r))
+  if (cr__router_mcold_fit(r))
     return CR_ENOMEM;
-  for (uint32_t i = 0; i < r->mpool.hwm; i++)
-    r->mstamp[i] = r->members[i].used ? r->members[i].stamp : 0;
   uint32_t nfl = 0;
   rstamped *fl = cr__malloc(&r->mem, ((size_t)r->mpool.hwm + 1) * sizeof *fl);
   if (!fl)
@@ -4399,14 +4423,14 @@ int cr__router_rebuild(cr_router *r) {
     for (uint32_t mi = a->mhead; mi != RNIL; mi = r->members[mi].next_a) {
       rmember *m = &r->members[mi];
       rqueue *q = r->queues[m->queue];
-      m->k1 = m->k2 = UINT64_MAX;
+      mcold_of(r, m)->k1 = mcold_of(r, m)->k2 = UINT64_MAX;
       m->inmask = 0;
       if (lv_reserve(r, q, m->prio))
         goto oom;
       q->lv[lv_find(q, m->prio)].nmemb++;
       lv_count(q, m->prio, a->maxc, +1);
       for (unsigned ch = 0; ch < RCH; ch++) {
-        m->pos[ch] = RNIL;
+        mcold_of(r, m)->pos[ch] = RNIL;
         q->nhandle[ch] += a->maxc[ch] ? 1 : 0;
         if (a->maxc[ch] && mh_reserve2(r, q, ch, q->nhandle[ch]))
           goto oom;
@@ -4421,7 +4445,8 @@ int cr__router_rebuild(cr_router *r) {
     for (uint32_t mi = a->mhead; mi != RNIL; mi = r->members[mi].next_a) {
       rmember *m = &r->members[mi];
       rqueue *q = r->queues[m->queue];
-      member_key(a, m, q, &m->k1, &m->k2);
+      member_key(a, m, mcold_of(r, m), q, &mcold_of(r, m)->k1,
+                 &mcold_of(r, m)->k2);
       m->qual = (uint8_t)agent_meets(a, q->skills, q->nskills);
       if (q_fifo(q)) { /* appended below, in stamp order */
         if (want && !m->stamp)

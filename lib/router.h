@@ -174,23 +174,34 @@ typedef struct ragent {
   char idbuf[]; /* the id, inline */
 } ragent;
 
+/* A membership, split by use: what matching, reindexing and the lines'
+ * stale checks read is here, 32 bytes, so that an agent's memberships
+ * (made together, adjacent in the pool) share a cache line or two; the
+ * rest (the queue's member list, the delay, the heap strategies' keys and
+ * positions) is in rmcold, at the same index of r->mcold. */
 typedef struct rmember {
   uint32_t agent, queue;
-  uint32_t next_a, prev_a, next_q, prev_q;
+  uint32_t next_a, prev_a;
   int32_t prio;
-  cr_time delay;
-  uint64_t k1, k2;   /* the strategy key the heaps hold now */
-  uint64_t rr, rnd;  /* round-robin turn, random race clock */
-  uint8_t inmask;    /* channels whose member heap holds it */
+  uint8_t inmask;    /* channels whose member heap or lines hold it */
   uint8_t used;
   uint8_t qual;      /* meets the queue's default requirement: which tier
                         (memb or memb_lo, or lists [1] / [0]) holds it */
+  uint8_t delayed;   /* its delay is not 0 (read it from rmcold then) */
   uint64_t stamp;    /* line strategies: when it last went to the back
                         (a value of the router's sequence counter; 0 =
-                        in no line) */
+                        in no line); the lines' entries are live while
+                        their stamp is this one */
+} rmember;
+
+typedef struct rmcold {
+  uint32_t next_q, prev_q;
+  cr_time delay;
+  uint64_t k1, k2;   /* the strategy key the heaps hold now */
+  uint64_t rr, rnd;  /* round-robin turn, random race clock */
   uint32_t pos[RCH]; /* heap strategies: index in the (queue, channel)
                         member heap */
-} rmember;
+} rmcold;
 
 /* Longest idle and ring-all order members by (member priority, time they
  * last went to the back), and every change of a member sends it to the
@@ -317,9 +328,8 @@ struct cr_router {
 
   rmember *members;
   rpool mpool;
-  uint64_t *mstamp; /* members[i].stamp again, densely: the lines' stale
-                       checks read 8 bytes per member, not its 120 */
-  uint32_t mstamp_cap;
+  rmcold *mcold; /* members[i]'s cold part is mcold[i] */
+  uint32_t mcold_cap;
 
   roffer *offers;
   rpool opool;
@@ -350,6 +360,7 @@ int cr__router_pool_take(cr_router *r, rpool *p, void **arr, size_t elem,
                          uint32_t *idx);
 int cr__router_rebuild(cr_router *r);
 int cr__router_mpool_reserve(cr_router *r, uint32_t need);
+int cr__router_mcold_fit(cr_router *r);
 void cr__router_free_conv(cr_router *r, rconv *c);
 rconv *cr__router_conv_new(cr_router *r, const char *id, size_t len);
 uint32_t cr__ridx_hash(const char *id, size_t len);

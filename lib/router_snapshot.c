@@ -195,15 +195,16 @@ int cr_router_snapshot(const cr_router *r, void **buf, size_t *len) {
     cr__w_u32(&w, m->agent);
     cr__w_u32(&w, m->queue);
     cr__w_i32(&w, m->prio);
-    cr__w_i64(&w, m->delay);
-    cr__w_u64(&w, m->rr);
-    cr__w_u64(&w, m->rnd);
+    const rmcold *mc = &r->mcold[i];
+    cr__w_i64(&w, mc->delay);
+    cr__w_u64(&w, mc->rr);
+    cr__w_u64(&w, mc->rnd);
     cr__w_u64(&w, m->stamp);
   }
   for (uint32_t qi = 0; qi < r->nqueues; qi++) {
     const rqueue *q = r->queues[qi];
     cr__w_u32(&w, q->nmembers);
-    for (uint32_t mi = q->mhead; mi != RNIL; mi = r->members[mi].next_q)
+    for (uint32_t mi = q->mhead; mi != RNIL; mi = r->mcold[mi].next_q)
       cr__w_u32(&w, mi);
   }
   for (uint32_t i = 0; i < r->cpool.hwm; i++) {
@@ -722,14 +723,16 @@ static int read_all(cr__rbuf *b, cr_router *r, rmarks *mk) {
     return rc;
   if (b->err)
     return CR_ECORRUPT;
+  if (cr__router_mcold_fit(r))
+    return CR_ENOMEM;
   mk->m = cr__calloc(&r->mem, r->mpool.hwm + 1, 1);
   mk->o = cr__calloc(&r->mem, r->opool.hwm + 1, 1);
   mk->c = cr__calloc(&r->mem, r->cpool.hwm + 1, 1);
   if (!mk->m || !mk->o || !mk->c)
     return CR_ENOMEM;
   for (uint32_t i = 0; i < r->mpool.hwm; i++)
-    r->members[i].next_a = r->members[i].prev_a = r->members[i].next_q =
-        r->members[i].prev_q = RNIL;
+    r->members[i].next_a = r->members[i].prev_a = r->mcold[i].next_q =
+        r->mcold[i].prev_q = RNIL;
   for (uint32_t i = 0; i < r->opool.hwm; i++)
     r->offers[i].next_a = r->offers[i].prev_a = r->offers[i].next_c =
         r->offers[i].prev_c = RNIL;
@@ -747,6 +750,7 @@ static int read_all(cr__rbuf *b, cr_router *r, rmarks *mk) {
   present = 0;
   for (uint32_t i = 0; i < r->mpool.hwm; i++) {
     rmember *m = &r->members[i];
+    rmcold *mc = &r->mcold[i];
     m->used = cr__r_u8(b);
     if (b->err || m->used > 1 || m->used != (mk->m[i] & 1))
       return CR_ECORRUPT;
@@ -756,14 +760,15 @@ static int read_all(cr__rbuf *b, cr_router *r, rmarks *mk) {
     uint32_t ag = cr__r_u32(b);
     m->queue = cr__r_u32(b);
     m->prio = cr__r_i32(b);
-    m->delay = cr__r_i64(b);
-    m->rr = cr__r_u64(b);
-    m->rnd = cr__r_u64(b);
+    mc->delay = cr__r_i64(b);
+    m->delayed = mc->delay != 0;
+    mc->rr = cr__r_u64(b);
+    mc->rnd = cr__r_u64(b);
     m->stamp = cr__r_u64(b);
     for (unsigned ch = 0; ch < RCH; ch++)
-      m->pos[ch] = RNIL;
-    if (b->err || ag != m->agent || m->queue >= nq || m->delay < 0 ||
-        !RDUR_OK(m->delay) || m->prio < -CR_ROUTER_MAX_PRIORITY ||
+      mc->pos[ch] = RNIL;
+    if (b->err || ag != m->agent || m->queue >= nq || mc->delay < 0 ||
+        !RDUR_OK(mc->delay) || m->prio < -CR_ROUTER_MAX_PRIORITY ||
         m->prio > CR_ROUTER_MAX_PRIORITY || m->stamp > r->seq)
       return CR_ECORRUPT;
   }
@@ -780,9 +785,9 @@ static int read_all(cr__rbuf *b, cr_router *r, rmarks *mk) {
           (mk->m[mi] & 2) || r->members[mi].queue != qi)
         return CR_ECORRUPT;
       mk->m[mi] |= 2;
-      r->members[mi].prev_q = tail;
+      r->mcold[mi].prev_q = tail;
       if (tail != RNIL)
-        r->members[tail].next_q = mi;
+        r->mcold[tail].next_q = mi;
       else
         q->mhead = mi;
       tail = mi;
