@@ -1425,9 +1425,9 @@ static inline int id_eq(const char *a, const char *b, size_t n) {
   } while (0)
 
 /* A conversation's first two 64-byte parts, what a lookup and an ending
- * read, lie on up to three cache lines (the allocator aligns to 16 bytes):
- * all of them start loading together, before the id is compared, instead
- * of one after another. */
+ * read: two cache lines for a pooled one (RCONV_SLAB), up to three for one
+ * with a long id (malloc aligns to 16 bytes). They start loading together,
+ * before the id is compared, instead of one after another. */
 static inline void conv_prefetch(const void *c) {
   RPREFETCH((const char *)c + 64);
   RPREFETCH((const char *)c + 127);
@@ -2453,19 +2453,44 @@ static void conv_forget(cr_router *r, rconv *c) {
  * (still in cache) and costs no malloc/free pair (about 5 % of the
  * router's time at 10,000 agents). The list holds at most the peak number
  * of conversations, like the pools. */
+/* One more block of pooled conversation objects onto the free list, the
+ * block's first object first. */
+static int conv_slab(cr_router *r) {
+  if (r->ncslab == r->cslabcap) {
+    size_t cap = r->cslabcap;
+    if (cr__grow(&r->mem, (void **)&r->cslab, &cap, r->ncslab + 1,
+                 sizeof *r->cslab))
+      return CR_ENOMEM;
+    r->cslabcap = (uint32_t)cap;
+  }
+  char *raw = cr__malloc(&r->mem, RCONV_SLAB * RCONV_STRIDE + 63);
+  if (!raw)
+    return CR_ENOMEM;
+  r->cslab[r->ncslab++] = raw;
+  char *p = (char *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
+  for (size_t i = RCONV_SLAB; i-- > 0;) {
+    rconv *c = (rconv *)(void *)(p + i * RCONV_STRIDE);
+    c->fnext = r->cfree;
+    r->cfree = c;
+  }
+  return 0;
+}
+
 rconv *cr__router_conv_new(cr_router *r, const char *id, size_t len) {
   rconv *c;
-  int pooled = len < RCONV_ID_CAP;
-  if (pooled && r->cfree) {
+  if (len < RCONV_ID_CAP) {
+    if (!r->cfree && conv_slab(r))
+      return NULL;
     c = r->cfree;
     r->cfree = c->fnext;
     memset(c, 0, offsetof(rconv, decl)); /* decl: see ndecl */
+    c->id = c->idfix;
   } else {
-    c = cr__calloc(&r->mem, 1, sizeof *c + (pooled ? 0 : len + 1));
+    c = cr__calloc(&r->mem, 1, sizeof *c + len + 1);
     if (!c)
       return NULL;
+    c->id = c->idbuf;
   }
-  c->id = pooled ? c->idfix : c->idbuf;
   memcpy(c->id, id, len);
   c->id[len] = 0;
   c->id_len = (uint32_t)len;
@@ -3195,11 +3220,9 @@ void cr_router_del(cr_router *r) {
   for (uint32_t i = 0; i < r->cpool.hwm; i++)
     if (r->convs[i])
       cr__router_free_conv(r, r->convs[i]);
-  while (r->cfree) {
-    rconv *c = r->cfree;
-    r->cfree = c->fnext;
-    cr__free(&r->mem, c);
-  }
+  for (uint32_t i = 0; i < r->ncslab; i++)
+    cr__free(&r->mem, r->cslab[i]);
+  cr__free(&r->mem, r->cslab);
   for (uint32_t i = 0; i < r->apool.hwm; i++)
     if (r->agents[i])
       agent_free(r, r->agents[i]);

@@ -82,6 +82,12 @@ enum { RC_URGENT = 1, RC_ESCALATED = 2, RC_MAXWAITED = 4 };
 /* Ids shorter than this live in the conversation's first cache line, and
  * such conversations are recycled (see cr__router_conv_new). */
 #define RCONV_ID_CAP 20
+/* Such conversations are carved, RCONV_SLAB at a time, from blocks aligned
+ * to 64 bytes, each at a multiple of RCONV_STRIDE: the layout by cache
+ * line below holds (malloc's 16-byte alignment put "the first line" on two
+ * lines three times in four). */
+#define RCONV_SLAB 64
+#define RCONV_STRIDE ((sizeof(rconv) + 63) & ~(size_t)63)
 
 /* Laid out by use: the first cache line is what an id lookup and most
  * calls read (the id itself included: inline at the end it cost a second
@@ -321,7 +327,9 @@ struct cr_router {
                 instructions of a 100-agent conversation's ~3,600 */
 
   rconv **convs;
-  rconv *cfree; /* freed conversation objects, reused (see conv_new) */
+  rconv *cfree; /* free conversation objects, reused (see conv_new) */
+  void **cslab; /* the blocks they are carved from (RCONV_SLAB each) */
+  uint32_t ncslab, cslabcap;
   rpool cpool;
   ridx cidx;
   uint32_t nconv_offered; /* conversations holding at least one offer */
