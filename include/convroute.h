@@ -1345,9 +1345,9 @@ CR_EXTERN int cr_router_restore(cr_router **out, const cr_mem *mem,
  * metrics, a conversation that never queued and ends ABANDONED (the
  * customer left the bot) counts as contained (resolved by the bot) only if
  * the bot had answered or served something first; one that asked for a
- * human who could not be given (after hours) is never contained. A conversation in an end state is forgotten
- * at once; a bounded record of recently ended
- * conversations keeps what a late survey needs.
+ * human who could not be given (after hours) is never contained. A
+ * conversation in an end state is forgotten at once; a bounded record of
+ * recently ended conversations keeps what a late survey needs.
  *
  *   event \ state BOT     CLARIFY COLLECT ACTION  QUEUED  OFFERED AGENT   BOTSTEP WRAPUP
  *   MESSAGE       BOT     CLARIFY COLLECT ACTION  QUEUED  OFFERED AGENT   BOTSTEP -
@@ -1426,13 +1426,14 @@ CR_EXTERN int cr_router_restore(cr_router **out, const cr_mem *mem,
  * into the same engine nor into its inner router: calls that could change
  * them are refused with CR_ESTATE and change nothing (the engine's
  * read-only queries -- cr_engine_conv_info, cr_engine_conv_count,
- * cr_engine_next_timeout, cr_engine_errmsg -- still answer). The state change is committed BEFORE
- * the output callbacks of that change run; when a callback returns
- * nonzero, the engine still completes the change (so the conversation is
- * in the state the journal says), calls the remaining callbacks, and the
- * input call returns CR_ECALLBACK. Exceptions that steer the machine: a
- * failing `action` callback is an ACTION_FAIL (the bot escalates; in
- * BOTSTEP the agent gets the conversation back); a failing `offer` leaves
+ * cr_engine_next_timeout, cr_engine_errmsg -- still answer). The state
+ * change is committed BEFORE the output callbacks of that change run;
+ * when a callback returns nonzero, the engine still completes the change
+ * (so the conversation is in the state the journal says), calls the
+ * remaining callbacks, and the input call returns CR_ECALLBACK.
+ * Exceptions that steer the machine: a failing `action` callback is an
+ * ACTION_FAIL (the bot escalates; in BOTSTEP the agent gets the
+ * conversation back); a failing `offer` leaves
  * the offer standing until the agent answers or it times out; `validate`
  * returning < 0 counts as an invalid value. An offer made during a router
  * call the host made directly (agent_set_status) cannot report CR_ECALLBACK
@@ -2021,9 +2022,10 @@ CR_EXTERN int cr_engine_snapshot(const cr_engine *e, void **buf,
                                  size_t *len);
 /* Replaces e's conversations, router, metrics and counters with the
  * snapshot's (callbacks, model and configuration stay); pointers from
- * cr_engine_router() and cr_engine_metrics() taken before it are freed. CR_ECORRUPT, CR_EVERSION,
- * CR_EINVAL (a snapshot of an engine with another transcript_max or a
- * model with another label count), CR_ENOMEM: e unchanged. */
+ * cr_engine_router() and cr_engine_metrics() taken before it are freed.
+ * CR_ECORRUPT, CR_EVERSION, CR_EINVAL (a snapshot of an engine with
+ * another transcript_max or a model with another label count),
+ * CR_ENOMEM: e unchanged. */
 CR_EXTERN int cr_engine_restore(cr_engine *e, const void *buf, size_t len);
 
 #ifdef __cplusplus

@@ -187,11 +187,6 @@ static uint32_t pool_take(rpool *p) {
   return p->hwm++;
 }
 
-/* A membership's cold part (see rmcold). */
-static inline rmcold *mcold_of(const cr_router *r, const rmember *m) {
-  return &r->mcold[m - r->members];
-}
-
 static void pool_put(rpool *p, uint32_t i) {
   p->nused--;
   p->free[p->nfree++] = i;
@@ -469,8 +464,7 @@ static void mh_down(cr_router *r, mheap *h, uint32_t i, unsigned ch) {
 /* Capacity was reserved (nhandle), so this never allocates. */
 static void mh_insert(cr_router *r, mheap *h, unsigned ch, uint32_t mi,
                       uint64_t aseq) {
-  const rmember *m = &r->members[mi];
-  mhent e = {mcold_of(r, m)->k1, mcold_of(r, m)->k2, aseq, mi, 0};
+  mhent e = {r->mcold[mi].k1, r->mcold[mi].k2, aseq, mi, 0};
   uint32_t i = h->n++;
   mh_put(r, h, i, e, ch);
   mh_up(r, h, i, ch);
@@ -988,8 +982,8 @@ static void agent_reindex(cr_router *r, ragent *a) {
     rqueue *q = r->queues[m->queue];
     int fifo = q_fifo(q);
     if (q->cfg.strategy == CR_STRATEGY_RANDOM && !m->inmask && want &&
-        mcold_of(r, m)->rnd < q->rnd_clock)
-      mcold_of(r, m)->rnd = q->rnd_clock + rng_exp(r);
+        r->mcold[mi].rnd < q->rnd_clock)
+      r->mcold[mi].rnd = q->rnd_clock + rng_exp(r);
     uint8_t qual =
         a->requal ? (uint8_t)agent_meets(a, q->skills, q->nskills) : m->qual;
     if (qual != m->qual) { /* changes tier: out of the old one first */
@@ -1668,19 +1662,17 @@ typedef struct actx {
   uint32_t ring[RMAX_RING], rmem[RMAX_RING], nring;
 } actx;
 
-/* The strategy key member mi is held under: the line strategies' is
- * (priority, stamp), from its hot part (member_key's default), the
- * heaps' the one stored with it. */
+/* The strategy key member mi is held under: the heaps' is the one stored
+ * with it; the lines' is not stored (agent_reindex would write it at every
+ * change), member_key gives it: (priority, stamp). */
 static mhent held_key(const cr_router *r, uint32_t mi) {
   const rmember *m = &r->members[mi];
-  mhent e = {0, 0, r->agents[m->agent]->seq, mi, 0};
-  if (q_fifo(r->queues[m->queue])) {
-    e.k1 = (uint64_t)((int64_t)m->prio + 2147483648LL) << 32;
-    e.k2 = m->stamp;
-  } else {
-    e.k1 = r->mcold[mi].k1;
-    e.k2 = r->mcold[mi].k2;
-  }
+  const rmcold *mc = &r->mcold[mi];
+  const ragent *a = r->agents[m->agent];
+  const rqueue *q = r->queues[m->queue];
+  mhent e = {mc->k1, mc->k2, a->seq, mi, 0};
+  if (q_fifo(q))
+    member_key(a, m, mc, q, &e.k1, &e.k2);
   return e;
 }
 
@@ -1920,12 +1912,12 @@ static int scan_conv(cr_router *r, uint32_t ci, void *vx) {
   rconv *c = r->convs[ci];
   if (!better(x->m->prio, c, x->bprio, x->best))
     return 2; /* the rest of this heap is worse still */
-  if (!conv_takes(r, c, x->a, x->m->delayed ? mcold_of(r, x->m)->delay : 0,
-                  x->t))
+  uint32_t mi = (uint32_t)(x->m - r->members);
+  if (!conv_takes(r, c, x->a, x->m->delayed ? r->mcold[mi].delay : 0, x->t))
     return 0;
   x->best = c;
   x->bprio = x->m->prio;
-  x->bmember = (uint32_t)(x->m - r->members);
+  x->bmember = mi;
   return 1;
 }
 
@@ -3973,7 +3965,7 @@ int cr_router_agent_join(cr_router *r, const char *agent, size_t agent_len,
       a->requal = 1; /* back into its lines at the reindex below */
     }
     m->prio = priority;
-    mcold_of(r, m)->delay = delay_ms;
+    r->mcold[mi].delay = delay_ms;
     m->delayed = delay_ms != 0;
     emit(r, CR_REV_ADDMEMBER, now, NULL, a, q, -1, priority, delay_ms, NULL,
          0);
@@ -4289,11 +4281,14 @@ int cr__router_check(cr_router *r) {
           a->id);
       CHK(m->delayed == (r->mcold[mi].delay != 0), "agent %.*s member delay",
           (int)a->id_len, a->id);
-      uint64_t k1, k2;
-      member_key(a, m, mcold_of(r, m), r->queues[m->queue], &k1, &k2);
-      mhent held = held_key(r, mi);
-      CHK(k1 == held.k1 && k2 == held.k2, "agent %.*s strategy key is stale",
-          (int)a->id_len, a->id);
+      const rqueue *q = r->queues[m->queue];
+      if (!q_fifo(q)) { /* the lines' key is not stored (held_key) */
+        const rmcold *mc = &r->mcold[mi];
+        uint64_t k1, k2;
+        member_key(a, m, mc, q, &k1, &k2);
+        CHK(k1 == mc->k1 && k2 == mc->k2, "agent %.*s strategy key is stale",
+            (int)a->id_len, a->id);
+      }
     }
     for (uint32_t ci = a->sticky_head; ci != RNIL;
          ci = r->convs[ci]->sticky_next)
@@ -4447,15 +4442,16 @@ int cr__router_rebuild(cr_router *r) {
     agent_staff(r, a, +1);
     for (uint32_t mi = a->mhead; mi != RNIL; mi = r->members[mi].next_a) {
       rmember *m = &r->members[mi];
+      rmcold *mc = &r->mcold[mi];
       rqueue *q = r->queues[m->queue];
-      mcold_of(r, m)->k1 = mcold_of(r, m)->k2 = UINT64_MAX;
+      mc->k1 = mc->k2 = UINT64_MAX;
       m->inmask = 0;
       if (lv_reserve(r, q, m->prio))
         goto oom;
       q->lv[lv_find(q, m->prio)].nmemb++;
       lv_count(q, m->prio, a->maxc, +1);
       for (unsigned ch = 0; ch < RCH; ch++) {
-        mcold_of(r, m)->pos[ch] = RNIL;
+        mc->pos[ch] = RNIL;
         q->nhandle[ch] += a->maxc[ch] ? 1 : 0;
         if (a->maxc[ch] && mh_reserve2(r, q, ch, q->nhandle[ch]))
           goto oom;
@@ -4469,9 +4465,9 @@ int cr__router_rebuild(cr_router *r) {
           want |= (uint8_t)(1u << ch);
     for (uint32_t mi = a->mhead; mi != RNIL; mi = r->members[mi].next_a) {
       rmember *m = &r->members[mi];
+      rmcold *mc = &r->mcold[mi];
       rqueue *q = r->queues[m->queue];
-      member_key(a, m, mcold_of(r, m), q, &mcold_of(r, m)->k1,
-                 &mcold_of(r, m)->k2);
+      member_key(a, m, mc, q, &mc->k1, &mc->k2);
       m->qual = (uint8_t)agent_meets(a, q->skills, q->nskills);
       if (q_fifo(q)) { /* appended below, in stamp order */
         if (want && !m->stamp)

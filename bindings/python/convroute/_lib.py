@@ -166,7 +166,8 @@ def _traced(name: str, f: Any) -> Callable:
 # integer argument of a declared function, and every integer field of a
 # Structure made from _lib.Struct, is checked against its C type instead:
 # a value that does not fit raises RangeError (CR_ERANGE) and nothing is
-# called or stored.
+# called or stored. Structures that only C fills (results, events) stay
+# plain ctypes Structures.
 
 _CR_ERANGE = -3
 

@@ -158,22 +158,22 @@ class _Config(_lib.Struct):
                 ("alias_new_ids", _I)]
 
 
-class _Line(_lib.Struct):
+class _Line(_c.Structure):  # filled by C
     _fields_ = [("from_", _I), ("channel", _I), ("at", _i64),
                 ("text", _P), ("text_len", _Z)]
 
 
-class _Intent(_lib.Struct):
+class _Intent(_c.Structure):  # filled by C
     _fields_ = [("label", _P), ("label_len", _Z),
                 ("confidence", _c.c_double), ("at", _i64)]
 
 
-class _KV(_lib.Struct):
+class _KV(_c.Structure):  # filled by C
     _fields_ = [("key", _P), ("key_len", _Z), ("value", _P),
                 ("value_len", _Z)]
 
 
-class _Context(_lib.Struct):
+class _Context(_c.Structure):  # filled by C
     _fields_ = [("conv", _P), ("conv_len", _Z), ("customer", _P),
                 ("customer_len", _Z), ("lang", _P), ("lang_len", _Z),
                 ("channel", _I), ("channels", _c.POINTER(_I)),
@@ -189,7 +189,7 @@ class _Context(_lib.Struct):
                 ("arrived", _i64)]
 
 
-class _EventC(_lib.Struct):
+class _EventC(_c.Structure):  # filled by C
     _fields_ = [("seq", _c.c_uint64), ("time", _i64), ("type", _I),
                 ("from_", _I), ("to", _I), ("reason", _I), ("channel", _I),
                 ("conv", _P), ("conv_len", _Z), ("agent", _P),
@@ -199,7 +199,7 @@ class _EventC(_lib.Struct):
                 ("sender", _I)]
 
 
-class _Summary(_lib.Struct):
+class _Summary(_c.Structure):  # filled by C
     _fields_ = [("state", _I), ("channel", _I), ("reason", _I),
                 ("unclear", _u32), ("nfields", _u32), ("messages", _u32),
                 ("transfers", _u32), ("agent", _P), ("agent_len", _Z),
@@ -473,6 +473,13 @@ def _lang_texts(texts: Optional[Mapping[str, str]], keep: list):
     return arr, len(texts)
 
 
+def _need_callable(what: str, f: Any) -> None:
+    """InvalidArgumentError for a callback that is neither None nor
+    callable."""
+    if f is not None and not callable(f):
+        raise ConvrouteError(_CR_EINVAL, "%s is not callable" % what)
+
+
 def _profile(profile: Union[None, str, Mapping[str, str]],
              what: str = "profile") -> bytes:
     """A profile (or step args) as the engine reads it: "k=v;k=v".
@@ -637,9 +644,7 @@ class Engine(_CallbackHost):
         cbs = {}
         for name in self._CALLBACKS:
             cbs[name] = kw.pop("on_" + name, None)
-            if cbs[name] is not None and not callable(cbs[name]):
-                raise ConvrouteError(_CR_EINVAL, "on_%s is not callable"
-                                     % name)
+            _need_callable("on_" + name, cbs[name])
         cfg = _Config()
         _config_init(_c.byref(cfg))
         rcfg = _RouterConfig()
@@ -751,9 +756,7 @@ class Engine(_CallbackHost):
                         ("validate", validate), ("alert", alert),
                         ("state_change", state_change), ("event", event),
                         ("router_event", router_event)):
-            if f is not None and not callable(f):
-                raise ConvrouteError(_CR_EINVAL, "callback %s is not "
-                                     "callable" % name)
+            _need_callable("callback " + name, f)
         g = self._guard
         thunks: Dict[str, Any] = {}
         if send:

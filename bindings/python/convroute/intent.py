@@ -45,7 +45,7 @@ TextLike = Union[str, bytes, bytearray, memoryview]
 PathOrData = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
 
 
-class _Match(_lib.Struct):
+class _Match(_c.Structure):  # filled by C
     # Mirrors struct cr_intent_match in convroute.h, member for member.
     _fields_ = [
         ("label", _c.c_void_p),
@@ -443,11 +443,10 @@ class IntentModel:
             _del(self._m)
             self._m = None
 
-    def _borrow(self) -> int:
-        """The C handle, for an Engine that will use it until _release()."""
-        h = self._h()
+    def _borrow(self) -> None:
+        """An Engine uses the model (its C handle) until _release()."""
+        self._h()  # ClosedError once closed
         self._borrowers += 1
-        return h
 
     def _release(self) -> None:
         """An Engine that borrowed the model is closed: free the model if

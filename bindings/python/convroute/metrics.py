@@ -96,7 +96,7 @@ _FIGURES = ["fcr", "fcr_survey", "resolution_rate", "csat_top2",
             "containment", "transfer_rate", "cost", "cost_per_contact"]
 
 
-class _Report(_lib.Struct):
+class _Report(_c.Structure):  # filled by C
     _fields_ = ([(n, _c.c_uint64) for n in _COUNTS] +
                 [(n, _c.c_double) for n in _FIGURES])
 

@@ -97,7 +97,7 @@ class _ConvParams(_lib.Struct):
                 ("attrs", _c.c_char_p), ("attrs_len", _c.c_size_t)]
 
 
-class _Event(_lib.Struct):
+class _Event(_c.Structure):  # filled by C
     _fields_ = [("type", _c.c_int), ("time", _i64),
                 ("conv", _c.c_void_p), ("conv_len", _c.c_size_t),
                 ("agent", _c.c_void_p), ("agent_len", _c.c_size_t),
@@ -115,7 +115,7 @@ class _Callbacks(_lib.Struct):
                 ("event", _EventCB), ("user_data", _c.c_void_p)]
 
 
-class _ConvInfo(_lib.Struct):
+class _ConvInfo(_c.Structure):  # filled by C
     _fields_ = [("state", _c.c_int), ("channel", _c.c_int),
                 ("priority", _c.c_int), ("effective_priority", _c.c_int),
                 ("arrival", _i64), ("step", _c.c_int),
@@ -124,7 +124,7 @@ class _ConvInfo(_lib.Struct):
                 ("offers", _u32)]
 
 
-class _QueueStats(_lib.Struct):
+class _QueueStats(_c.Structure):  # filled by C
     _fields_ = [("waiting", _u32), ("offered", _u32), ("active", _u32),
                 ("longest_wait_ms", _i64), ("members", _u32),
                 ("members_logged_in", _u32), ("agents_available", _u32),
@@ -137,7 +137,7 @@ class _QueueStats(_lib.Struct):
                 ("aht_ms", _i64)]
 
 
-class _AgentStats(_lib.Struct):
+class _AgentStats(_c.Structure):  # filled by C
     _fields_ = [("status", _c.c_int), ("load", _u32 * CHANNEL_COUNT),
                 ("offers_pending", _u32), ("active", _u32),
                 ("wrapping", _u32), ("cost_used", _u32),

@@ -58,7 +58,7 @@ class _Goal(_lib.Struct):
                 ("shrinkage", ctypes.c_double)]
 
 
-class _Staffing(_lib.Struct):
+class _Staffing(ctypes.Structure):  # filled by C
     _fields_ = [("load_erlangs", ctypes.c_double),
                 ("agents", ctypes.c_int32),
                 ("agents_with_shrinkage", ctypes.c_int32),
