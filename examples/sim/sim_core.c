@@ -42,6 +42,9 @@ typedef struct src {
   double *rates;
   double t;          /* continuous time of the last arrival, ms */
   crs_rng arr, attr; /* inter-arrival gaps; handle times and patience */
+  cr_time next_t;    /* its next arrival (armed): kept out of the event */
+  uint64_t next_seq; /* heap, which it would enter and leave once per */
+  int armed;         /* contact; ordered with it by (t, seq) */
 } src;
 
 typedef struct agent {
@@ -62,6 +65,8 @@ struct crs_sim {
   crs_rng rng;
   cr_time now;
   uint64_t seq, gen, offer_seq;
+  uint32_t src_min; /* the armed source with the least (t, seq), or NO_SRC
+                       (found by a scan: sources are a handful) */
   int in_router; /* inside a router call: offers are queued */
   int rc;        /* first error inside a callback */
   ev *heap;
@@ -74,6 +79,10 @@ struct crs_sim {
   uint32_t nagents;
   uint32_t *amap; /* open addressing: agent index + 1, 0 empty */
   uint32_t amap_cap;
+  struct {
+    const char *p; /* the router's copy of an agent's name */
+    uint32_t idx;  /* that agent */
+  } acache[256];   /* offers name agents by these: see agent_find_ev */
   char **queues;
   uint32_t nqueues;
   uint32_t *qkey; /* metrics key ids of queues */
@@ -84,6 +93,7 @@ struct crs_sim {
 };
 
 #define NO_SLOT UINT32_MAX
+#define NO_SRC UINT32_MAX
 
 /* ---------------------------------------------------------------- misc */
 
@@ -184,24 +194,30 @@ static int push(crs_sim *s, cr_time t, uint32_t kind, uint32_t a,
 }
 
 static void pop(crs_sim *s, ev *out) {
-  *out = s->heap[0];
-  ev last = s->heap[--s->nheap];
-  size_t n = s->nheap, i = 0;
+  ev *h = s->heap;
+  *out = h[0];
+  size_t n = --s->nheap, i = 0;
+  ev last = h[n];
   for (;;) {
-    size_t c = 4 * i + 1;
-    if (c >= n)
+    size_t c = 4 * i + 1, best;
+    if (c + 3 < n) { /* the least of four children: three comparisons */
+      size_t b0 = c + (size_t)ev_less(&h[c + 1], &h[c]);
+      size_t b1 = c + 2 + (size_t)ev_less(&h[c + 3], &h[c + 2]);
+      best = ev_less(&h[b1], &h[b0]) ? b1 : b0;
+    } else if (c < n) {
+      best = c;
+      for (size_t k = c + 1; k < n; k++)
+        if (ev_less(&h[k], &h[best]))
+          best = k;
+    } else
       break;
-    size_t best = c, end = c + 4 < n ? c + 4 : n;
-    for (size_t k = c + 1; k < end; k++)
-      if (ev_less(&s->heap[k], &s->heap[best]))
-        best = k;
-    if (!ev_less(&s->heap[best], &last))
+    if (!ev_less(&h[best], &last))
       break;
-    s->heap[i] = s->heap[best];
+    h[i] = h[best];
     i = best;
   }
   if (n)
-    s->heap[i] = last;
+    h[i] = last;
 }
 
 /* ------------------------------------------------------------ contacts */
@@ -234,17 +250,35 @@ static int hexval(char c) {
                                                                  : -1;
 }
 
+/* memcmp's answer for short ids (the simulator's are 8-16 bytes: two
+ * overlapping 8-byte words each), without the call. */
+static inline int id_same(const char *a, const char *b, size_t n) {
+  if (n >= 8 && n <= 16) {
+    uint64_t a0, a1, b0, b1;
+    memcpy(&a0, a, 8);
+    memcpy(&b0, b, 8);
+    memcpy(&a1, a + n - 8, 8);
+    memcpy(&b1, b + n - 8, 8);
+    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+  }
+  for (size_t i = 0; i < n; i++)
+    if (a[i] != b[i])
+      return 0;
+  return 1;
+}
+
+/* The slot from the id's hex digits, then the whole id compared with the
+ * slot's own: the generation need not be parsed. */
 static uint32_t conv_slot(const crs_sim *s, const char *id, size_t len) {
   if (len < 4 || id[0] != 'c')
     return NO_SLOT;
-  uint64_t v = 0, g = 0;
-  size_t i = 1;
-  for (; i < len && id[i] != '.'; i++)
+  uint64_t v = 0;
+  for (size_t i = 1; i < len && id[i] != '.'; i++)
     v = (v << 4) | (uint64_t)(hexval(id[i]) & 15);
-  for (i++; i < len; i++)
-    g = (g << 4) | (uint64_t)(hexval(id[i]) & 15);
-  if (v >= s->nslots || s->slots[v].gen != g ||
-      s->slots[v].state == SL_FREE)
+  if (v >= s->nslots)
+    return NO_SLOT;
+  const slot *x = &s->slots[v];
+  if (x->state == SL_FREE || x->idlen != len || !id_same(x->id, id, len))
     return NO_SLOT;
   return (uint32_t)v;
 }
@@ -294,7 +328,7 @@ static int32_t agent_find(const crs_sim *s, const char *id, size_t len) {
     if (!v)
       return -1;
     const agent *a = &s->agents[v - 1];
-    if (a->len == len && !memcmp(a->name, id, len))
+    if (a->len == len && id_same(a->name, id, len))
       return (int32_t)(v - 1);
   }
 }
@@ -325,6 +359,24 @@ static int amap_put(crs_sim *s, uint32_t idx) {
 
 /* ------------------------------------------------- router callbacks */
 
+/* agent_find through a cache keyed by the address of the router's copy
+ * of the name (verified by the name itself, so a stale entry only misses) */
+static int32_t agent_find_ev(crs_sim *s, const char *id, size_t len) {
+  size_t h = ((uintptr_t)id >> 4) & 255;
+  if (s->acache[h].p == id) {
+    uint32_t i = s->acache[h].idx;
+    if (i < s->nagents && s->agents[i].len == len &&
+        id_same(s->agents[i].name, id, len))
+      return (int32_t)i;
+  }
+  int32_t a = agent_find(s, id, len);
+  if (a >= 0) {
+    s->acache[h].p = id;
+    s->acache[h].idx = (uint32_t)a;
+  }
+  return a;
+}
+
 static void on_offer(const cr_router_event *e, void *ud) {
   crs_sim *s = ud;
   s->st.offers++;
@@ -334,7 +386,7 @@ static void on_offer(const cr_router_event *e, void *ud) {
   slot *x = &s->slots[i];
   if (x->pending >= 0)
     return; /* ring-all: the first offer is the one answered */
-  int32_t a = agent_find(s, e->agent, e->agent_len);
+  int32_t a = agent_find_ev(s, e->agent, e->agent_len);
   if (a < 0)
     return;
   x->pending = a;
@@ -400,6 +452,7 @@ int crs_sim_new(crs_sim **out, const crs_config *cfg,
   if (hooks)
     s->hk = *hooks;
   s->free_head = NO_SLOT;
+  s->src_min = NO_SRC;
   int rc = crs_dist_check(&s->cfg.answer_delay);
   if (rc) {
     free(s);
@@ -585,6 +638,18 @@ int crs_sim_agent_status(crs_sim *s, uint32_t a, int status, cr_time now) {
 
 /* ------------------------------------------------------------ sources */
 
+/* After a source's next arrival changed: which armed source comes first. */
+static void src_note(crs_sim *s) {
+  uint32_t best = NO_SRC;
+  for (uint32_t k = 0; k < s->nsrcs; k++) {
+    const src *x = &s->srcs[k], *b = &s->srcs[best == NO_SRC ? k : best];
+    if (x->armed && (best == NO_SRC || x->next_t < b->next_t ||
+                     (x->next_t == b->next_t && x->next_seq < b->next_seq)))
+      best = k;
+  }
+  s->src_min = best;
+}
+
 static int source_next(crs_sim *s, uint32_t k) {
   src *x = &s->srcs[k];
   const crs_source *p = &x->s;
@@ -597,7 +662,7 @@ static int source_next(crs_sim *s, uint32_t k) {
     } else {
       double i = floor((t - (double)p->start_ms) / (double)p->interval_ms);
       if (i >= (double)p->nrates)
-        return 0;
+        return src_note(s), 0;
       rate = x->rates[(size_t)i];
       end = (double)p->start_ms + (i + 1) * (double)p->interval_ms;
       if (p->end_ms != CRS_NEVER && (double)p->end_ms < end)
@@ -606,10 +671,14 @@ static int source_next(crs_sim *s, uint32_t k) {
     double gap = rate > 0 ? crs_exp(&x->arr, 3600000.0 / rate) : INFINITY;
     if (t + gap < end) {
       x->t = t + gap;
-      return push(s, (cr_time)ceil(x->t), EV_SOURCE, k, 0);
+      x->next_t = (cr_time)ceil(x->t);
+      x->next_seq = s->seq++;
+      x->armed = 1;
+      src_note(s);
+      return 0;
     }
     if (end == INFINITY || (p->end_ms != CRS_NEVER && end >= (double)p->end_ms))
-      return 0;
+      return src_note(s), 0;
     t = end; /* memoryless: restart the gap at the interval boundary */
   }
 }
@@ -875,6 +944,15 @@ static int dispatch(crs_sim *s, const ev *e) {
 int crs_sim_run(crs_sim *s, cr_time until) {
   while (!s->rc) {
     cr_time te = s->nheap ? s->heap[0].t : CRS_NEVER;
+    int from_src = 0;
+    if (s->src_min != NO_SRC) {
+      const src *x = &s->srcs[s->src_min];
+      if (!s->nheap || x->next_t < te ||
+          (x->next_t == te && x->next_seq < s->heap[0].seq)) {
+        te = x->next_t;
+        from_src = 1;
+      }
+    }
     cr_time tr = cr_router_next_expiry(s->r);
     if (tr < s->now)
       tr = s->now;
@@ -892,6 +970,15 @@ int crs_sim_run(crs_sim *s, cr_time until) {
     }
     if (te == CRS_NEVER || te > until)
       break;
+    if (from_src) {
+      uint32_t k = s->src_min;
+      s->srcs[k].armed = 0;
+      s->now = te;
+      s->st.events++;
+      if (on_source(s, k))
+        break;
+      continue;
+    }
     ev e;
     pop(s, &e);
     s->now = e.t;
