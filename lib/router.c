@@ -53,6 +53,15 @@ static int fail(cr_router *r, int rc, const char *what, const char *id,
 #define RPREFETCH(p) ((void)(p))
 #endif
 
+/* Forced inline: for helpers called from a handful of places per call,
+ * where a call's register saves cost about as much as the work (the id
+ * probes, the id compare, conv_sched's quick test). */
+#if defined(__GNUC__)
+#define RINLINE inline __attribute__((always_inline))
+#else
+#define RINLINE inline
+#endif
+
 /* The lowest set bit's index (b != 0). */
 static inline unsigned ctz(unsigned b) {
 #if defined(__GNUC__)
@@ -786,30 +795,39 @@ static uint32_t memb_avail(const rqueue *q, unsigned ch) {
 /* ------------------------------------------------------------------ */
 /* events */
 
-static void emit_to(cr_router *r, int type, cr_time t, const rconv *c,
-                    const ragent *a, const rqueue *q, int ch, int64_t d1,
-                    int64_t d2, const char *text, size_t text_len) {
-  cr_router_event_cb special = NULL;
+/* The callback of its own an event type has, besides the general one. */
+static cr_router_event_cb special_cb(const cr_router_callbacks *cb,
+                                     int type) {
   switch (type) {
   case CR_REV_OFFER:
-    special = r->cb.offer;
-    break;
+    return cb->offer;
   case CR_REV_RINGCANCELED:
-    special = r->cb.offer_cancelled;
-    break;
+    return cb->offer_cancelled;
   case CR_REV_CONNECT:
-    special = r->cb.assigned;
-    break;
+    return cb->assigned;
   case CR_REV_ESCALATE:
   case CR_REV_MAXWAIT:
   case CR_REV_EXITWITHTIMEOUT:
-    special = r->cb.escalation;
-    break;
+    return cb->escalation;
   default:
-    break;
+    return NULL;
   }
-  if (!special && !r->cb.event)
-    return;
+}
+
+/* Bit t set: an event of type t has a taker (r->ev_take). */
+_Static_assert(CR_REV_COUNT <= 32, "event types fit r->ev_take");
+static uint32_t takers(const cr_router_callbacks *cb) {
+  uint32_t m = 0;
+  for (int t = 0; t < CR_REV_COUNT; t++)
+    if (cb->event || special_cb(cb, t))
+      m |= 1u << t;
+  return m;
+}
+
+static void emit_to(cr_router *r, int type, cr_time t, const rconv *c,
+                    const ragent *a, const rqueue *q, int ch, int64_t d1,
+                    int64_t d2, const char *text, size_t text_len) {
+  cr_router_event_cb special = special_cb(&r->cb, type);
   cr_router_event ev;
   memset(&ev, 0, sizeof ev);
   ev.type = type;
@@ -840,13 +858,12 @@ static void emit_to(cr_router *r, int type, cr_time t, const rconv *c,
 }
 
 /* Most events have no taker but the general callback: without one, no
- * call at all (four events per conversation). */
+ * call at all (four events per conversation); a bit test, not a compare
+ * with each type that has a callback of its own. */
 static inline void emit(cr_router *r, int type, cr_time t, const rconv *c,
                         const ragent *a, const rqueue *q, int ch, int64_t d1,
                         int64_t d2, const char *text, size_t text_len) {
-  if (!r->cb.event && type != CR_REV_OFFER && type != CR_REV_RINGCANCELED &&
-      type != CR_REV_CONNECT && type != CR_REV_ESCALATE &&
-      type != CR_REV_MAXWAIT && type != CR_REV_EXITWITHTIMEOUT)
+  if (!(r->ev_take >> type & 1u))
     return;
   emit_to(r, type, t, c, a, q, ch, d1, d2, text, text_len);
 }
@@ -1128,8 +1145,32 @@ static cr_time conv_next(const cr_router *r, const rconv *c) {
   return t;
 }
 
-static void conv_sched(cr_router *r, rconv *c) {
-  timer_set(r, ((uint32_t)TT_CONV << TT_SHIFT) | c->idx, &c->tdue, conv_next(r, c));
+/* Whether conv_next(c) is certainly CR_TIME_NEVER, told from a few flags:
+ * a live conversation, or one in a queue with no timed rule (no maximum
+ * wait, urgency or overflow delay), no steps and no retry pending. Only
+ * ever "yes" when conv_next agrees (cr__router_check compares every
+ * conversation's timer with conv_next). */
+static RINLINE int conv_untimed(const cr_router *r, const rconv *c) {
+  if (c->state == CR_CONV_ASSIGNED)
+    return 1;
+  if (c->state == CR_CONV_ABANDONED || c->nsteps || c->wake != CR_TIME_NEVER)
+    return 0;
+  const rqueue *q = r->queues[c->queue];
+  return q->cfg.max_wait_ms <= 0 && q->cfg.urgency_percent <= 0 &&
+         !(q->overflow != RNIL && q->cfg.overflow_after_ms > 0);
+}
+
+static void conv_resched(cr_router *r, rconv *c) {
+  timer_set(r, ((uint32_t)TT_CONV << TT_SHIFT) | c->idx, &c->tdue,
+            conv_next(r, c));
+}
+
+/* c's deadline after a change: nothing to do in the common case of none
+ * before and none now (an offer, an accept: twice per conversation). */
+static RINLINE void conv_sched(cr_router *r, rconv *c) {
+  if (c->tdue == CR_TIME_NEVER && conv_untimed(r, c))
+    return;
+  conv_resched(r, c);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1284,7 +1325,7 @@ static void sticky_link(cr_router *r, rconv *c, ragent *a) {
  * the one before, and shifted; a shorter id is two overlapping 4-byte
  * loads, or its first, middle and last byte (bytes loaded twice land on
  * the same bits, so OR-ing them changes nothing). */
-static inline uint64_t tail_word(const char *s, size_t len, size_t n) {
+static RINLINE uint64_t tail_word(const char *s, size_t len, size_t n) {
   uint64_t w;
   if (!n)
     return 0;
@@ -1388,7 +1429,7 @@ static void ridx_del(ridx *x, uint32_t h, uint32_t idx) {
 }
 
 /* Ids are short: 8-byte words inline, not a call to memcmp. */
-static inline int id_eq(const char *a, const char *b, size_t n) {
+static RINLINE int id_eq(const char *a, const char *b, size_t n) {
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     uint64_t x, y;
@@ -1427,13 +1468,6 @@ static inline void conv_prefetch(const void *c) {
   RPREFETCH((const char *)c + 127);
 }
 
-/* Inline: called from a handful of places per call, where a call's
- * register saves cost about as much as the probe. */
-#if defined(__GNUC__)
-#define RINLINE inline __attribute__((always_inline))
-#else
-#define RINLINE inline
-#endif
 static RINLINE ragent *agent_find_h(cr_router *r, uint32_t h, const char *id,
                                     size_t len) {
   RIDX_FIND(&r->aidx, ragent, h, id, len, 0);
@@ -1458,7 +1492,17 @@ static rqueue *queue_find_h(cr_router *r, uint32_t h, const char *id,
 static rqueue *queue_find(cr_router *r, const char *id, size_t len) {
   if (!id && len)
     return NULL;
-  return queue_find_h(r, ridx_hash(id, len), id, len);
+  /* the queue found last first: a host with one queue, or enqueueing a
+   * burst into one, skips the hash (queues are never removed) */
+  if (r->last_queue < r->nqueues) {
+    rqueue *q = r->queues[r->last_queue];
+    if (q->id_len == len && id_eq(q->id, id, len))
+      return q;
+  }
+  rqueue *q = queue_find_h(r, ridx_hash(id, len), id, len);
+  if (q)
+    r->last_queue = q->idx;
+  return q;
 }
 
 /* Moves a waiting or offered conversation to queue qi, keeping its place
@@ -1572,6 +1616,7 @@ static int make_offer(cr_router *r, rconv *c, ragent *a, uint32_t mi,
       mc->rnd = q->rnd_clock + rng_exp(r);
     }
   }
+  r->last_offer = oi;
   agent_reindex(r, a);
   timer_set(r, ((uint32_t)TT_OFFER << TT_SHIFT) | oi, &o->expires,
             t + offer_timeout(r, q));
@@ -2572,11 +2617,13 @@ int cr_router_enqueue(cr_router *r, const char *id, size_t len,
   rconv *ghost = conv_find_h(r, hc, id, len);
   if (ghost && ghost->state != CR_CONV_ABANDONED)
     return fail(r, CR_EEXIST, "conversation exists", id, len);
-  uint32_t inq = q->noffered;
-  for (unsigned ch = 0; ch < RCH; ch++)
-    inq += q->wait[ch].n + q->waitc[ch].n;
-  if (q->cfg.max_length && inq >= q->cfg.max_length)
-    return fail(r, CR_EFULL, "queue is full", queue, queue_len);
+  if (q->cfg.max_length) {
+    uint32_t inq = q->noffered;
+    for (unsigned ch = 0; ch < RCH; ch++)
+      inq += q->wait[ch].n + q->waitc[ch].n;
+    if (inq >= q->cfg.max_length)
+      return fail(r, CR_EFULL, "queue is full", queue, queue_len);
+  }
   rstep *steps;
   if ((rc = steps_build(r, p.steps, p.nsteps, &steps)))
     return rc;
@@ -2714,6 +2761,21 @@ static uint32_t offer_of(const cr_router *r, const rconv *c, const ragent *a) {
 static int find_pair(cr_router *r, const char *conv, size_t conv_len,
                      const char *agent, size_t agent_len, rconv **cp,
                      ragent **ap, uint32_t *oi) {
+  /* A host that answers at once answers the offer made last: compare the
+   * two ids with its pair before hashing either (an offer is the only
+   * one of its conversation to its agent, see offer_of) */
+  if (r->last_offer < r->opool.hwm && r->offers[r->last_offer].used) {
+    const roffer *o = &r->offers[r->last_offer];
+    rconv *c = r->convs[o->conv];
+    ragent *a = r->agents[o->agent];
+    if (c->id_len == conv_len && a->id_len == agent_len &&
+        id_eq(c->id, conv, conv_len) && id_eq(a->id, agent, agent_len)) {
+      *cp = c;
+      *ap = a;
+      *oi = r->last_offer;
+      return 0;
+    }
+  }
   /* both home slots start loading before either is probed */
   uint32_t hc = ridx_hash(conv, conv_len);
   uint32_t ha = ridx_hash(agent, agent_len);
@@ -3176,6 +3238,7 @@ int cr__router_alloc(cr_router **out, const cr_mem *mem,
   r->now = INT64_MIN;
   r->timers.root = RNIL;
   r->tnext = CR_TIME_NEVER;
+  r->last_queue = r->last_offer = RNIL;
   *out = r;
   return 0;
 }
@@ -3263,6 +3326,7 @@ int cr_router_set_callbacks(cr_router *r, const cr_router_callbacks *cb) {
     r->cb = *cb;
   else
     memset(&r->cb, 0, sizeof r->cb);
+  r->ev_take = takers(&r->cb);
   return 0;
 }
 

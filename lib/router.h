@@ -322,6 +322,10 @@ struct cr_router {
   rqueue *qhash;
   uint32_t nq_fewest; /* queues with CR_STRATEGY_FEWEST_CONTACTS: the
                          only strategy whose key an accept changes */
+  uint32_t last_queue; /* the queue found last by id (checked, a hint) */
+  uint32_t last_offer; /* the offer made last (checked, a hint: accept
+                          compares its pair's ids before hashing) */
+  uint32_t ev_take;    /* bit t: an event of type t has a callback */
   ridx qidx; /* the same queues by id: every enqueue looks one up, and
                 uthash's Jenkins hash and memcmp cost about 140
                 instructions of a 100-agent conversation's ~3,600 */
