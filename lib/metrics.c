@@ -700,6 +700,17 @@ int cr_metrics_record_add(cr_metrics *m, const cr_metrics_record *r) {
   int rc = record_check(m, r);
   if (rc)
     return rc;
+  int track = r->customer && r->customer_len && m->opt.fcr_window_ms > 0;
+  if (!m->opt.breakdowns && !m->nslots && !track) {
+    /* Only the overall totals to add to: what the general path below does
+     * then (no key to resolve, no interval bucket, no resolution to
+     * remember), without its lookups. */
+    fcr_expire(m, r->arrived_at);
+    delta dl;
+    delta_of(m, r, &dl);
+    add_delta(&m->all->total, &dl, r);
+    return 0;
+  }
   cr__mgroup *g[CR_METRICS_DIM_COUNT];
   unsigned added;
   rc = keys_resolve(m, r->key, g, &added);
@@ -710,7 +721,6 @@ int cr_metrics_record_add(cr_metrics *m, const cr_metrics_record *r) {
    * one when this contact is resolved and there is none to reuse. */
   const cr_mem *cr__hmem = &m->mem;
   cr__mfcr *old = NULL, *fresh = NULL;
-  int track = r->customer && r->customer_len && m->opt.fcr_window_ms > 0;
   if (track) {
     /* Look up with a stack copy of the key; allocate only for a new entry. */
     char kbuf[256];
