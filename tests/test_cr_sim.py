@@ -203,7 +203,9 @@ class Cli(unittest.TestCase):
                       "--agents", "2", "--hours", "1", "--warmup-h", "-5"],
                      ["--mmc", "--strategy"],
                      ["--chain", "--types", "1e12"],
-                     ["--chain", "--hours", "nan"]):
+                     ["--chain", "--hours", "nan"],
+                     ["--chain", "--seed", "0"],
+                     ["--chain", "--seed", "1.5"]):
             p = subprocess.run([EXE, *args], capture_output=True, text=True)
             self.assertEqual(p.returncode, 2, args)
             self.assertTrue(p.stderr, args)
@@ -264,6 +266,20 @@ class Chain(unittest.TestCase):
             one, chain, full = d["one"][f], d["chain"][f], d["all"][f]
             self.assertGreater((one - chain) / (one - full), 0.6, f)
         self.assertLess(d["chain"]["asa_s"], d["one"]["asa_s"] / 2.5)
+
+    def test_seed_picks_other_replications(self):
+        # --seed K runs replications (K-1)*R+1 .. K*R: seed 1 is the
+        # default, seed 2 other customers
+        def run(*more):
+            p = subprocess.run([EXE, "--chain", "--reps", "2", "--hours", "1",
+                                "--warmup-h", "0", "--json", *more],
+                               capture_output=True, text=True, timeout=300)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            return json.loads(p.stdout)
+        a, b, c = run(), run("--seed", "1"), run("--seed", "2")
+        self.assertEqual(a, b)
+        self.assertEqual(c["seed"], 2)
+        self.assertNotEqual(a["designs"], c["designs"])
 
 
 TINY_LOG = """contact_id,queue,agent,arrived_at,queued_at,answered_at,ended_at,handled_by

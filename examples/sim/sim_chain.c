@@ -21,7 +21,8 @@
  * arriving contact goes to the longest-idle eligible agent.
  *
  * Each design runs the same customers (common random numbers: every type
- * is a source with its own streams, seeded by the replication number) for
+ * is a source with its own streams, seeded by the replication number:
+ * (K-1)*R + r + 1 for replication r of R with --seed K, default 1) for
  * R independent replications (default 5) of warm-up (2 h, discarded by
  * arrival time) + H hours (default 20); figures are over all types, with
  * 95 % t intervals over the replications. */
@@ -42,6 +43,7 @@ static const char *const dlong[D_N] = {
 typedef struct cfgc {
   int K, M, reps, json;
   double R, H, W, aht, patience, T;
+  uint64_t seed; /* replication r (0-based) runs seed (seed-1)*reps + r + 1 */
 } cfgc;
 
 typedef struct tally {
@@ -154,7 +156,7 @@ static const char *const fnames[F_N] = {"p_wait", "asa_s", "service_level",
 
 static int parse(cfgc *c, int argc, char **argv) {
   c->K = 6, c->M = 15, c->reps = 5, c->R = 0.9, c->H = 20, c->W = 2;
-  c->aht = 300, c->patience = 600, c->T = 20;
+  c->aht = 300, c->patience = 600, c->T = 20, c->seed = 1;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--chain"))
@@ -191,6 +193,8 @@ static int parse(cfgc *c, int argc, char **argv) {
       c->T = v;
     else if (!strcmp(a, "--reps"))
       c->reps = v >= 0 && v <= 1e6 ? (int)v : 0;
+    else if (!strcmp(a, "--seed"))
+      c->seed = v >= 1 && v <= 1e9 && v == floor(v) ? (uint64_t)v : 0;
     else {
       fprintf(stderr, "cr-sim: unknown option %s\n", a);
       return -1;
@@ -201,10 +205,10 @@ static int parse(cfgc *c, int argc, char **argv) {
       !(c->W >= 0 && c->W <= 1e5) || !(c->aht > 0 && c->aht <= 1e6) ||
       !(c->patience >= 0 && c->patience <= 1e7) ||
       !(c->T >= 0 && c->T <= 1e7) || c->reps < 2 || c->reps > 100 ||
-      (c->patience == 0 && c->R >= 1)) {
+      (c->patience == 0 && c->R >= 1) || !c->seed) {
     fputs("cr-sim --chain: need 2 <= types <= 64, 1 <= agents-per-type <= "
           "1000, load > 0 (< 1 without patience), hours > 0, 2 <= reps <= "
-          "100\n",
+          "100, seed a whole number 1..1e9\n",
           stderr);
     return -1;
   }
@@ -223,7 +227,8 @@ int crs_chain_main(int argc, char **argv) {
       tally t = {0};
       t.warm_ms = (cr_time)llround(c.W * 3600000.0);
       t.T_ms = (cr_time)llround(c.T * 1000.0);
-      if (run_design(&c, d, (uint64_t)r + 1, &t))
+      if (run_design(&c, d, (c.seed - 1) * (uint64_t)c.reps + (uint64_t)r + 1,
+                     &t))
         return 1;
       contacts += t.n;
       x[d][F_PWAIT][r] = t.waited / t.n;
@@ -237,8 +242,9 @@ int crs_chain_main(int argc, char **argv) {
   if (c.json) {
     printf("{\"types\": %d, \"agents\": %d, \"load\": ", c.K, c.K * c.M);
     crs_json_num(stdout, c.R);
-    printf(", \"reps\": %d, \"contacts\": %.0f, \"designs\": {", c.reps,
-           contacts);
+    printf(", \"reps\": %d, \"seed\": %llu, \"contacts\": %.0f, "
+           "\"designs\": {",
+           c.reps, (unsigned long long)c.seed, contacts);
     for (int d = 0; d < D_N; d++) {
       printf("%s\"%s\": {", d ? ", " : "", dnames[d]);
       for (int f = 0; f < F_N; f++) {
