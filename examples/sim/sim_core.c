@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A source's next arrival is not an event in the heap: it waits beside it
+ * (src.next_t, s->src_min) and is ordered with the heap's root by the same
+ * (time, insertion number). */
 enum ev_kind {
-  EV_SOURCE = 0, /* a = source: its next arrival */
   EV_ARRIVE = 1, /* a = slot, b = gen: an explicit contact arrives */
   EV_ACCEPT = 2, /* a = slot, b = offer id */
   EV_END = 3,    /* a = slot, b = gen */
@@ -223,7 +225,7 @@ static void pop(crs_sim *s, ev *out) {
 /* ------------------------------------------------------------ contacts */
 
 /* Router id of a contact: "c<slot>.<gen>" in lower-case hex (shifts, not
- * divisions: this runs three times per contact). The slot finds it again
+ * divisions: this runs for every contact). The slot finds it again
  * in a callback; the generation makes the id unique for the whole run, so
  * a reused slot never meets its predecessor inside the router. */
 static size_t u64_hex(char *p, uint64_t v) {
@@ -919,8 +921,6 @@ static int on_abandon(crs_sim *s, uint32_t i, uint64_t gen) {
 
 static int dispatch(crs_sim *s, const ev *e) {
   switch (e->kind) {
-  case EV_SOURCE:
-    return on_source(s, e->a);
   case EV_ARRIVE:
     if (s->slots[e->a].gen != e->b || s->slots[e->a].state != SL_SCHEDULED)
       return 0;

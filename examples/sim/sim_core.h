@@ -4,9 +4,10 @@
  *
  * The kernel owns the clock (cr_time milliseconds from 0), a 4-ary min-heap
  * of events ordered by (time, insertion number) so that ties run in the
- * order they were scheduled (deterministic), the contacts in flight, and a
- * cr_router plus a cr_metrics accumulator made through the public API,
- * exactly as a real host would use them:
+ * order they were scheduled (deterministic; each source's next arrival
+ * waits beside the heap, ordered with it the same way), the contacts in
+ * flight, and a cr_router plus a cr_metrics accumulator made through the
+ * public API, exactly as a real host would use them:
  *
  *   arrival    cr_router_enqueue(); a contact whose enqueue is refused
  *              (queue closed, full) ends at once as CRS_REFUSED
@@ -161,7 +162,7 @@ typedef struct crs_stats {
   uint64_t dropped;   /* taken by the arrival hook */
   uint64_t answered, abandoned, timed_out, refused;
   uint64_t offers;    /* offers the router made */
-  uint64_t events;    /* heap events handled */
+  uint64_t events;    /* events handled (heap events and arrivals) */
   uint64_t ticks;     /* cr_router_tick calls */
   uint32_t in_flight; /* contacts arrived and not finished */
   uint32_t max_in_flight;
