@@ -324,7 +324,8 @@ struct cr_router {
                          only strategy whose key an accept changes */
   uint32_t last_queue; /* the queue found last by id (checked, a hint) */
   uint32_t last_offer; /* the offer made last (checked, a hint: accept
-                          compares its pair's ids before hashing) */
+                          and reject compare its pair's ids before
+                          hashing) */
   uint32_t ev_take;    /* bit t: an event of type t has a callback */
   ridx qidx; /* the same queues by id: every enqueue looks one up, and
                 uthash's Jenkins hash and memcmp cost about 140
