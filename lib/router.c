@@ -380,34 +380,9 @@ static void ph_remove(const phc *c, rheap *h, uint32_t x) {
   h->n--;
 }
 
-/* Visits the heap in key order by popping the minimum and putting
- * everything back afterwards. fn returns 1 to take the current minimum
- * (left in place), 2 to stop, 0 to look further. Cost: O(k log n) for k
- * visited; the heap's shape changes but not its order. */
+/* A visit in key order (wl_scan): fn returns 1 to take the current
+ * entry (left in place), 2 to stop, 0 to look further. */
 typedef int (*scan_fn)(cr_router *r, uint32_t id, void *ctx);
-
-static uint32_t ph_scan(const phc *c, rheap *h, scan_fn fn, void *ctx) {
-  uint32_t chain = RNIL, found = RNIL;
-  while (h->root != RNIL) {
-    uint32_t x = h->root;
-    int v = fn(c->r, x, ctx);
-    if (v == 1) {
-      found = x;
-      break;
-    }
-    if (v == 2)
-      break;
-    ph_remove(c, h, x);
-    pn(c, x)->sib = chain;
-    chain = x;
-  }
-  while (chain != RNIL) {
-    uint32_t next = pn(c, chain)->sib;
-    ph_insert(c, h, chain);
-    chain = next;
-  }
-  return found;
-}
 
 static inline phc ctx_wait(cr_router *r) {
   phc c = {r, PH_WAIT, 0};
@@ -1197,20 +1172,90 @@ static int conv_custom(const rconv *c) {
   return s->kind == CR_STEP_AGENT ? c->sticky != RNIL : s->nsk > 0;
 }
 
-static rheap *wait_heap(rqueue *q, const rconv *c) {
+static rwline *wait_line(rqueue *q, const rconv *c) {
   return c->wheap ? &q->waitc[c->channel] : &q->wait[c->channel];
 }
 
+static inline uint32_t wl_n(const rwline *l) { return l->h.n + l->nl; }
+
+/* Into its line: at the back of the sorted list if it goes behind the
+ * last one there (an arrival, usually), else into the heap. */
 static void wait_insert(cr_router *r, rconv *c) {
-  phc w = ctx_wait(r);
   c->wheap = (uint8_t)conv_custom(c);
-  c->inwait = 1;
-  ph_insert(&w, wait_heap(r->queues[c->queue], c), c->idx);
+  rwline *l = wait_line(r->queues[c->queue], c);
+  if (l->tail != RNIL && conv_less(c, r->convs[l->tail])) {
+    phc w = ctx_wait(r);
+    c->inwait = RW_HEAP;
+    ph_insert(&w, &l->h, c->idx);
+    return;
+  }
+  c->inwait = RW_LIST;
+  c->wnode.child = c->wnode.sib = RNIL;
+  c->wnode.prev = l->tail;
+  if (l->tail != RNIL)
+    r->convs[l->tail]->wnode.sib = c->idx;
+  else
+    l->head = c->idx;
+  l->tail = c->idx;
+  l->nl++;
 }
+
 static void wait_remove(cr_router *r, rconv *c) {
-  phc w = ctx_wait(r);
-  ph_remove(&w, wait_heap(r->queues[c->queue], c), c->idx);
+  rwline *l = wait_line(r->queues[c->queue], c);
+  if (c->inwait == RW_HEAP) {
+    phc w = ctx_wait(r);
+    ph_remove(&w, &l->h, c->idx);
+  } else {
+    uint32_t nx = c->wnode.sib, pv = c->wnode.prev;
+    if (pv != RNIL)
+      r->convs[pv]->wnode.sib = nx;
+    else
+      l->head = nx;
+    if (nx != RNIL)
+      r->convs[nx]->wnode.prev = pv;
+    else
+      l->tail = pv;
+    c->wnode.sib = c->wnode.prev = RNIL;
+    l->nl--;
+  }
   c->inwait = 0;
+}
+
+/* Visits the line in key order, the list's and the heap's entries merged:
+ * the list walked, the heap's minimum popped and everything popped put
+ * back afterwards. Cost O(k log n) for k visited; the heap's shape
+ * changes but not its order. */
+static uint32_t wl_scan(cr_router *r, rwline *l, scan_fn fn, void *ctx) {
+  phc w = ctx_wait(r);
+  uint32_t chain = RNIL, found = RNIL, li = l->head;
+  for (;;) {
+    uint32_t hx = l->h.root, x;
+    if (li == RNIL && hx == RNIL)
+      break;
+    int from_list =
+        hx == RNIL || (li != RNIL && conv_less(r->convs[li], r->convs[hx]));
+    x = from_list ? li : hx;
+    int v = fn(r, x, ctx);
+    if (v == 1) {
+      found = x;
+      break;
+    }
+    if (v == 2)
+      break;
+    if (from_list) {
+      li = r->convs[li]->wnode.sib;
+    } else {
+      ph_remove(&w, &l->h, x);
+      pn(&w, x)->sib = chain;
+      chain = x;
+    }
+  }
+  while (chain != RNIL) {
+    uint32_t next = pn(&w, chain)->sib;
+    ph_insert(&w, &l->h, chain);
+    chain = next;
+  }
+  return found;
 }
 
 /* After the requirement changed: the right tier. */
@@ -2003,12 +2048,11 @@ static uint32_t route_agent(cr_router *r, ragent *a, cr_time t) {
       x.m = m;
       for (unsigned bits = fitm; bits; bits &= bits - 1) {
         unsigned ch = ctz(bits);
-        phc w = ctx_wait(r);
         /* the default tier only if it meets the queue's requirement */
-        if (m->qual && q->wait[ch].n)
-          ph_scan(&w, &q->wait[ch], scan_conv, &x);
-        if (q->waitc[ch].n)
-          ph_scan(&w, &q->waitc[ch], scan_conv, &x);
+        if (m->qual && wl_n(&q->wait[ch]))
+          wl_scan(r, &q->wait[ch], scan_conv, &x);
+        if (wl_n(&q->waitc[ch]))
+          wl_scan(r, &q->waitc[ch], scan_conv, &x);
       }
     }
     if (!x.best)
@@ -2562,7 +2606,7 @@ static int params_check(cr_router *r, const cr_conv_params *p) {
 }
 
 static cr_time ewt_calc(const rqueue *q, unsigned ch) {
-  uint32_t waiting = q->wait[ch].n + q->waitc[ch].n;
+  uint32_t waiting = wl_n(&q->wait[ch]) + wl_n(&q->waitc[ch]);
   if (memb_avail(q, ch) > 0 && waiting == 0)
     return 0;
   if (!q->staffed[ch])
@@ -2620,7 +2664,7 @@ int cr_router_enqueue(cr_router *r, const char *id, size_t len,
   if (q->cfg.max_length) {
     uint32_t inq = q->noffered;
     for (unsigned ch = 0; ch < RCH; ch++)
-      inq += q->wait[ch].n + q->waitc[ch].n;
+      inq += wl_n(&q->wait[ch]) + wl_n(&q->waitc[ch]);
     if (inq >= q->cfg.max_length)
       return fail(r, CR_EFULL, "queue is full", queue, queue_len);
   }
@@ -3610,7 +3654,8 @@ int cr_router_queue_add(cr_router *r, const char *id, size_t len,
     return CR_ENOMEM;
   }
   for (unsigned ch = 0; ch < RCH; ch++) {
-    q->wait[ch].root = q->waitc[ch].root = RNIL;
+    rwline_init(&q->wait[ch]);
+    rwline_init(&q->waitc[ch]);
     q->aht[ch] = (double)c.aht_hint_ms;
   }
   q->aht_all = (double)c.aht_hint_ms;
@@ -3725,7 +3770,7 @@ int cr_router_queue_stats(cr_router *r, const char *id, size_t len,
     return fail(r, CR_ENOTFOUND, "unknown queue", id, len);
   memset(out, 0, sizeof *out);
   for (unsigned ch = 0; ch < RCH; ch++)
-    out->waiting += q->wait[ch].n + q->waitc[ch].n;
+    out->waiting += wl_n(&q->wait[ch]) + wl_n(&q->waitc[ch]);
   out->offered = q->noffered;
   out->active = q->nactive;
   /* supervisor figures: linear in this queue's members and the waiting
@@ -4164,6 +4209,7 @@ static int heap_check(const phc *c, const rheap *h, uint32_t *stack,
 typedef struct vctx {
   uint32_t q, ch, tier;
   uint8_t *mark;
+  uint8_t inwait; /* RW_HEAP or RW_LIST: where the entries visited are */
 } vctx;
 
 static int visit_wait(cr_router *r, uint32_t ci, void *vx) {
@@ -4173,8 +4219,30 @@ static int visit_wait(cr_router *r, uint32_t ci, void *vx) {
   const rconv *c = r->convs[ci];
   v->mark[ci] = 1;
   return c->state != CR_CONV_WAITING || c->queue != v->q ||
-         c->channel != v->ch || !c->inwait || c->wheap != v->tier ||
-         conv_custom(c) != c->wheap;
+         c->channel != v->ch || c->inwait != v->inwait ||
+         c->wheap != v->tier || conv_custom(c) != c->wheap;
+}
+
+/* A waiting line: its heap, and its list in strictly increasing key order,
+ * linked both ways, its length nl. */
+static int wl_check(cr_router *r, const rwline *l, uint32_t *stack,
+                    vctx *v) {
+  phc w = ctx_wait(r);
+  v->inwait = RW_HEAP;
+  if (heap_check(&w, &l->h, stack, visit_wait, v))
+    return -1;
+  v->inwait = RW_LIST;
+  uint32_t n = 0, prev = RNIL;
+  for (uint32_t ci = l->head; ci != RNIL; ci = r->convs[ci]->wnode.sib) {
+    if (++n > l->nl || visit_wait(r, ci, v))
+      return -1;
+    const rconv *c = r->convs[ci];
+    if (c->wnode.prev != prev || c->wnode.child != RNIL ||
+        (prev != RNIL && !conv_less(r->convs[prev], c)))
+      return -1;
+    prev = ci;
+  }
+  return n == l->nl && l->tail == prev ? 0 : -1;
 }
 
 /* The member lines of (q, tier, ch): live entries in strictly increasing
@@ -4362,10 +4430,9 @@ int cr__router_check(cr_router *r) {
   for (uint32_t qi = 0; qi < r->nqueues; qi++) {
     rqueue *q = r->queues[qi];
     for (unsigned ch = 0; ch < RCH; ch++) {
-      vctx v = {qi, ch, 0, mark}, vc = {qi, ch, 1, mark};
-      phc w = ctx_wait(r);
-      CHK(!heap_check(&w, &q->wait[ch], stack, visit_wait, &v) &&
-              !heap_check(&w, &q->waitc[ch], stack, visit_wait, &vc),
+      vctx v = {qi, ch, 0, mark, 0}, vc = {qi, ch, 1, mark, 0};
+      CHK(!wl_check(r, &q->wait[ch], stack, &v) &&
+              !wl_check(r, &q->waitc[ch], stack, &vc),
           "queue %.*s waiting index on %s", (int)q->id_len, q->id,
           cr_channel_name((int)ch));
       CHK(!memb_heap_bad(r, q, ch, 1) && !memb_heap_bad(r, q, ch, 0),

@@ -77,6 +77,7 @@ typedef struct rstep {
 } rstep;
 
 enum { RC_URGENT = 1, RC_ESCALATED = 2, RC_MAXWAITED = 4 };
+enum { RW_HEAP = 1, RW_LIST = 2 }; /* rconv.inwait */
 
 #define RDECL 4
 /* Ids shorter than this live in the conversation's first cache line, and
@@ -102,7 +103,8 @@ typedef struct rconv {
   uint32_t attrs_len;    /* here, so that freeing reads no further line */
   uint32_t queue, agent; /* agent: ASSIGNED */
   uint8_t state, channel, flags, step, nsteps;
-  uint8_t inwait, wheap; /* in a waiting heap; 1 = the custom tier */
+  uint8_t inwait, wheap; /* waiting in a line (RW_HEAP: its heap, RW_LIST:
+                            its list); wheap 1 = the custom tier */
   uint8_t ndecl;         /* decl[0 .. ndecl) have ever been used */
   int32_t prio, eff;
   /* second line */
@@ -241,6 +243,24 @@ typedef struct rlevel {
   rring ring[2][RCH];    /* [tier: qual][channel] */
 } rlevel;
 
+/* A waiting line of a (queue, channel, tier): its conversations in key
+ * order (effective priority, arrival, sequence). Arrivals mostly come in
+ * that order, so one that goes behind the last is appended to a sorted
+ * list (in and out in O(1), no comparisons with the others); one that
+ * does not (a higher priority, a resumed or moved conversation keeping an
+ * earlier place) goes into the pairing heap. The line's front is the
+ * better of the list's head and the heap's root. The list is linked
+ * through the conversations' wnode: sib the next, prev the previous. */
+typedef struct rwline {
+  rheap h;
+  uint32_t head, tail, nl; /* the sorted list and its length */
+} rwline;
+
+static inline void rwline_init(rwline *l) {
+  l->h.root = l->head = l->tail = RNIL;
+  l->h.n = l->nl = 0;
+}
+
 typedef struct rqueue {
   UT_hash_handle hh;
   char *id;
@@ -253,7 +273,7 @@ typedef struct rqueue {
    * scanned for it: conversations on the queue's default requirement
    * (wait) vs. on their own skills or a named agent (waitc); members that
    * meet the default requirement (memb) vs. those that do not (memb_lo). */
-  rheap wait[RCH], waitc[RCH];
+  rwline wait[RCH], waitc[RCH];
   mheap memb[RCH], memb_lo[RCH]; /* heap strategies */
   rlevel *lv;                      /* list strategies (levels kept always) */
   uint32_t nlv, lvcap;

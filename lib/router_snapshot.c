@@ -397,8 +397,10 @@ static int read_queue(cr__rbuf *b, cr_router *r, uint32_t idx, uint32_t nq) {
       !RDUR_OK(c->aht_hint_ms) || !(c->overflow_sl_below >= 0) ||
       c->overflow_sl_below > 1)
     bad(b);
-  for (unsigned ch = 0; ch < RCH; ch++)
-    q->wait[ch].root = q->waitc[ch].root = RNIL;
+  for (unsigned ch = 0; ch < RCH; ch++) {
+    rwline_init(&q->wait[ch]);
+    rwline_init(&q->waitc[ch]);
+  }
   q->mhead = RNIL;
   if (b->err)
     return 0;
