@@ -13,7 +13,8 @@
  *     heap with inline keys; capacity reserved when the membership is
  *     made (this index is the hottest);
  *   - per (queue, channel): the waiting conversations, ordered by
- *     (effective priority desc, arrival, sequence);
+ *     (effective priority desc, arrival, sequence): a sorted list of those
+ *     that arrived in order beside a pairing heap of the others (rwline);
  *   - one timer heap of every deadline (step expiry, offer timeout, wrap-up
  *     end, escalation, max wait, grace end), ordered by (time, kind, seq).
  * Because the heap nodes are inside the objects, moving an object between
