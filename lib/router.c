@@ -1052,23 +1052,78 @@ static void agent_staff(cr_router *r, const ragent *a, int sign) {
 /* timers */
 
 /* After the timer heap changed: its root's time, kept in r->tnext. */
+/* The timers are a line like the waiting ones (rwline): a deadline set
+ * at or after the last one on the sorted list is appended to it (offer
+ * timeouts, each `timeout` after the one before, are set in order), any
+ * other goes into the heap; the next due is the earlier of the list's
+ * head and the heap's root. */
+#define RLISTED (RNIL - 1) /* tnode.child of a timer on the list (not an id:
+                              ids stop at 3 << TT_SHIFT) */
+
+static uint32_t tl_front(cr_router *r) {
+  uint32_t a = r->timers.head, b = r->timers.h.root;
+  if (a == RNIL || b == RNIL)
+    return a == RNIL ? b : a;
+  phc c = ctx_timer(r);
+  return pless(&c, b, a) ? b : a;
+}
+
+static void tl_insert(cr_router *r, uint32_t id) {
+  phc c = ctx_timer(r);
+  rwline *l = &r->timers;
+  if (l->tail != RNIL && pless(&c, id, l->tail)) {
+    ph_insert(&c, &l->h, id);
+    return;
+  }
+  rpnode *n = pn(&c, id);
+  n->child = RLISTED;
+  n->sib = RNIL;
+  n->prev = l->tail;
+  if (l->tail != RNIL)
+    pn(&c, l->tail)->sib = id;
+  else
+    l->head = id;
+  l->tail = id;
+  l->nl++;
+}
+
+static void tl_remove(cr_router *r, uint32_t id) {
+  phc c = ctx_timer(r);
+  rpnode *n = pn(&c, id);
+  if (n->child != RLISTED) {
+    ph_remove(&c, &r->timers.h, id);
+    return;
+  }
+  uint32_t nx = n->sib, pv = n->prev;
+  if (pv != RNIL)
+    pn(&c, pv)->sib = nx;
+  else
+    r->timers.head = nx;
+  if (nx != RNIL)
+    pn(&c, nx)->prev = pv;
+  else
+    r->timers.tail = pv;
+  n->child = n->sib = n->prev = RNIL;
+  r->timers.nl--;
+}
+
 static void timers_note(cr_router *r) {
   r->tnext = CR_TIME_NEVER;
-  if (r->timers.root != RNIL) {
+  uint32_t id = tl_front(r);
+  if (id != RNIL) {
     uint64_t s;
-    timer_key(r, r->timers.root, &r->tnext, &s);
+    timer_key(r, id, &r->tnext, &s);
   }
 }
 
 static void timer_set(cr_router *r, uint32_t id, cr_time *slot, cr_time t) {
   if (*slot == t)
     return;
-  phc c = ctx_timer(r);
   if (*slot != CR_TIME_NEVER)
-    ph_remove(&c, &r->timers, id);
+    tl_remove(r, id);
   *slot = t;
   if (t != CR_TIME_NEVER)
-    ph_insert(&c, &r->timers, id);
+    tl_insert(r, id);
   timers_note(r);
 }
 
@@ -2228,9 +2283,7 @@ static void agent_fire(cr_router *r, ragent *a, cr_time t) {
 static void run_timers(cr_router *r, cr_time now) {
   if (r->tnext > now) /* nothing due (CR_TIME_NEVER: no timer) */
     return;
-  phc tc = ctx_timer(r);
-  while (r->timers.root != RNIL) {
-    uint32_t id = r->timers.root;
+  for (uint32_t id; (id = tl_front(r)) != RNIL;) {
     cr_time t;
     uint64_t s;
     timer_key(r, id, &t, &s);
@@ -2240,7 +2293,7 @@ static void run_timers(cr_router *r, cr_time now) {
     switch (id >> TT_SHIFT) {
     case TT_CONV: {
       rconv *c = r->convs[i];
-      ph_remove(&tc, &r->timers, id);
+      tl_remove(r, id);
       c->tdue = CR_TIME_NEVER;
       timers_note(r);
       conv_fire(r, c, t);
@@ -2251,7 +2304,7 @@ static void run_timers(cr_router *r, cr_time now) {
       break;
     default: {
       ragent *a = r->agents[i];
-      ph_remove(&tc, &r->timers, id);
+      tl_remove(r, id);
       a->tdue = CR_TIME_NEVER;
       timers_note(r);
       agent_fire(r, a, t);
@@ -3280,7 +3333,7 @@ int cr__router_alloc(cr_router **out, const cr_mem *mem,
   r->cfg = *cfg;
   r->rng = splitmix(cfg->seed) | 1;
   r->now = INT64_MIN;
-  r->timers.root = RNIL;
+  rwline_init(&r->timers);
   r->tnext = CR_TIME_NEVER;
   r->last_queue = r->last_offer = RNIL;
   *out = r;
@@ -4461,15 +4514,33 @@ int cr__router_check(cr_router *r) {
       CHK((r->convs[i]->state == CR_CONV_WAITING) == (mark[i] == 1),
           "conversation %.*s waiting but not reachable in its queue",
           (int)r->convs[i]->id_len, r->convs[i]->id);
-  phc tc = ctx_timer(r);
-  CHK(!heap_check(&tc, &r->timers, stack, visit_timer, &timers),
-      "timer heap");
   {
+    phc tc = ctx_timer(r);
+    CHK(!heap_check(&tc, &r->timers.h, stack, visit_timer, &timers),
+        "timer heap");
+    uint32_t n = 0, prev = RNIL;
+    for (uint32_t id = r->timers.head; id != RNIL; id = pn(&tc, id)->sib) {
+      CHK(++n <= r->timers.nl && !visit_timer(r, id, &timers) &&
+              pn(&tc, id)->child == RLISTED && pn(&tc, id)->prev == prev &&
+              (prev == RNIL || pless(&tc, prev, id)),
+          "timer list");
+      prev = id;
+    }
+    CHK(n == r->timers.nl && r->timers.tail == prev, "timer list length");
+    uint32_t want = 0; /* every deadline set is there, once */
+    for (uint32_t i = 0; i < r->cpool.hwm; i++)
+      want += r->convs[i] && r->convs[i]->tdue != CR_TIME_NEVER;
+    for (uint32_t i = 0; i < r->opool.hwm; i++)
+      want += r->offers[i].used && r->offers[i].expires != CR_TIME_NEVER;
+    for (uint32_t i = 0; i < r->apool.hwm; i++)
+      want += r->agents[i] && r->agents[i]->tdue != CR_TIME_NEVER;
+    CHK(timers == want, "timers: %u held, %u deadlines set", timers, want);
     cr_time due = CR_TIME_NEVER;
     uint64_t sq;
-    if (r->timers.root != RNIL)
-      timer_key(r, r->timers.root, &due, &sq);
-    CHK(r->tnext == due, "next expiry is not the timer heap's root");
+    uint32_t front = tl_front(r);
+    if (front != RNIL)
+      timer_key(r, front, &due, &sq);
+    CHK(r->tnext == due, "next expiry is not the timers' front");
   }
 out:
   cr__free(&r->mem, stack);

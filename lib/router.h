@@ -372,7 +372,9 @@ struct cr_router {
   uint32_t nskills, scap;
   rskillname *shash;
 
-  rheap timers;
+  rwline timers; /* every deadline: a sorted list of those set in order
+                   (offer timeouts, mostly) beside a pairing heap, as a
+                   waiting line; on the list a node's child is RLISTED */
   cr_time tnext; /* the timers' root's time (CR_TIME_NEVER if none): each
                     call asks whether anything is due, and this answers
                     without reaching into the root's object */
