@@ -15,8 +15,9 @@
  *   - per (queue, channel): the waiting conversations, ordered by
  *     (effective priority desc, arrival, sequence): a sorted list of those
  *     that arrived in order beside a pairing heap of the others (rwline);
- *   - one timer heap of every deadline (step expiry, offer timeout, wrap-up
- *     end, escalation, max wait, grace end), ordered by (time, kind, seq).
+ *   - one timer line of every deadline (step expiry, offer timeout, wrap-up
+ *     end, escalation, max wait, grace end), ordered by (time, kind, seq):
+ *     a sorted list of those set in order beside a pairing heap (rwline).
  * Because the heap nodes are inside the objects, moving an object between
  * heaps never allocates, so matching and timers cannot fail for lack of
  * memory. Every key ends in a unique sequence number, so the order is total
