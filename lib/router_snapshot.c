@@ -14,6 +14,7 @@
 #include "crc32.h"
 #include "wire.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define SNAP_MAGIC "CRRS"
@@ -867,6 +868,37 @@ static int read_all(cr__rbuf *b, cr_router *r, rmarks *mk) {
   return b->i == b->n ? 0 : CR_ECORRUPT;
 }
 
+static int seq_cmp(const void *x, const void *y) {
+  uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+  return a < b ? -1 : a > b;
+}
+
+/* Sequence numbers come from one counter, so no two objects share one;
+ * every waiting line's and timer's order ends in them, and two alike would
+ * leave that order to how the lines were rebuilt. */
+static int seqs_unique(cr_router *r) {
+  size_t n = 0, cap = (size_t)r->cpool.hwm + r->opool.hwm + r->apool.hwm + 1;
+  uint64_t *s = cr__malloc(&r->mem, cap * sizeof *s);
+  if (!s)
+    return CR_ENOMEM;
+  for (uint32_t i = 0; i < r->cpool.hwm; i++)
+    if (r->convs[i])
+      s[n++] = r->convs[i]->seq;
+  for (uint32_t i = 0; i < r->opool.hwm; i++)
+    if (r->offers[i].used)
+      s[n++] = r->offers[i].seq;
+  for (uint32_t i = 0; i < r->apool.hwm; i++)
+    if (r->agents[i])
+      s[n++] = r->agents[i]->seq;
+  qsort(s, n, sizeof *s, seq_cmp);
+  int rc = 0;
+  for (size_t i = 1; i < n && !rc; i++)
+    if (s[i] == s[i - 1])
+      rc = CR_ECORRUPT;
+  cr__free(&r->mem, s);
+  return rc;
+}
+
 int cr_router_restore(cr_router **out, const cr_mem *mem, const void *buf,
                       size_t len) {
   if (!out || (!buf && len))
@@ -909,6 +941,8 @@ int cr_router_restore(cr_router **out, const cr_mem *mem, const void *buf,
   cr__free(&r->mem, mk.m);
   cr__free(&r->mem, mk.o);
   cr__free(&r->mem, mk.c);
+  if (!rc)
+    rc = seqs_unique(r);
   if (!rc)
     rc = cr__router_rebuild(r);
   if (!rc)

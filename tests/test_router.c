@@ -3,6 +3,7 @@
  * literal as pointer + length. */
 #include "cr_test.h"
 
+#include "crc32.h"
 #include "router.h"
 #include "fuzz/router_ops.h"
 
@@ -1461,6 +1462,61 @@ static void t_snapshot_equivalence(void **s) {
   free(data);
 }
 
+/* Every order in the router ends in a sequence number from one counter, so
+ * no two objects share one; a snapshot that says otherwise (its checksum
+ * made right) is refused, not restored into an order left to the rebuild.
+ * Each 8-byte field holding the second conversation's number is given the
+ * first's in turn: whatever else that changes, no restore may succeed with
+ * two conversations alike, and the one that is its number is refused. */
+static void t_restore_refuses_shared_sequence(void **s) {
+  (void)s;
+  for (int timed = 0; timed < 2; timed++) { /* also on the timer line */
+    cr_router *r;
+    assert_int_equal(cr_router_new(&r, NULL, NULL), 0);
+    cr_queue_config qc;
+    cr_queue_config_init(&qc);
+    if (timed)
+      qc.max_wait_ms = 60000;
+    assert_int_equal(cr_router_queue_add(r, "q", 1, &qc, 0), 0);
+    cr_conv_params p;
+    cr_conv_params_init(&p);
+    assert_int_equal(cr_router_enqueue(r, "c1", 2, "q", 1, &p, 100), 0);
+    assert_int_equal(cr_router_enqueue(r, "c2", 2, "q", 1, &p, 100), 0);
+    uint64_t s1 = cr__conv_find(r, "c1", 2)->seq;
+    uint64_t s2 = cr__conv_find(r, "c2", 2)->seq;
+    assert_true(s1 != s2);
+    void *buf;
+    size_t len;
+    snap(r, &buf, &len);
+    uint8_t *d = malloc(len);
+    int refused = 0;
+    for (size_t i = 16; i + 8 <= len - 4; i++) {
+      uint64_t v;
+      memcpy(&v, (uint8_t *)buf + i, 8);
+      if (v != s2)
+        continue;
+      memcpy(d, buf, len);
+      memcpy(d + i, &s1, 8);
+      uint32_t crc = cr__crc32(0, d + 16, len - 20);
+      memcpy(d + len - 4, &crc, 4);
+      cr_router *b;
+      int rc = cr_router_restore(&b, NULL, d, len);
+      if (rc) {
+        assert_int_equal(rc, CR_ECORRUPT);
+        refused++;
+        continue;
+      }
+      rconv *x = cr__conv_find(b, "c1", 2), *y = cr__conv_find(b, "c2", 2);
+      assert_true(x && y && x->seq != y->seq);
+      cr_router_del(b);
+    }
+    assert_true(refused >= 1);
+    free(d);
+    cr_mem_free(NULL, buf);
+    cr_router_del(r);
+  }
+}
+
 /* ---- out of memory -------------------------------------------------------- */
 
 static int oom_body(cr_test_mem *t, void *ctx) {
@@ -1748,6 +1804,7 @@ int main(void) {
       cmocka_unit_test(t_bad_input),
       cmocka_unit_test(t_no_reentry),
       cmocka_unit_test(t_snapshot_equivalence),
+      cmocka_unit_test(t_restore_refuses_shared_sequence),
       cmocka_unit_test(t_oom_sweep),
       cmocka_unit_test(t_id_index),
       cmocka_unit_test(t_id_bytes),
