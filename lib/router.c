@@ -55,7 +55,9 @@ static int fail(cr_router *r, int rc, const char *what, const char *id,
 
 /* Forced inline: for helpers called from a handful of places per call,
  * where a call's register saves cost about as much as the work (the id
- * probes, the id compare, conv_sched's quick test). */
+ * probes, the id compare, conv_sched's quick test), and for the lines'
+ * operations, so that each use folds its kind of node (waiting or timer)
+ * into pn() and pless(). */
 #if defined(__GNUC__)
 #define RINLINE inline __attribute__((always_inline))
 #else
@@ -391,6 +393,96 @@ static inline phc ctx_wait(cr_router *r) {
 static inline phc ctx_timer(cr_router *r) {
   phc c = {r, PH_TIMER, 0};
   return c;
+}
+
+/* Lines (rwline): a sorted list of the entries that came in key order
+ * beside a pairing heap of the others; used for the waiting conversations
+ * and for the timers. An entry at or after the list's last goes to the
+ * list (O(1) in and out), any other into the heap; the front is the
+ * better of the list's head and the heap's root. A list entry's node is
+ * marked by child == RLISTED (an entry has no children there); sib and
+ * prev link the list. */
+#define RLISTED (RNIL - 1) /* never an id: ids stop below 3 << TT_SHIFT */
+
+static inline uint32_t wl_n(const rwline *l) { return l->h.n + l->nl; }
+
+static RINLINE uint32_t wl_front(const phc *c, const rwline *l) {
+  uint32_t a = l->head, b = l->h.root;
+  if (a == RNIL || b == RNIL)
+    return a == RNIL ? b : a;
+  return pless(c, b, a) ? b : a;
+}
+
+static RINLINE void wl_insert(const phc *c, rwline *l, uint32_t id) {
+  if (l->tail != RNIL && pless(c, id, l->tail)) {
+    ph_insert(c, &l->h, id);
+    return;
+  }
+  rpnode *n = pn(c, id);
+  n->child = RLISTED;
+  n->sib = RNIL;
+  n->prev = l->tail;
+  if (l->tail != RNIL)
+    pn(c, l->tail)->sib = id;
+  else
+    l->head = id;
+  l->tail = id;
+  l->nl++;
+}
+
+static RINLINE void wl_remove(const phc *c, rwline *l, uint32_t id) {
+  rpnode *n = pn(c, id);
+  if (n->child != RLISTED) {
+    ph_remove(c, &l->h, id);
+    return;
+  }
+  uint32_t nx = n->sib, pv = n->prev;
+  if (pv != RNIL)
+    pn(c, pv)->sib = nx;
+  else
+    l->head = nx;
+  if (nx != RNIL)
+    pn(c, nx)->prev = pv;
+  else
+    l->tail = pv;
+  n->child = n->sib = n->prev = RNIL;
+  l->nl--;
+}
+
+/* Visits the line in key order, the list's and the heap's entries merged:
+ * the list walked, the heap's minimum popped and everything popped put
+ * back afterwards. Cost O(k log n) for k visited; the heap's shape
+ * changes but not its order. */
+static RINLINE uint32_t wl_scan(const phc *c, rwline *l, scan_fn fn,
+                                void *ctx) {
+  uint32_t chain = RNIL, found = RNIL, li = l->head;
+  for (;;) {
+    uint32_t hx = l->h.root;
+    if (li == RNIL && hx == RNIL)
+      break;
+    int from_list = hx == RNIL || (li != RNIL && pless(c, li, hx));
+    uint32_t x = from_list ? li : hx;
+    int v = fn(c->r, x, ctx);
+    if (v == 1) {
+      found = x;
+      break;
+    }
+    if (v == 2)
+      break;
+    if (from_list) {
+      li = pn(c, li)->sib;
+    } else {
+      ph_remove(c, &l->h, x);
+      pn(c, x)->sib = chain;
+      chain = x;
+    }
+  }
+  while (chain != RNIL) {
+    uint32_t next = pn(c, chain)->sib;
+    ph_insert(c, &l->h, chain);
+    chain = next;
+  }
+  return found;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1051,62 +1143,17 @@ static void agent_staff(cr_router *r, const ragent *a, int sign) {
 /* ------------------------------------------------------------------ */
 /* timers */
 
-/* After the timer heap changed: its root's time, kept in r->tnext. */
-/* The timers are a line like the waiting ones (rwline): a deadline set
- * at or after the last one on the sorted list is appended to it (offer
- * timeouts, each `timeout` after the one before, are set in order), any
- * other goes into the heap; the next due is the earlier of the list's
- * head and the heap's root. */
-#define RLISTED (RNIL - 1) /* tnode.child of a timer on the list (not an id:
-                              ids stop at 3 << TT_SHIFT) */
-
 static uint32_t tl_front(cr_router *r) {
-  uint32_t a = r->timers.head, b = r->timers.h.root;
-  if (a == RNIL || b == RNIL)
-    return a == RNIL ? b : a;
   phc c = ctx_timer(r);
-  return pless(&c, b, a) ? b : a;
-}
-
-static void tl_insert(cr_router *r, uint32_t id) {
-  phc c = ctx_timer(r);
-  rwline *l = &r->timers;
-  if (l->tail != RNIL && pless(&c, id, l->tail)) {
-    ph_insert(&c, &l->h, id);
-    return;
-  }
-  rpnode *n = pn(&c, id);
-  n->child = RLISTED;
-  n->sib = RNIL;
-  n->prev = l->tail;
-  if (l->tail != RNIL)
-    pn(&c, l->tail)->sib = id;
-  else
-    l->head = id;
-  l->tail = id;
-  l->nl++;
+  return wl_front(&c, &r->timers);
 }
 
 static void tl_remove(cr_router *r, uint32_t id) {
   phc c = ctx_timer(r);
-  rpnode *n = pn(&c, id);
-  if (n->child != RLISTED) {
-    ph_remove(&c, &r->timers.h, id);
-    return;
-  }
-  uint32_t nx = n->sib, pv = n->prev;
-  if (pv != RNIL)
-    pn(&c, pv)->sib = nx;
-  else
-    r->timers.head = nx;
-  if (nx != RNIL)
-    pn(&c, nx)->prev = pv;
-  else
-    r->timers.tail = pv;
-  n->child = n->sib = n->prev = RNIL;
-  r->timers.nl--;
+  wl_remove(&c, &r->timers, id);
 }
 
+/* After the timers changed: the front's time, kept in r->tnext. */
 static void timers_note(cr_router *r) {
   r->tnext = CR_TIME_NEVER;
   uint32_t id = tl_front(r);
@@ -1119,11 +1166,12 @@ static void timers_note(cr_router *r) {
 static void timer_set(cr_router *r, uint32_t id, cr_time *slot, cr_time t) {
   if (*slot == t)
     return;
+  phc c = ctx_timer(r);
   if (*slot != CR_TIME_NEVER)
-    tl_remove(r, id);
+    wl_remove(&c, &r->timers, id);
   *slot = t;
   if (t != CR_TIME_NEVER)
-    tl_insert(r, id);
+    wl_insert(&c, &r->timers, id);
   timers_note(r);
 }
 
@@ -1231,86 +1279,25 @@ static rwline *wait_line(rqueue *q, const rconv *c) {
   return c->wheap ? &q->waitc[c->channel] : &q->wait[c->channel];
 }
 
-static inline uint32_t wl_n(const rwline *l) { return l->h.n + l->nl; }
-
-/* Into its line: at the back of the sorted list if it goes behind the
- * last one there (an arrival, usually), else into the heap. */
 static void wait_insert(cr_router *r, rconv *c) {
+  phc w = ctx_wait(r);
   c->wheap = (uint8_t)conv_custom(c);
-  rwline *l = wait_line(r->queues[c->queue], c);
-  if (l->tail != RNIL && conv_less(c, r->convs[l->tail])) {
-    phc w = ctx_wait(r);
-    c->inwait = RW_HEAP;
-    ph_insert(&w, &l->h, c->idx);
-    return;
-  }
-  c->inwait = RW_LIST;
-  c->wnode.child = c->wnode.sib = RNIL;
-  c->wnode.prev = l->tail;
-  if (l->tail != RNIL)
-    r->convs[l->tail]->wnode.sib = c->idx;
-  else
-    l->head = c->idx;
-  l->tail = c->idx;
-  l->nl++;
+  c->inwait = 1;
+  wl_insert(&w, wait_line(r->queues[c->queue], c), c->idx);
 }
 
 static void wait_remove(cr_router *r, rconv *c) {
-  rwline *l = wait_line(r->queues[c->queue], c);
-  if (c->inwait == RW_HEAP) {
-    phc w = ctx_wait(r);
-    ph_remove(&w, &l->h, c->idx);
-  } else {
-    uint32_t nx = c->wnode.sib, pv = c->wnode.prev;
-    if (pv != RNIL)
-      r->convs[pv]->wnode.sib = nx;
-    else
-      l->head = nx;
-    if (nx != RNIL)
-      r->convs[nx]->wnode.prev = pv;
-    else
-      l->tail = pv;
-    c->wnode.sib = c->wnode.prev = RNIL;
-    l->nl--;
-  }
+  phc w = ctx_wait(r);
+  wl_remove(&w, wait_line(r->queues[c->queue], c), c->idx);
   c->inwait = 0;
 }
 
-/* Visits the line in key order, the list's and the heap's entries merged:
- * the list walked, the heap's minimum popped and everything popped put
- * back afterwards. Cost O(k log n) for k visited; the heap's shape
- * changes but not its order. */
-static uint32_t wl_scan(cr_router *r, rwline *l, scan_fn fn, void *ctx) {
+/* The waiting conversations of line l in key order (wl_scan), in a
+ * function of its own: inlined into route_agent's walk it cost more
+ * there than it saved. */
+static uint32_t wait_scan(cr_router *r, rwline *l, scan_fn fn, void *ctx) {
   phc w = ctx_wait(r);
-  uint32_t chain = RNIL, found = RNIL, li = l->head;
-  for (;;) {
-    uint32_t hx = l->h.root, x;
-    if (li == RNIL && hx == RNIL)
-      break;
-    int from_list =
-        hx == RNIL || (li != RNIL && conv_less(r->convs[li], r->convs[hx]));
-    x = from_list ? li : hx;
-    int v = fn(r, x, ctx);
-    if (v == 1) {
-      found = x;
-      break;
-    }
-    if (v == 2)
-      break;
-    if (from_list) {
-      li = r->convs[li]->wnode.sib;
-    } else {
-      ph_remove(&w, &l->h, x);
-      pn(&w, x)->sib = chain;
-      chain = x;
-    }
-  }
-  while (chain != RNIL) {
-    uint32_t next = pn(&w, chain)->sib;
-    ph_insert(&w, &l->h, chain);
-    chain = next;
-  }
-  return found;
+  return wl_scan(&w, l, fn, ctx);
 }
 
 /* After the requirement changed: the right tier. */
@@ -2105,9 +2092,9 @@ static uint32_t route_agent(cr_router *r, ragent *a, cr_time t) {
         unsigned ch = ctz(bits);
         /* the default tier only if it meets the queue's requirement */
         if (m->qual && wl_n(&q->wait[ch]))
-          wl_scan(r, &q->wait[ch], scan_conv, &x);
+          wait_scan(r, &q->wait[ch], scan_conv, &x);
         if (wl_n(&q->waitc[ch]))
-          wl_scan(r, &q->waitc[ch], scan_conv, &x);
+          wait_scan(r, &q->waitc[ch], scan_conv, &x);
       }
     }
     if (!x.best)
@@ -4262,7 +4249,6 @@ static int heap_check(const phc *c, const rheap *h, uint32_t *stack,
 typedef struct vctx {
   uint32_t q, ch, tier;
   uint8_t *mark;
-  uint8_t inwait; /* RW_HEAP or RW_LIST: where the entries visited are */
 } vctx;
 
 static int visit_wait(cr_router *r, uint32_t ci, void *vx) {
@@ -4272,28 +4258,25 @@ static int visit_wait(cr_router *r, uint32_t ci, void *vx) {
   const rconv *c = r->convs[ci];
   v->mark[ci] = 1;
   return c->state != CR_CONV_WAITING || c->queue != v->q ||
-         c->channel != v->ch || c->inwait != v->inwait ||
-         c->wheap != v->tier || conv_custom(c) != c->wheap;
+         c->channel != v->ch || !c->inwait || c->wheap != v->tier ||
+         conv_custom(c) != c->wheap;
 }
 
-/* A waiting line: its heap, and its list in strictly increasing key order,
- * linked both ways, its length nl. */
-static int wl_check(cr_router *r, const rwline *l, uint32_t *stack,
-                    vctx *v) {
-  phc w = ctx_wait(r);
-  v->inwait = RW_HEAP;
-  if (heap_check(&w, &l->h, stack, visit_wait, v))
+/* A line (rwline): its heap, and its list in strictly increasing key
+ * order, marked, linked both ways, of length nl; every entry visited. */
+static int wl_check(const phc *c, const rwline *l, uint32_t *stack,
+                    int (*visit)(cr_router *, uint32_t, void *), void *vx) {
+  if (heap_check(c, &l->h, stack, visit, vx))
     return -1;
-  v->inwait = RW_LIST;
   uint32_t n = 0, prev = RNIL;
-  for (uint32_t ci = l->head; ci != RNIL; ci = r->convs[ci]->wnode.sib) {
-    if (++n > l->nl || visit_wait(r, ci, v))
+  for (uint32_t id = l->head; id != RNIL; id = pn(c, id)->sib) {
+    if (++n > l->nl || visit(c->r, id, vx))
       return -1;
-    const rconv *c = r->convs[ci];
-    if (c->wnode.prev != prev || c->wnode.child != RNIL ||
-        (prev != RNIL && !conv_less(r->convs[prev], c)))
+    const rpnode *x = pn(c, id);
+    if (x->child != RLISTED || x->prev != prev ||
+        (prev != RNIL && !pless(c, prev, id)))
       return -1;
-    prev = ci;
+    prev = id;
   }
   return n == l->nl && l->tail == prev ? 0 : -1;
 }
@@ -4483,9 +4466,10 @@ int cr__router_check(cr_router *r) {
   for (uint32_t qi = 0; qi < r->nqueues; qi++) {
     rqueue *q = r->queues[qi];
     for (unsigned ch = 0; ch < RCH; ch++) {
-      vctx v = {qi, ch, 0, mark, 0}, vc = {qi, ch, 1, mark, 0};
-      CHK(!wl_check(r, &q->wait[ch], stack, &v) &&
-              !wl_check(r, &q->waitc[ch], stack, &vc),
+      vctx v = {qi, ch, 0, mark}, vc = {qi, ch, 1, mark};
+      phc w = ctx_wait(r);
+      CHK(!wl_check(&w, &q->wait[ch], stack, visit_wait, &v) &&
+              !wl_check(&w, &q->waitc[ch], stack, visit_wait, &vc),
           "queue %.*s waiting index on %s", (int)q->id_len, q->id,
           cr_channel_name((int)ch));
       CHK(!memb_heap_bad(r, q, ch, 1) && !memb_heap_bad(r, q, ch, 0),
@@ -4516,17 +4500,7 @@ int cr__router_check(cr_router *r) {
           (int)r->convs[i]->id_len, r->convs[i]->id);
   {
     phc tc = ctx_timer(r);
-    CHK(!heap_check(&tc, &r->timers.h, stack, visit_timer, &timers),
-        "timer heap");
-    uint32_t n = 0, prev = RNIL;
-    for (uint32_t id = r->timers.head; id != RNIL; id = pn(&tc, id)->sib) {
-      CHK(++n <= r->timers.nl && !visit_timer(r, id, &timers) &&
-              pn(&tc, id)->child == RLISTED && pn(&tc, id)->prev == prev &&
-              (prev == RNIL || pless(&tc, prev, id)),
-          "timer list");
-      prev = id;
-    }
-    CHK(n == r->timers.nl && r->timers.tail == prev, "timer list length");
+    CHK(!wl_check(&tc, &r->timers, stack, visit_timer, &timers), "timers");
     uint32_t want = 0; /* every deadline set is there, once */
     for (uint32_t i = 0; i < r->cpool.hwm; i++)
       want += r->convs[i] && r->convs[i]->tdue != CR_TIME_NEVER;

@@ -79,7 +79,6 @@ typedef struct rstep {
 } rstep;
 
 enum { RC_URGENT = 1, RC_ESCALATED = 2, RC_MAXWAITED = 4 };
-enum { RW_HEAP = 1, RW_LIST = 2 }; /* rconv.inwait */
 
 #define RDECL 4
 /* Ids shorter than this live in the conversation's first cache line, and
@@ -105,8 +104,7 @@ typedef struct rconv {
   uint32_t attrs_len;    /* here, so that freeing reads no further line */
   uint32_t queue, agent; /* agent: ASSIGNED */
   uint8_t state, channel, flags, step, nsteps;
-  uint8_t inwait, wheap; /* waiting in a line (RW_HEAP: its heap, RW_LIST:
-                            its list); wheap 1 = the custom tier */
+  uint8_t inwait, wheap; /* in a waiting line; 1 = the custom tier */
   uint8_t ndecl;         /* decl[0 .. ndecl) have ever been used */
   int32_t prio, eff;
   /* second line */
@@ -252,7 +250,8 @@ typedef struct rlevel {
  * does not (a higher priority, a resumed or moved conversation keeping an
  * earlier place) goes into the pairing heap. The line's front is the
  * better of the list's head and the heap's root. The list is linked
- * through the conversations' wnode: sib the next, prev the previous. */
+ * through the entries' heap nodes (see wl_insert in router.c). The
+ * timers are a line too. */
 typedef struct rwline {
   rheap h;
   uint32_t head, tail, nl; /* the sorted list and its length */
@@ -374,8 +373,7 @@ struct cr_router {
   rskillname *shash;
 
   rwline timers; /* every deadline: a sorted list of those set in order
-                   (offer timeouts, mostly) beside a pairing heap, as a
-                   waiting line; on the list a node's child is RLISTED */
+                   (offer timeouts, mostly) beside a pairing heap */
   cr_time tnext; /* the timers' root's time (CR_TIME_NEVER if none): each
                     call asks whether anything is due, and this answers
                     without reaching into the root's object */
